@@ -1,0 +1,1 @@
+"""Levante actions component (not built yet)."""

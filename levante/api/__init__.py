@@ -1,0 +1,1 @@
+"""Levante api component (not built yet)."""

@@ -1,0 +1,1 @@
+"""The ``levante`` command."""

@@ -1,0 +1,1 @@
+"""Levante client component (not built yet)."""

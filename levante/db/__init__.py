@@ -1,0 +1,1 @@
+"""Levante db component (not built yet)."""

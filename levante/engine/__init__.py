@@ -1,0 +1,1 @@
+"""Levante engine component (not built yet)."""

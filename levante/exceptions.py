@@ -1,0 +1,169 @@
+"""The one exception tree of Levante.
+
+Every error raised across a package boundary is a :class:`LevanteError`. Each class carries the
+HTTP status the API answers with (the mapping lives here so that ``api/errors.py`` needs a single
+handler) and builds a message that names the offending thing.
+
+This module is a flat catalogue: it may grow past the usual module size budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class LevanteError(Exception):
+    """Root of every error Levante raises on purpose."""
+
+    #: HTTP status the REST API answers with for this error.
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- the language ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class SpecError:
+    """One problem found in a definition.
+
+    Instances sort by position, then path, so reports are deterministic.
+    """
+
+    #: 1-based line of the offending node (0 when unknown).
+    line: int
+    #: 1-based column of the offending node (0 when unknown).
+    column: int
+    #: Where in the document, e.g. ``wf.tasks.task1.on-success[0]`` ('' for the whole document).
+    path: str
+    #: What is wrong, naming the offending value.
+    message: str
+    #: ``syntax`` (YAML or JSON Schema), ``semantics`` or ``expression``.
+    kind: str = "syntax"
+
+    def format(self, filename: str = "<string>") -> str:
+        """Render as ``FILE:LINE:COL: PATH: MESSAGE`` (the ``levante validate`` contract)."""
+        path = self.path or "<document>"
+        return f"{filename}:{self.line}:{self.column}: {path}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (used by the API and ``--json`` outputs)."""
+        return {
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+            "kind": self.kind,
+        }
+
+
+class DSLError(LevanteError):
+    """A definition cannot be accepted."""
+
+    http_status = 400
+
+
+class ParseError(DSLError):
+    """The text is not a YAML document of the expected shape."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.errors = [SpecError(line, column, "", message)]
+
+
+class ValidationError(DSLError):
+    """A definition broke the language's rules; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[SpecError], filename: str = "<string>") -> None:
+        self.errors = sorted(errors)
+        self.filename = filename
+        lines = [e.format(filename) for e in self.errors]
+        count = len(self.errors)
+        head = f"Invalid definition ({count} error{'s' if count != 1 else ''}):"
+        super().__init__("\n".join([head, *lines]))
+
+
+class ExpressionError(LevanteError):
+    """An expression failed to compile or to evaluate."""
+
+    http_status = 400
+
+    def __init__(self, expression: str, reason: str) -> None:
+        self.expression = expression
+        self.reason = reason
+        super().__init__(f"Can not evaluate expression '{expression}': {reason}")
+
+
+class InputError(LevanteError):
+    """Input given to a workflow or an action does not match its declared parameters."""
+
+    http_status = 400
+
+
+# --- lookups and state ----------------------------------------------------------------------
+
+
+class NotFoundError(LevanteError):
+    """Something named by id or name does not exist."""
+
+    http_status = 404
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f'{kind} "{key}" does not exist.')
+
+
+class ConflictError(LevanteError):
+    """The request conflicts with what is stored (a duplicate name, a finished action)."""
+
+    http_status = 409
+
+
+class InvalidTransition(ConflictError):
+    """A state change that the state machine does not allow."""
+
+    def __init__(self, what: str, current: str, requested: str) -> None:
+        self.current = current
+        self.requested = requested
+        super().__init__(f"Can't change {what} state from {current} to {requested}.")
+
+
+# --- actions and transport ------------------------------------------------------------------
+
+
+class ActionError(LevanteError):
+    """An action could not be found, built or run."""
+
+    http_status = 400
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ActionNotFoundError(ActionError):
+    """No action is registered under the name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f'Action "{name}" is not registered (group levante.actions).')
+        self.name = name
+
+
+class TransportError(LevanteError):
+    """The message broker or the database could not be reached."""
+
+    http_status = 503
+
+    def __init__(self, message: str, recoverable: bool = True) -> None:
+        super().__init__(message)
+        self.recoverable = recoverable

@@ -1,0 +1,1 @@
+"""Levante executor component (not built yet)."""

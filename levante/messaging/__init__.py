@@ -1,0 +1,1 @@
+"""Levante messaging component (not built yet)."""

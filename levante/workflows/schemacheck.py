@@ -1,0 +1,145 @@
+"""The first validation layer: JSON Schema, with errors rewritten into plain sentences.
+
+jsonschema's own messages ("... is not valid under any of the given schemas") say little to a
+person writing YAML. Each error is mapped here by its keyword to a sentence that names the offending
+attribute or value, and an ``anyOf`` failure descends into the branch of the value's own type.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from typing import Any, Iterable
+
+import jsonschema
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from levante.exceptions import SpecError
+from levante.workflows import schema as sch
+from levante.workflows.yamlsource import Path, SourceMap
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def type_name(value: Any) -> str:
+    """How a value's type is called in messages (YAML words, not Python's)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _matches_type(value: Any, branch: dict[str, Any]) -> bool:
+    kind = branch.get("type")
+    if kind is None:
+        if "enum" in branch:
+            return any(type(value) is type(option) for option in branch["enum"])
+        if "anyOf" in branch:
+            return any(_matches_type(value, b) for b in branch["anyOf"])
+        return True
+    checks = {
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "null": lambda v: v is None,
+    }
+    return bool(checks[kind](value))
+
+
+@lru_cache(maxsize=None)
+def _validator(kind: str) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(sch.DOCUMENTS[kind])
+
+
+def check(kind: str, data: Any, source: SourceMap) -> list[SpecError]:
+    """Validate a whole document against the schema of its kind."""
+    out: list[SpecError] = []
+    for error in _validator(kind).iter_errors(data):
+        out.extend(_convert(error, source))
+    return out
+
+
+def _convert(error: SchemaError, source: SourceMap) -> Iterable[SpecError]:
+    path: Path = tuple(error.absolute_path)
+    keyword = error.validator
+    value = error.instance
+    rule = error.validator_value
+    if keyword == "additionalProperties" and rule is False:
+        known = list(error.schema.get("properties", {}))
+        for key in sorted(set(value) - set(known)):
+            hint = difflib.get_close_matches(key, known, n=1)
+            more = f' (did you mean "{hint[0]}"?)' if hint else ""
+            yield source.error(path + (key,), f'unknown attribute "{key}"{more}', "syntax")
+        return
+    if keyword == "required":
+        for key in rule:
+            if isinstance(value, dict) and key not in value:
+                yield source.error(path, f'missing required attribute "{key}"', "syntax")
+        return
+    if keyword == "anyOf":
+        yield from _any_of(error, source, path)
+        return
+    yield source.error(path, _message(keyword, value, rule, error.schema), "syntax")
+
+
+def _any_of(error: SchemaError, source: SourceMap, path: Path) -> Iterable[SpecError]:
+    branches = error.validator_value
+    candidates = [i for i, b in enumerate(branches) if _matches_type(error.instance, b)]
+    if len(candidates) == 1:
+        sub = [e for e in error.context or () if e.relative_schema_path[0] == candidates[0]]
+        if sub and not all(e.validator == "pattern" for e in sub):
+            for e in sub:
+                yield from _convert(e, source)
+            return
+    text = error.schema.get("x-message", "has the wrong form")
+    yield source.error(path, f"{text}, not {type_name(error.instance)}{_shown(error.instance)}", "syntax")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = repr(value)
+        return f" ({text[:60]}{'...' if len(text) > 60 else ''})"
+    return ""
+
+
+def _message(keyword: str, value: Any, rule: Any, schema: dict[str, Any]) -> str:
+    if keyword == "type":
+        expected = " or ".join(_TYPE_NAMES.get(t, t) for t in ([rule] if isinstance(rule, str) else rule))
+        return f"must be {expected}, not {type_name(value)}{_shown(value)}"
+    if keyword == "enum":
+        options = ", ".join(str(o) for o in rule)
+        return f"must be one of: {options} (got {value!r})"
+    if keyword == "minimum":
+        return f"must be >= {rule} (got {value!r})"
+    if keyword in ("minProperties", "minItems", "minLength"):
+        return "must not be empty"
+    if keyword == "maxProperties" and rule == 1:
+        keys = ", ".join(str(k) for k in value)
+        return f"must be a mapping with exactly one key (has {len(value)}: {keys})"
+    if keyword == "uniqueItems":
+        return "has duplicate items"
+    if keyword == "pattern" and schema.get("pattern") == sch.EXPRESSION_PATTERN:
+        return f"must be an expression (<% ... %> or {{{{ ... }}}}), not {value!r}"
+    return f"{keyword} check failed for {value!r}"

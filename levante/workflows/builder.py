@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from levante.exceptions import SpecError
-from levante.workflows import inline
+from levante.workflows import inline, schema, schemacheck
 from levante.workflows.specs import (
     ENGINE_COMMANDS,
     ActionSpec,
@@ -171,17 +171,19 @@ class Builder:
         if not isinstance(text, str):
             return ("std.noop" if key == "action" else None), None, {}
         call = self.inline(text, path + (key,))
+        if call is None:
+            return ("std.noop" if key == "action" else None), (text if key == "workflow" else None), {}
         if key == "workflow":
             return None, call.name, call.params
         return call.name, None, call.params
 
-    def inline(self, text: str, path: Path) -> inline.InlineCall:
-        """Parse a one-line call; on error record it and keep the first word as the name."""
+    def inline(self, text: str, path: Path) -> inline.InlineCall | None:
+        """Parse a one-line call; on error record it and return None."""
         try:
             return inline.parse(text)
         except inline.InlineSyntaxError as exc:
             self.error(path, f"cannot read {text!r}: {exc}", at_key=False)
-            return inline.InlineCall(text.split()[0] if text.split() else text, {})
+            return None
 
     def clause(self, wf: str, task: str, event: str, raw: Any, path: Path) -> OnClauseSpec:
         """Normalise the three shapes of an ``on-*`` clause."""
@@ -218,6 +220,8 @@ class Builder:
         if not isinstance(raw, str):
             return None
         call = self.inline(raw, path)
+        if call is None:
+            return None
         is_command = call.name in ENGINE_COMMANDS
         return TransitionSpec(call.name, freeze(condition), freeze(call.params), is_command)
 
@@ -275,6 +279,10 @@ class Builder:
                 what = [f"unknown parameter {u!r}" for u in unknown] + [f"missing {m!r}" for m in missing]
                 self.error(path, f"retry {raw!r}: {', '.join(what)}", at_key=False)
                 return None
+            problems = schemacheck.value_errors(schema.RETRY_DICT, params)
+            if problems:
+                self.error(path, f"retry {raw!r}: {'; '.join(problems)}", at_key=False)
+                return None
             raw = params
         if not isinstance(raw, dict) or "count" not in raw or "delay" not in raw:
             return None
@@ -290,7 +298,7 @@ class Builder:
                workbook: str | None) -> ActionSpec:
         """Build one ad-hoc action; inline parameters of ``base`` go under ``base-input``."""
         base = raw.get("base") if isinstance(raw.get("base"), str) else "std.noop"
-        call = self.inline(base, path + ("base",))
+        call = self.inline(base, path + ("base",)) or inline.InlineCall(base, {})
         base_input = raw.get("base-input") if isinstance(raw.get("base-input"), dict) else {}
         return ActionSpec(
             name=name,

@@ -87,8 +87,8 @@ def parse_workflow(text: str, name: str | None = None) -> WorkflowSpec:
 
 def _check_version(loaded: yamlsource.LoadedYAML, result: BuildResult) -> None:
     version = loaded.data.get("version")
-    if version is None:
-        return  # the schema reports it as missing
+    if version is None or isinstance(version, bool) or not isinstance(version, (str, int, float)):
+        return  # the schema reports it as missing or of the wrong type
     try:
         ok = str(float(version)) == "2.0"
     except (TypeError, ValueError):
@@ -129,6 +129,9 @@ def _build(kind: str, loaded: yamlsource.LoadedYAML, result: BuildResult) -> Doc
             actions[spec_a.name] = spec_a
             action_paths[spec_a.name] = path
     checker.action_chains(actions, action_paths)
+    if kind != "workbook" and not _entries(data):
+        what = "workflow" if kind == "workflows" else "action"
+        result.errors.append(loaded.source.error((), f"the document defines no {what}", "semantics"))
     return DocumentSpec(
         kind=kind,
         workflows=FrozenDict(workflows),

@@ -212,7 +212,6 @@ WORKFLOWS_DOCUMENT: Schema = {
     "properties": {"version": VERSION},
     "required": ["version"],
     "additionalProperties": WORKFLOW,
-    "minProperties": 2,
 }
 
 ACTIONS_DOCUMENT: Schema = {
@@ -220,7 +219,6 @@ ACTIONS_DOCUMENT: Schema = {
     "properties": {"version": VERSION},
     "required": ["version"],
     "additionalProperties": ACTION,
-    "minProperties": 2,
 }
 
 WORKBOOK: Schema = {

@@ -81,6 +81,16 @@ def check(kind: str, data: Any, source: SourceMap) -> list[SpecError]:
     return out
 
 
+def value_errors(schema: dict[str, Any], value: Any) -> list[str]:
+    """Check one value (e.g. the parameters of a one-line ``retry``) against a schema fragment;
+    returns messages of the form ``count: must be ...``."""
+    out = []
+    for error in jsonschema.Draft7Validator(schema).iter_errors(value):
+        for spec_error in _convert(error, SourceMap()):
+            out.append(f"{spec_error.path}: {spec_error.message}" if spec_error.path else spec_error.message)
+    return sorted(out)
+
+
 def _convert(error: SchemaError, source: SourceMap) -> Iterable[SpecError]:
     path: Path = tuple(error.absolute_path)
     keyword = error.validator
@@ -109,7 +119,7 @@ def _any_of(error: SchemaError, source: SourceMap, path: Path) -> Iterable[SpecE
     candidates = [i for i, b in enumerate(branches) if _matches_type(error.instance, b)]
     if len(candidates) == 1:
         sub = [e for e in error.context or () if e.relative_schema_path[0] == candidates[0]]
-        if sub and not all(e.validator == "pattern" for e in sub):
+        if sub and not all(e.validator in ("pattern", "enum") for e in sub):
             for e in sub:
                 yield from _convert(e, source)
             return

@@ -30,9 +30,9 @@ class Checker:
         self.source = source
         self.result = result
 
-    def report(self, path: Path, message: str, kind: str = "semantics") -> None:
-        """Record an error at ``path``."""
-        self.result.errors.append(self.source.error(path, message, kind))
+    def report(self, path: Path, message: str, kind: str = "semantics", *, at_key: bool = True) -> None:
+        """Record an error at ``path`` (at its key, or at its value with ``at_key=False``)."""
+        self.result.errors.append(self.source.error(path, message, kind, at_key=at_key))
 
     def workflow(self, wf: WorkflowSpec, raw: dict[str, Any]) -> None:
         """All checks of one workflow."""
@@ -45,8 +45,9 @@ class Checker:
             tpath = path + ("tasks", task.name)
             self._task_names(task, tpath)
             self._type_attributes(wf, task, tasks_raw.get(task.name), tpath)
-            self._transitions(wf, task)
-            self._join(wf, task, tpath)
+            if wf.type == "direct":
+                self._transitions(wf, task)
+                self._join(wf, task, tpath)
         if wf.type == "reverse":
             self._requires(wf, path)
             defaults = raw.get("task-defaults")
@@ -58,7 +59,8 @@ class Checker:
             defaults = raw.get("task-defaults")
             if isinstance(defaults, dict) and "requires" in defaults:
                 self.report(path + ("task-defaults", "requires"), '"requires" is only allowed in reverse workflows')
-            self._reachability(wf, path)
+            if wf.tasks:
+                self._reachability(wf, path)
         self.expressions(raw, path, skip={"description", "tags", "name", "version", "type"})
 
     def _task_names(self, task: TaskSpec, path: Path) -> None:
@@ -153,7 +155,7 @@ class Checker:
         """Compile every expression under ``raw`` (map values and list items, never keys)."""
         for vpath, text in _strings(raw, path, skip):
             for _suffix, message in expressions.validate(text):
-                self.report(vpath, message, "expression")
+                self.report(vpath, message, "expression", at_key=False)
 
 
 def _strings(value: Any, path: Path, skip: set[str]) -> Iterator[tuple[Path, str]]:

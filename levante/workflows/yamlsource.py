@@ -19,6 +19,11 @@ from levante.exceptions import ParseError, SpecError
 #: A path inside a document: mapping keys and list indexes from the root.
 Path = tuple[str | int, ...]
 
+#: libyaml's C parser when PyYAML was built with it (about 10x faster), else the pure-Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_STR = "tag:yaml.org,2002:str"
+
 #: Upper bound on the number of nodes a document may expand to (aliases count each time).
 MAX_NODES = 2_000_000
 #: Upper bound on nesting depth.
@@ -111,6 +116,8 @@ class _Walker:
         self.source.values.setdefault(path, self._pos(node))
         self.source.spans.setdefault(path, (node.start_mark.index, node.end_mark.index))
         if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR:
+                return node.value
             return self.constructor.construct_object(node, deep=True)
         if id(node) in self.active:
             raise ParseError("recursive alias: a node contains itself", *self._pos(node))
@@ -133,11 +140,13 @@ class _Walker:
             ) else None
             line, col = self._pos(key_node)
             if not isinstance(key, str):
-                shown = key if key is not None else key_node.tag
-                self.errors.append(
-                    SpecError(line, col, format_path(path), f"mapping key {shown!r} is not a string", "syntax")
-                )
-                key = str(key if key is not None else f"?{line}:{col}")
+                raw = key_node.value if isinstance(key_node, yaml.ScalarNode) else f"<{key_node.tag}>"
+                self.errors.append(SpecError(
+                    line, col, format_path(path),
+                    f"mapping key {raw} is read by YAML as {_kind(key)}, not a string: quote it (\"{raw}\")",
+                    "syntax",
+                ))
+                key = str(raw)
             child = path + (key,)
             if key in result:
                 first = self.source.keys.get(child, (0, 0))
@@ -165,15 +174,11 @@ def load(text: str) -> LoadedYAML:
     if len(text) > MAX_TEXT:
         raise ParseError(f"definition is larger than {MAX_TEXT} characters")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.composer.ComposerError as exc:
-        raise _parse_error(exc) from None
-    except yaml.MarkedYAMLError as exc:
-        raise _parse_error(exc) from None
-    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
-        raise ParseError(f"invalid YAML: {exc}") from None
+        node = yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        node = _compose_slowly(text)  # raises with the pure-Python parser's clearer messages
     if node is None:
-        raise ParseError("the definition is empty")
+        raise ParseError("the definition is empty", 1, 1)
     walker = _Walker()
     try:
         data = walker.convert(node, ())
@@ -186,10 +191,40 @@ def load(text: str) -> LoadedYAML:
     return LoadedYAML(data, walker.source, text, walker.errors)
 
 
+def _compose_slowly(text: str) -> yaml.Node | None:
+    """Compose with the pure-Python parser, whose messages name the offending token."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        raise _parse_error(exc) from None
+    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
+        raise ParseError(f"invalid YAML: {exc}") from None
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
 def _parse_error(exc: yaml.MarkedYAMLError) -> ParseError:
     mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-    what = " ".join(part for part in (exc.context, exc.problem) if part)
-    if "expected a single document" in what:
-        what = "expected a single YAML document, but found another one ('---')"
-    return ParseError(f"invalid YAML: {what or exc}", line, col)
+    problem = exc.problem or str(exc)
+    if "expected a single document" in (exc.context or ""):
+        return ParseError("invalid YAML: expected a single YAML document, but found another one ('---')",
+                          mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)
+    where = ""
+    context = exc.context_mark
+    if exc.context and context is not None:
+        opened = exc.context.replace("while ", "", 1)
+        where = f" ({opened} that started at line {context.line + 1}, column {context.column + 1})"
+        if "end of stream" in problem:
+            mark = context  # the end of the file says nothing: point at what was left open
+    if "'\\t'" in problem:
+        where += " (YAML does not allow tabs for indentation: use spaces)"
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    return ParseError(f"invalid YAML: {problem}{where}", line, col)

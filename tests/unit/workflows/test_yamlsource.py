@@ -34,8 +34,10 @@ def test_duplicate_keys_are_reported_with_both_lines():
 def test_non_string_keys_are_reported():
     loaded = yamlsource.load("tasks:\n  1: {}\n")
     [error] = loaded.errors
-    assert error.message == "mapping key 1 is not a string"
+    assert error.message == 'mapping key 1 is read by YAML as a number, not a string: quote it ("1")'
     assert (error.line, error.path) == (2, "tasks")
+    # the entry is kept under the text as written, so transitions naming it still resolve
+    assert loaded.data == {"tasks": {"1": {}}}
 
 
 def test_syntax_error_has_line_and_column():

@@ -1,0 +1,154 @@
+"""What expression functions such as ``task()`` and ``env()`` read at run time.
+
+The engine passes an :class:`ExpressionRuntime` to every evaluation; without one the evaluator
+falls back to :class:`DataRuntime`, which answers from reserved keys of the data context. There is
+no global state: each evaluation carries its own :class:`Scope`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class ExpressionRuntime(Protocol):
+    """The engine's side of the built-in expression functions.
+
+    Every method returns JSON-like data (dicts, lists, strings, numbers, booleans, None).
+    """
+
+    def task(self, name: str | None) -> dict[str, Any] | None:
+        """The task execution named ``name`` (the current task when ``name`` is None), or None."""
+        ...
+
+    def tasks(
+        self,
+        workflow_execution_id: str | None,
+        recursive: bool,
+        state: str | None,
+        flat: bool,
+    ) -> list[dict[str, Any]]:
+        """Task executions of a workflow execution (the current one when the id is None)."""
+        ...
+
+    def execution(self) -> dict[str, Any]:
+        """The current workflow execution."""
+        ...
+
+    def executions(
+        self,
+        id: str | None,  # noqa: A002 - the keyword name users write in expressions
+        root_execution_id: str | None,
+        state: str | None,
+        from_time: str | None,
+        to_time: str | None,
+    ) -> list[dict[str, Any]]:
+        """Workflow executions matching the filters."""
+        ...
+
+    def env(self) -> dict[str, Any]:
+        """The environment of the (root) execution."""
+        ...
+
+    def global_var(self, name: str) -> Any:
+        """The global variable ``name`` (vars plus global publishes), or None."""
+        ...
+
+
+class DataRuntime:
+    """An :class:`ExpressionRuntime` answering only from the data context.
+
+    Reserved keys read: ``__env``, ``__global``, ``__execution``, ``__task_execution`` and
+    ``__tasks`` (a map of task name to task dict).
+
+    Args:
+        data: The data context of the evaluation.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+
+    def _get_map(self, key: str) -> Mapping[str, Any]:
+        value = self._data.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    def task(self, name: str | None) -> dict[str, Any] | None:
+        """The current task when ``name`` is None or matches it, else ``__tasks[name]``."""
+        current = self._data.get("__task_execution")
+        if name is None:
+            return current if isinstance(current, Mapping) else None  # type: ignore[return-value]
+        if isinstance(current, Mapping) and current.get("name") == name:
+            return current  # type: ignore[return-value]
+        return self._get_map("__tasks").get(name)
+
+    def tasks(
+        self,
+        workflow_execution_id: str | None = None,
+        recursive: bool = False,
+        state: str | None = None,
+        flat: bool = False,
+    ) -> list[dict[str, Any]]:
+        """All ``__tasks`` values, filtered by ``state`` when given."""
+        found = list(self._get_map("__tasks").values())
+        if state is None:
+            return found
+        return [t for t in found if isinstance(t, Mapping) and t.get("state") == state]
+
+    def execution(self) -> dict[str, Any]:
+        """``__execution`` (``{}`` when absent)."""
+        return dict(self._get_map("__execution"))
+
+    def executions(
+        self,
+        id: str | None = None,  # noqa: A002
+        root_execution_id: str | None = None,
+        state: str | None = None,
+        from_time: str | None = None,
+        to_time: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Always ``[]``: the data context knows no other executions."""
+        return []
+
+    def env(self) -> dict[str, Any]:
+        """``__env`` (``{}`` when absent)."""
+        return dict(self._get_map("__env"))
+
+    def global_var(self, name: str) -> Any:
+        """``__global[name]`` (None when absent)."""
+        return self._get_map("__global").get(name)
+
+
+class Scope:
+    """Everything one :func:`evaluate` call shares between the strings it evaluates.
+
+    Args:
+        data: The data context (``$`` in YAQL, ``_`` in Jinja2).
+        runtime: The runtime the built-in functions call.
+    """
+
+    __slots__ = ("data", "runtime", "_yaql_data")
+
+    def __init__(self, data: Mapping[str, Any], runtime: ExpressionRuntime) -> None:
+        self.data = data
+        self.runtime = runtime
+        self._yaql_data: Any = None
+
+    def yaql_data(self, convert: Any) -> Any:
+        """The data context converted for YAQL, converted once per scope.
+
+        Args:
+            convert: The conversion function (yaql's ``convert_input_data``).
+        """
+        if self._yaql_data is None:
+            self._yaql_data = convert(self.data)
+        return self._yaql_data
+
+
+def make_scope(data: Mapping[str, Any], runtime: ExpressionRuntime | None) -> Scope:
+    """Build the :class:`Scope` of one evaluation (a :class:`DataRuntime` when ``runtime`` is None)."""
+    if data is None:
+        data = {}
+    return Scope(data, runtime if runtime is not None else DataRuntime(data))

@@ -89,9 +89,9 @@ def _index(container: Any, key: Any) -> Any:
 
 def _attribute(key: str) -> Callable[[Any], Any]:
     def get(container: Any) -> Any:
-        if isinstance(container, Mapping):
-            return container.get(key)
-        raise Fallback
+        if isinstance(container, Mapping) and key in container:
+            return container[key]
+        raise Fallback  # a missing key is an error in yaql: let yaql raise it
 
     return get
 

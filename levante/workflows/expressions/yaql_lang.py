@@ -51,14 +51,6 @@ def _engine() -> Any:
     return yaql_factory.create(options=dict(ENGINE_OPTIONS))
 
 
-@specs.parameter("d", utils.MappingType, alias="dict")
-@specs.parameter("key", yaqltypes.Keyword())
-@specs.name("#operator_.")
-def _dict_attribute(d: collections.abc.Mapping[Any, Any], key: str) -> Any:
-    """``$.key`` on a map: the value, or null when the key is missing (yaql 1.x behaviour)."""
-    return d.get(key)
-
-
 def _scope_of(context: Any) -> Scope:
     return context[_SCOPE_KEY]
 
@@ -85,7 +77,6 @@ def _bind(impl: Callable[..., Any]) -> Callable[..., Any]:
 def _root_context() -> Any:
     """The process-wide root context: yaql's standard library plus the built-ins."""
     context = yaql.create_context(delegates=False).create_child_context()
-    context.register_function(_dict_attribute)
     context.register_function(_finalize)
     for name, impl in functions.BUILTINS:
         definition = specs.get_function_definition(_bind(impl), name=name, convention=None)

@@ -1,0 +1,87 @@
+"""Commands the engine's decisions ask the world to carry out, after the state is stored.
+
+The service turns them into outbox rows (RunAction), delayed calls (Schedule), new executions
+(StartWorkflow) and engine events (Dispatch), all in the transaction that stored the new state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from levante.engine.events import Event
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base of every command."""
+
+    kind: ClassVar[str] = "command"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with the command kind."""
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunAction(Command):
+    """Send an action execution to an executor."""
+
+    kind: ClassVar[str] = "run_action"
+    action_execution_id: str
+    #: The system action to run (ad-hoc actions are already resolved to their base).
+    action_name: str
+    input: dict[str, Any]
+    execution_id: str | None = None
+    task_execution_id: str | None = None
+    workflow_name: str | None = None
+    #: Executor group to route to (None: the default group).
+    target: str | None = None
+    safe_rerun: bool = False
+    #: Seconds the executor lets a sync action run.
+    timeout: float | None = None
+    #: with-items index, retry number and the like, for the action context.
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StartWorkflow(Command):
+    """Start a sub-workflow execution for a task (or a with-items item of it)."""
+
+    kind: ClassVar[str] = "start_workflow"
+    execution_id: str
+    parent_execution_id: str
+    task_execution_id: str
+    workflow_name: str
+    #: Workbook of the parent's workflow, for local name resolution.
+    workbook: str | None
+    namespace: str
+    input: dict[str, Any]
+    params: dict[str, Any]
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Schedule(Command):
+    """Deliver ``event`` after ``delay`` seconds (kept in the database: survives restarts)."""
+
+    kind: ClassVar[str] = "schedule"
+    delay: float
+    event: Event
+
+
+@dataclass(frozen=True)
+class Dispatch(Command):
+    """Deliver ``event`` to the engine as soon as this transaction commits."""
+
+    kind: ClassVar[str] = "dispatch"
+    event: Event
+
+
+@dataclass(frozen=True)
+class Completed(Command):
+    """Tell the world an execution reached a terminal state (notifications, waiters)."""
+
+    kind: ClassVar[str] = "completed"
+    execution_id: str
+    state: str

@@ -1,0 +1,241 @@
+"""An engine that keeps everything in memory and runs on a virtual clock.
+
+It drives the same :class:`~levante.engine.machine.Conductor` as the database-backed service, with
+dicts instead of tables and a heap of timers instead of delayed calls. Scenario tests use it to run
+workflows with scripted action results and no database or broker; it is also the reference the
+service is checked against.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from levante.engine import events as ev
+from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.machine import Conductor, prepare_input
+from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, new_id
+from levante.engine.state import ExecutionState, SystemAction
+from levante.exceptions import InputError, NotFoundError
+from levante.states import State
+from levante.workflows.specs import ActionSpec, DocumentSpec, WorkflowSpec
+
+#: Runs an action: returns (state, result) for a sync action, or None to leave it running (async).
+ActionRunner = Callable[[RunAction], "tuple[str, Any] | None"]
+
+
+@dataclass
+class MemoryCatalog:
+    """Definitions by name, plus the registered actions the engine may run."""
+
+    workflows: dict[str, WorkflowSpec] = field(default_factory=dict)
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    system: dict[str, SystemAction] = field(default_factory=dict)
+
+    def add(self, document: DocumentSpec) -> None:
+        """Register every workflow and ad-hoc action of a parsed document."""
+        self.workflows.update(document.workflows)
+        self.actions.update(document.actions)
+
+    def workflow(self, name: str, namespace: str) -> WorkflowSpec | None:
+        return self.workflows.get(name)
+
+    def adhoc_action(self, name: str, namespace: str) -> ActionSpec | None:
+        return self.actions.get(name)
+
+    def system_action(self, name: str) -> SystemAction | None:
+        return self.system.get(name)
+
+
+class MemoryEngine:
+    """Executions in dicts, events in a queue, timers on a virtual clock."""
+
+    def __init__(self, catalog: MemoryCatalog, runner: ActionRunner | None = None) -> None:
+        self.catalog = catalog
+        self.runner = runner
+        self.executions: dict[str, WorkflowExecution] = {}
+        self.tasks: dict[str, list[TaskExecution]] = {}
+        self.actions: dict[str, ActionExecution] = {}
+        self.history: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.queue: deque[ev.Event] = deque()
+        self.timers: list[tuple[datetime, int, ev.Event]] = []
+        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self._seq = itertools.count()
+        self.pending_actions: list[RunAction] = []
+
+    # --- the Store port -----------------------------------------------------------------------
+
+    def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
+        return [a for a in self.actions.values() if a.task_execution_id == task_execution_id]
+
+    def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
+        return [e for e in self.executions.values() if e.task_execution_id == task_execution_id]
+
+    def executions_matching(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
+        return [e for e in self.executions.values()
+                if all(str(getattr(e, k, None)) == str(v) for k, v in filters.items() if k in ("id", "state"))]
+
+    def clock(self) -> datetime:
+        return self.now
+
+    # --- running ------------------------------------------------------------------------------
+
+    def start(self, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
+              params: dict[str, Any] | None = None, *, run: bool = True) -> WorkflowExecution:
+        """Create and start an execution; with ``run`` process everything that follows."""
+        spec = self.catalog.workflow(workflow, "")
+        if spec is None:
+            raise NotFoundError("Workflow", workflow)
+        ex = self._create(spec, input, params or {}, None)
+        self._apply(ex.id, None)
+        if run:
+            self.run()
+        return ex
+
+    def _create(self, spec: WorkflowSpec, input: dict[str, Any] | None, params: dict[str, Any],  # noqa: A002
+                parent: StartWorkflow | None) -> WorkflowExecution:
+        params = {"namespace": "", "env": {}, **params}
+        if spec.type == "reverse" and params.get("task_name") not in spec.tasks:
+            raise InputError(f"Invalid task name [task_name={params.get('task_name')}, workflow={spec.name}]")
+        ex = WorkflowExecution(
+            id=parent.execution_id if parent else new_id(), workflow_name=spec.name,
+            input=prepare_input(spec, input), params=params, created_at=self.now, tags=list(spec.tags),
+        )
+        if parent is not None:
+            parent_ex = self.executions[parent.parent_execution_id]
+            ex.task_execution_id = parent.task_execution_id
+            ex.parent_id = parent.parent_execution_id
+            ex.root_execution_id = parent_ex.root_execution_id or parent_ex.id
+        self.executions[ex.id] = ex
+        self.tasks[ex.id] = []
+        return ex
+
+    def send(self, event: ev.Event) -> None:
+        """Queue an event (e.g. a callback completing an async action) and process everything."""
+        self.queue.append(event)
+        self.run()
+
+    def run(self) -> None:
+        """Process queued events and due timers until nothing is left to do now."""
+        while self.queue:
+            event = self.queue.popleft()
+            self._apply(event.execution_id, event)
+
+    def advance(self, seconds: float | None = None) -> None:
+        """Move the virtual clock (to the next timer when ``seconds`` is None) and fire due timers."""
+        if seconds is None:
+            if not self.timers:
+                return
+            self.now = max(self.now, self.timers[0][0])
+        else:
+            self.now += timedelta(seconds=seconds)
+        while self.timers and self.timers[0][0] <= self.now:
+            _, _, event = heapq.heappop(self.timers)
+            self.queue.append(event)
+            self.run()
+
+    def run_to_end(self, limit: int = 10_000) -> None:
+        """Process events and fire timers (in virtual time) until nothing is pending."""
+        for _ in range(limit):
+            self.run()
+            if not self.timers:
+                return
+            self.advance()
+        raise RuntimeError("workflow did not settle")
+
+    # --- applying -----------------------------------------------------------------------------
+
+    def _apply(self, execution_id: str, event: ev.Event | None) -> None:
+        ex = self.executions.get(execution_id)
+        if ex is None:
+            return
+        spec = self.catalog.workflow(ex.workflow_name, "")
+        assert spec is not None
+        state = ExecutionState(execution=ex, spec=spec, tasks=self.tasks[ex.id])
+        if isinstance(event, ev.ActionCompleted) and event.action_execution_id in self.actions:
+            state.actions[event.action_execution_id] = self.actions[event.action_execution_id]
+        conductor = Conductor(state, self.catalog, _StoreView(self), clock=self.clock)
+        commands = conductor.start() if event is None else conductor.handle(event)
+        for record in state.changed.values():
+            if isinstance(record, ActionExecution):
+                self.actions[record.id] = record
+        self.history.setdefault(ex.id, []).extend(copy.deepcopy(state.history))
+        for command in commands:
+            self._carry_out(command)
+
+    def _carry_out(self, command: Command) -> None:
+        if isinstance(command, RunAction):
+            self._run_action(command)
+        elif isinstance(command, Schedule):
+            due = self.now + timedelta(seconds=command.delay)
+            heapq.heappush(self.timers, (due, next(self._seq), command.event))
+        elif isinstance(command, Dispatch):
+            self.queue.append(command.event)
+        elif isinstance(command, StartWorkflow):
+            self._start_child(command)
+        elif isinstance(command, Completed):
+            pass
+
+    def _start_child(self, command: StartWorkflow) -> None:
+        spec = self.catalog.workflow(command.workflow_name, command.namespace)
+        try:
+            if spec is None:
+                raise NotFoundError("Workflow", command.workflow_name)
+            self._create(spec, command.input, command.params, command)
+        except (InputError, NotFoundError) as exc:
+            self.queue.append(ev.SubworkflowCompleted(
+                command.parent_execution_id, command.task_execution_id, command.execution_id,
+                "ERROR", {"result": str(exc)}, str(exc)))
+            return
+        self._apply(command.execution_id, None)
+
+    def _run_action(self, command: RunAction) -> None:
+        if self.runner is None:
+            self.pending_actions.append(command)
+            return
+        outcome = self.runner(command)
+        if outcome is None:
+            self.pending_actions.append(command)
+            return
+        state, result = outcome
+        self.queue.append(ev.ActionCompleted(command.execution_id or "", command.action_execution_id,
+                                             state, result))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def execution(self, execution_id: str) -> WorkflowExecution:
+        """An execution by id."""
+        return self.executions[execution_id]
+
+    def task(self, execution_id: str, name: str) -> TaskExecution | None:
+        """The newest execution of task ``name``."""
+        found = [t for t in self.tasks[execution_id] if t.name == name]
+        return found[-1] if found else None
+
+    def task_states(self, execution_id: str) -> list[tuple[str, str]]:
+        """(name, state) of every task execution, in creation order."""
+        return [(t.name, str(t.state)) for t in self.tasks[execution_id]]
+
+
+class _StoreView:
+    """The Store port over a MemoryEngine."""
+
+    def __init__(self, engine: MemoryEngine) -> None:
+        self.engine = engine
+
+    def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
+        return self.engine.action_executions(task_execution_id)
+
+    def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
+        return self.engine.sub_executions(task_execution_id)
+
+    def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
+        return self.engine.executions_matching(filters)
+
+
+STATE_DONE = (State.SUCCESS, State.ERROR, State.CANCELLED)

@@ -1,0 +1,212 @@
+"""What the decisions work on: one workflow execution with its tasks, and the ports they read through.
+
+The service loads an :class:`ExecutionState` inside a transaction (under the execution's lock),
+the decisions change it and record what they changed, and the service writes those records back.
+Reads beyond the loaded state (definitions, a task's action executions, other executions) go
+through the :class:`Catalog` and :class:`Store` protocols, so tests can supply them from memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from levante.engine.context import env_of
+from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution
+from levante.workflows.specs import ActionSpec, WorkflowSpec, thaw
+
+
+@dataclass(frozen=True)
+class SystemAction:
+    """What the engine needs to know of a registered (Python) action."""
+
+    name: str
+    is_sync: bool = True
+    #: Names of required and optional parameters; None when the action takes ``**kwargs``.
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] | None = ()
+
+    def input_error(self, given: dict[str, Any]) -> str | None:
+        """Mistral-style "Invalid input" message when ``given`` does not fit, else None."""
+        if self.optional is None:
+            missing = [p for p in self.required if p not in given]
+            unexpected: list[str] = []
+        else:
+            missing = [p for p in self.required if p not in given]
+            allowed = set(self.required) | set(self.optional)
+            unexpected = [k for k in given if k not in allowed]
+        if not missing and not unexpected:
+            return None
+        return f"Invalid input [name={self.name}, missing={missing}, unexpected={unexpected}]"
+
+
+class Catalog(Protocol):
+    """Definitions the engine looks up by name."""
+
+    def workflow(self, name: str, namespace: str) -> WorkflowSpec | None:
+        """A workflow definition by full name."""
+        ...
+
+    def adhoc_action(self, name: str, namespace: str) -> ActionSpec | None:
+        """An ad-hoc action definition by full name."""
+        ...
+
+    def system_action(self, name: str) -> SystemAction | None:
+        """A registered action by name."""
+        ...
+
+
+class Store(Protocol):
+    """Reads of stored executions beyond the loaded state."""
+
+    def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
+        """Every action execution of a task, in creation order."""
+        ...
+
+    def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
+        """Every sub-workflow execution started by a task, in creation order."""
+        ...
+
+    def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
+        """Workflow executions matching ``filters`` (for the ``executions()`` function)."""
+        ...
+
+
+@dataclass
+class ExecutionState:
+    """One workflow execution, its spec and its task executions, plus what changed."""
+
+    execution: WorkflowExecution
+    spec: WorkflowSpec
+    tasks: list[TaskExecution] = field(default_factory=list)
+    #: Action executions loaded or created during this decision, by id.
+    actions: dict[str, ActionExecution] = field(default_factory=dict)
+    #: Records created or changed by the decision (the service writes these back).
+    changed: dict[int, Any] = field(default_factory=dict)
+    #: (kind, payload) history entries to append: every state change with its details.
+    history: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def touch(self, record: Any) -> None:
+        """Mark a record as created or changed."""
+        self.changed[id(record)] = record
+
+    def add_task(self, task_ex: TaskExecution) -> None:
+        """Add a new task execution to the state."""
+        self.tasks.append(task_ex)
+        self.touch(task_ex)
+
+    def add_action(self, action_ex: ActionExecution) -> None:
+        """Add a new action execution to the state."""
+        self.actions[action_ex.id] = action_ex
+        self.touch(action_ex)
+
+    def task_by_id(self, task_ex_id: str) -> TaskExecution | None:
+        """The task execution with that id, if loaded."""
+        for task_ex in self.tasks:
+            if task_ex.id == task_ex_id:
+                return task_ex
+        return None
+
+    def latest(self, name: str) -> TaskExecution | None:
+        """The newest task execution of the task ``name``."""
+        for task_ex in reversed(self.tasks):
+            if task_ex.name == name:
+                return task_ex
+        return None
+
+    def log(self, kind: str, **payload: Any) -> None:
+        """Append an entry to the execution's history."""
+        self.history.append((kind, payload))
+
+
+def task_dict(task_ex: TaskExecution, spec: WorkflowSpec) -> dict[str, Any]:
+    """A task execution as expression functions show it (Mistral's ``task()`` fields)."""
+    task_spec = spec.tasks.get(task_ex.name)
+    return {
+        "id": task_ex.id,
+        "name": task_ex.name,
+        "spec": _task_spec_dict(task_spec) if task_spec else {},
+        "state": str(task_ex.state),
+        "state_info": task_ex.state_info,
+        "result": task_ex.result,
+        "published": task_ex.published,
+        "type": task_ex.type,
+        "workflow_execution_id": task_ex.workflow_execution_id,
+        "created_at": _iso(task_ex.created_at),
+        "updated_at": _iso(task_ex.updated_at),
+    }
+
+
+def _task_spec_dict(task_spec: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": task_spec.name, "description": task_spec.description or None,
+                           "tags": list(task_spec.tags) or None}
+    if task_spec.action:
+        out["action"] = task_spec.action
+    if task_spec.workflow:
+        out["workflow"] = task_spec.workflow
+    if task_spec.input:
+        out["input"] = thaw(task_spec.input)
+    return out
+
+
+def _iso(value: Any) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
+
+
+def execution_dict(wf_ex: WorkflowExecution) -> dict[str, Any]:
+    """A workflow execution as ``execution()`` shows it."""
+    return {
+        "id": wf_ex.id,
+        "name": wf_ex.workflow_name,
+        "spec": {},
+        "input": wf_ex.input,
+        "params": wf_ex.params,
+        "created_at": _iso(wf_ex.created_at),
+        "updated_at": _iso(wf_ex.updated_at),
+        "root_execution_id": wf_ex.root_execution_id,
+        "state": str(wf_ex.state),
+    }
+
+
+class StateRuntime:
+    """The engine's :class:`~levante.workflows.expressions.ExpressionRuntime`: answers ``task()``,
+    ``execution()``, ``env()`` and ``global()`` from the loaded state."""
+
+    def __init__(self, state: ExecutionState, store: Store | None, current: TaskExecution | None = None) -> None:
+        self.state = state
+        self.store = store
+        self.current = current
+
+    def task(self, name: str | None) -> dict[str, Any] | None:
+        """The current task, or the newest execution of task ``name`` (None if it never ran)."""
+        if name is None or (self.current is not None and self.current.name == name):
+            return task_dict(self.current, self.state.spec) if self.current is not None else None
+        found = self.state.latest(name)
+        return task_dict(found, self.state.spec) if found else None
+
+    def tasks(self, workflow_execution_id: str | None, recursive: bool, state: str | None,
+              flat: bool) -> list[dict[str, Any]]:
+        """Task executions of this execution, optionally filtered by state."""
+        found = [t for t in self.state.tasks if state is None or str(t.state) == state]
+        return [task_dict(t, self.state.spec) for t in found]
+
+    def execution(self) -> dict[str, Any]:
+        """This workflow execution."""
+        return execution_dict(self.state.execution)
+
+    def executions(self, id: str | None, root_execution_id: str | None, state: str | None,  # noqa: A002
+                   from_time: str | None, to_time: str | None) -> list[dict[str, Any]]:
+        """Stored executions matching the filters."""
+        if self.store is None:
+            return []
+        filters = {"id": id, "root_execution_id": root_execution_id, "state": state,
+                   "from_time": from_time, "to_time": to_time}
+        return [execution_dict(e) for e in self.store.executions({k: v for k, v in filters.items() if v})]
+
+    def env(self) -> dict[str, Any]:
+        """The execution's environment."""
+        return env_of(self.state.execution)
+
+    def global_var(self, name: str) -> Any:
+        """A variable of the global context (vars and global publishes)."""
+        return self.state.execution.context.get(name)

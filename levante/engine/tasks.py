@@ -1,0 +1,536 @@
+"""Task-level decisions: start (with before-start policies), scheduling actions or sub-workflows
+(including with-items), completing (publish, keep-result, after-complete policies), timers.
+
+A mixin of :class:`levante.engine.machine.Conductor`; it reads ``self.state``, ``self.catalog``
+and ``self.store`` and emits commands through ``self.emit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from levante.engine import context as ctx
+from levante.engine import events as ev
+from levante.engine.base import ConductorBase
+from levante.engine.commands import RunAction, Schedule, StartWorkflow
+from levante.engine.model import ActionExecution, TaskExecution, new_id
+from levante.engine.policies import PolicyError, retry_delay, value_of
+from levante.exceptions import ExpressionError
+from levante.states import State
+from levante.workflows import expressions
+from levante.workflows.specs import ActionSpec, TaskSpec, thaw
+
+_DONE = (State.SUCCESS, State.ERROR, State.CANCELLED, State.SKIPPED)
+
+
+class _TaskFailure(Exception):
+    """A task cannot start or complete for a reason that force-fails it (carries the message)."""
+
+
+class TaskLogic(ConductorBase):
+    """Task lifecycle; a part of the Conductor."""
+
+    # --- creation and start ---------------------------------------------------------------
+
+    def task_spec(self, task_ex: TaskExecution) -> TaskSpec:
+        """The spec of a task execution."""
+        return self.spec.tasks[task_ex.name]
+
+    def new_task(self, name: str, in_context: dict[str, Any], in_versions: dict[str, int],
+                 triggered_by: dict[str, str] | None, state: State = State.IDLE,
+                 start: bool = True) -> TaskExecution:
+        """Create a task execution and (unless ``start`` is False) start it."""
+        spec = self.spec.tasks[name]
+        task_ex = TaskExecution(
+            id=new_id(), name=name, workflow_execution_id=self.ex.id,
+            workflow_name=self.ex.workflow_name, state=state,
+            type="WORKFLOW" if spec.workflow else "ACTION",
+            in_context=in_context, in_versions=in_versions, created_at=self.clock(),
+        )
+        if triggered_by:
+            task_ex.runtime_context["triggered_by"] = [triggered_by]
+        self.state.add_task(task_ex)
+        self.state.log("task_created", task=name, task_execution_id=task_ex.id)
+        if start:
+            self.start_task(task_ex)
+        return task_ex
+
+    def start_task(self, task_ex: TaskExecution, skip_policies: bool = False) -> None:
+        """IDLE/WAITING -> RUNNING, apply before-start policies, then schedule the work."""
+        self.set_task_state(task_ex, State.RUNNING)
+        task_ex.started_at = task_ex.started_at or self.clock()
+        spec = self.task_spec(task_ex)
+        try:
+            if not skip_policies and self._before_start(task_ex, spec):
+                return
+            self.schedule_work(task_ex)
+        except _TaskFailure as exc:
+            self.force_fail(task_ex, str(exc))
+
+    def _policy(self, task_ex: TaskExecution, name: str, raw: Any, kind: str) -> Any:
+        data = ctx.task_data(self.ex, task_ex)
+        try:
+            return value_of(name, raw, kind, data, self.runtime(task_ex))
+        except (PolicyError, ExpressionError) as exc:
+            raise _TaskFailure(str(exc)) from None
+
+    def _before_start(self, task_ex: TaskExecution, spec: TaskSpec) -> bool:
+        """pause-before, timeout, wait-before. Returns True when the task must wait."""
+        policies = spec.policies
+        rc = task_ex.runtime_context
+        if policies.pause_before is not None and self._policy(task_ex, "pause-before", policies.pause_before, "bool"):
+            self.set_task_state(task_ex, State.IDLE, "Set by 'pause-before' policy")
+            if self.ex.state == State.RUNNING:
+                self.set_workflow_state(State.PAUSED)
+            return True
+        if policies.timeout is not None:
+            timeout = self._policy(task_ex, "timeout", policies.timeout, "number")
+            if timeout > 0:
+                rc["timeout"] = timeout
+                self.emit(Schedule(timeout, ev.TimerFired(
+                    self.ex.id, task_ex.id, "timeout", attempt(task_ex))))
+        if policies.wait_before is not None and not rc.get("wait_before_policy", {}).get("skip"):
+            delay = self._policy(task_ex, "wait-before", policies.wait_before, "number")
+            if delay > 0:
+                rc["wait_before_policy"] = {"skip": True}
+                self.set_task_state(task_ex, State.DELAYED, f"Delayed by 'wait-before' policy [delay={delay}]")
+                self.emit(Schedule(delay, ev.TimerFired(
+                    self.ex.id, task_ex.id, "wait_before", attempt(task_ex))))
+                return True
+        return False
+
+    # --- scheduling work ------------------------------------------------------------------
+
+    def schedule_work(self, task_ex: TaskExecution) -> None:
+        """Run the task's action or sub-workflow: once, or once per with-items item."""
+        spec = self.task_spec(task_ex)
+        if spec.with_items:
+            self._start_items(task_ex, spec)
+        else:
+            self._run_item(task_ex, spec, 0, None)
+
+    def _items(self, task_ex: TaskExecution, spec: TaskSpec) -> list[dict[str, Any]]:
+        data = ctx.task_data(self.ex, task_ex)
+        lists: list[tuple[str, list[Any]]] = []
+        for item in spec.with_items:
+            try:
+                values = expressions.evaluate(thaw(item.source), data, self.runtime(task_ex))
+            except ExpressionError as exc:
+                raise _TaskFailure(str(exc)) from None
+            if isinstance(values, dict) or not isinstance(values, (list, tuple)):
+                raise _TaskFailure(f"with-items: '{item.var}' must be a list, got {type(values).__name__}")
+            lists.append((item.var, list(values)))
+        if len({len(values) for _, values in lists}) > 1:
+            raise _TaskFailure("Invalid input: all arrays must have the same length for with-items "
+                               f"({', '.join(f'{var}: {len(values)}' for var, values in lists)})")
+        count = len(lists[0][1]) if lists else 0
+        return [{var: values[i] for var, values in lists} for i in range(count)]
+
+    def _start_items(self, task_ex: TaskExecution, spec: TaskSpec) -> None:
+        items = self._items(task_ex, spec)
+        capacity = None
+        if spec.policies.concurrency is not None:
+            capacity = self._policy(task_ex, "concurrency", spec.policies.concurrency, "int") or None
+        task_ex.runtime_context["with_items"] = {
+            "count": len(items), "capacity": capacity, "next": 0, "running": 0, "done": 0,
+            "errors": 0, "cancelled": 0,
+        }
+        if capacity is not None:
+            task_ex.runtime_context["concurrency"] = capacity
+        if not items:
+            self.complete_task(task_ex, State.SUCCESS, [])
+            return
+        self._fill_items(task_ex, spec, items)
+
+    def _fill_items(self, task_ex: TaskExecution, spec: TaskSpec, items: list[dict[str, Any]] | None = None) -> None:
+        wi = task_ex.runtime_context["with_items"]
+        room = wi["count"] - wi["next"]
+        if wi["capacity"]:
+            room = min(room, wi["capacity"] - wi["running"])
+        if room <= 0:
+            return
+        items = items if items is not None else self._items(task_ex, spec)
+        for _ in range(room):
+            index = wi["next"]
+            wi["next"] += 1
+            wi["running"] += 1
+            self._run_item(task_ex, spec, index, items[index])
+        self.state.touch(task_ex)
+
+    def _run_item(self, task_ex: TaskExecution, spec: TaskSpec, index: int, item: dict[str, Any] | None) -> None:
+        data = ctx.task_data(self.ex, task_ex, item)
+        runtime = self.runtime(task_ex)
+        try:
+            raw_input = expressions.evaluate(thaw(spec.input), data, runtime)
+            name = spec.workflow or spec.action or "std.noop"
+            if expressions.has_expressions(name):
+                name = expressions.evaluate_string(name, data, runtime)
+        except ExpressionError as exc:
+            raise _TaskFailure(str(exc)) from None
+        if not isinstance(raw_input, dict):
+            raise _TaskFailure(f"Wrong dynamic input for task '{task_ex.name}': expected a map, "
+                               f"got {type(raw_input).__name__}")
+        if spec.workflow:
+            self._start_subworkflow(task_ex, str(name), raw_input, index)
+        else:
+            self._start_action(task_ex, spec, str(name), raw_input, index, data)
+
+    def _start_subworkflow(self, task_ex: TaskExecution, name: str, given: dict[str, Any], index: int) -> None:
+        ex = self.ex
+        namespace = ex.params.get("namespace", "")
+        sub = None
+        if self.spec.workbook:
+            sub = self.catalog.workflow(f"{self.spec.workbook}.{name}", namespace)
+        sub = sub or self.catalog.workflow(name, namespace)
+        if sub is None:
+            raise _TaskFailure(f"Workflow not found [workflow_name={name}, namespace={namespace}]")
+        declared = {p.name for p in sub.input}
+        params = {k: v for k, v in given.items() if k not in declared}
+        params.update({"env": ctx.env_of(ex), "namespace": namespace, "index": index})
+        self.emit(StartWorkflow(
+            execution_id=new_id(), parent_execution_id=ex.id, task_execution_id=task_ex.id,
+            workflow_name=sub.name, workbook=sub.workbook, namespace=namespace,
+            input={k: v for k, v in given.items() if k in declared}, params=params, index=index))
+
+    def resolve_action(self, name: str, given: dict[str, Any], data: dict[str, Any]) -> tuple[Any, dict[str, Any], list[str]]:
+        """Follow ad-hoc action bases down to a registered action.
+
+        Returns:
+            (system action info, its input, names of the ad-hoc actions passed through, outermost first).
+        """
+        namespace = self.ex.params.get("namespace", "")
+        workbook = self.spec.workbook
+        chain: list[str] = []
+        for _ in range(50):
+            adhoc: ActionSpec | None = None
+            if workbook:
+                adhoc = self.catalog.adhoc_action(f"{workbook}.{name}", namespace)
+            adhoc = adhoc or self.catalog.adhoc_action(name, namespace)
+            if adhoc is None:
+                system = self.catalog.system_action(name)
+                if system is None:
+                    raise _TaskFailure(f"Failed to find action [action_name={name}, namespace={namespace}]")
+                return system, given, chain
+            given = self._adhoc_input(adhoc, given, data)
+            chain.append(adhoc.name)
+            name, workbook = adhoc.base, adhoc.workbook
+        raise _TaskFailure(f"Ad-hoc action chain too deep at '{name}'")
+
+    def _adhoc_input(self, adhoc: ActionSpec, given: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        declared = {p.name for p in adhoc.input}
+        missing = [p.name for p in adhoc.input if not p.has_default and p.name not in given]
+        unexpected = sorted(k for k in given if k not in declared)
+        if missing or unexpected:
+            raise _TaskFailure(f"Invalid input [name={adhoc.name}, missing={missing}, unexpected={unexpected}]")
+        full = {p.name: thaw(p.default) for p in adhoc.input if p.has_default}
+        full.update(given)
+        try:
+            return dict(expressions.evaluate(thaw(adhoc.base_input), {**data, **full},
+                                             self.runtime()))
+        except ExpressionError as exc:
+            raise _TaskFailure(str(exc)) from None
+
+    def _start_action(self, task_ex: TaskExecution, spec: TaskSpec, name: str, given: dict[str, Any],
+                      index: int, data: dict[str, Any]) -> None:
+        system, action_input, chain = self.resolve_action(name, given, data)
+        defaults = ctx.env_of(self.ex).get("__actions", {}).get(system.name)
+        if isinstance(defaults, dict):
+            action_input = {**defaults, **action_input}
+        problem = system.input_error(action_input)
+        if problem:
+            raise _TaskFailure(problem)
+        target = None
+        if spec.target:
+            try:
+                target = expressions.evaluate(spec.target, {**data, **action_input},
+                                              self.runtime(task_ex))
+            except ExpressionError as exc:
+                raise _TaskFailure(str(exc)) from None
+        safe_rerun = bool(self._policy(task_ex, "safe-rerun", spec.safe_rerun, "bool"))
+        action_ex = ActionExecution(
+            id=new_id(), name=name, task_execution_id=task_ex.id, workflow_execution_id=self.ex.id,
+            workflow_name=self.ex.workflow_name, state=State.RUNNING, input=action_input,
+            is_sync=system.is_sync, created_at=self.clock(),
+            runtime_context={"index": index, "attempt": attempt(task_ex), "safe_rerun": safe_rerun,
+                             **({"adhoc": chain} if chain else {})},
+        )
+        self.state.add_action(action_ex)
+        self.emit(RunAction(
+            action_execution_id=action_ex.id, action_name=system.name, input=action_input,
+            execution_id=self.ex.id, task_execution_id=task_ex.id,
+            workflow_name=self.ex.workflow_name, target=str(target) if target else None,
+            safe_rerun=safe_rerun, timeout=task_ex.runtime_context.get("timeout"),
+            info={"index": index, "attempt": attempt(task_ex)}))
+
+    # --- results --------------------------------------------------------------------------
+
+    def on_action_completed(self, event: ev.ActionCompleted) -> None:
+        """Record an action's result; complete its task (or its item) if the result counts."""
+        action_ex = self.state.actions.get(event.action_execution_id)
+        if action_ex is None or action_ex.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
+            return  # unknown or duplicate delivery: nothing changes
+        state = State(event.state)
+        result = event.result
+        if state == State.SUCCESS and action_ex.runtime_context.get("adhoc"):
+            try:
+                result = self._transform_output(action_ex.runtime_context["adhoc"], result)
+            except ExpressionError as exc:
+                state, result = State.ERROR, str(exc)
+        action_ex.state = state
+        action_ex.output = {"result": result}
+        action_ex.updated_at = self.clock()
+        self.state.touch(action_ex)
+        task_ex = self.state.task_by_id(action_ex.task_execution_id or "")
+        if task_ex is None or task_ex.state != State.RUNNING or \
+                action_ex.runtime_context.get("attempt", 0) != attempt(task_ex):
+            return  # late result (timed out, cancelled, retried): recorded, not accepted
+        action_ex.accepted = True
+        self._item_or_task_done(task_ex, action_ex.runtime_context.get("index", 0), state, result)
+
+    def on_subworkflow_completed(self, event: ev.SubworkflowCompleted) -> None:
+        """A sub-workflow ended: its output is the task (or item) result."""
+        task_ex = self.state.task_by_id(event.task_execution_id)
+        if task_ex is None or task_ex.state not in (State.RUNNING, State.PAUSED):
+            return
+        if task_ex.state == State.PAUSED:
+            self.set_task_state(task_ex, State.RUNNING)
+        runs = task_ex.runtime_context.setdefault("subworkflows", {})
+        if event.sub_execution_id in runs:
+            return  # duplicate
+        runs[event.sub_execution_id] = str(event.state)
+        output = event.output if isinstance(event.output, dict) else {"result": event.output}
+        index = int(output.pop("__index", 0)) if "__index" in output else self._sub_index(event)
+        self._item_or_task_done(task_ex, index, State(event.state), output)
+
+    def _sub_index(self, event: ev.SubworkflowCompleted) -> int:
+        if self.store is None:
+            return 0
+        for sub in self.store.sub_executions(event.task_execution_id):
+            if sub.id == event.sub_execution_id:
+                return int(sub.params.get("index", 0))
+        return 0
+
+    def _transform_output(self, chain: list[str], result: Any) -> Any:
+        namespace = self.ex.params.get("namespace", "")
+        for name in reversed(chain):
+            adhoc = self.catalog.adhoc_action(name, namespace)
+            if adhoc is not None and adhoc.output is not None:
+                data = result if isinstance(result, dict) else {"": result}
+                result = expressions.evaluate(thaw(adhoc.output), data, self.runtime()) \
+                    if isinstance(result, dict) else _evaluate_on_scalar(adhoc.output, result, self.runtime())
+        return result
+
+    def _item_or_task_done(self, task_ex: TaskExecution, index: int, state: State, result: Any) -> None:
+        spec = self.task_spec(task_ex)
+        if not spec.with_items:
+            info = None if state == State.SUCCESS else str(result)
+            self.complete_task(task_ex, state, result, info)
+            return
+        wi = task_ex.runtime_context["with_items"]
+        wi["running"] -= 1
+        wi["done"] += 1
+        wi["errors"] += state == State.ERROR
+        wi["cancelled"] += state == State.CANCELLED
+        self.state.touch(task_ex)
+        if wi["done"] < wi["count"]:
+            try:
+                self._fill_items(task_ex, spec)
+            except _TaskFailure as exc:
+                self.force_fail(task_ex, str(exc))
+            return
+        results = self.item_results(task_ex)
+        if wi["cancelled"]:
+            self.complete_task(task_ex, State.CANCELLED, results, "One or more actions was cancelled.")
+        elif wi["errors"]:
+            self.complete_task(task_ex, State.ERROR, results, "One or more actions had failed.")
+        else:
+            self.complete_task(task_ex, State.SUCCESS, results)
+
+    def task_actions(self, task_ex: TaskExecution) -> list[ActionExecution]:
+        """Every action execution of a task: stored ones updated by those changed in this decision."""
+        found = {a.id: a for a in (self.store.action_executions(task_ex.id) if self.store else [])}
+        for action_ex in self.state.actions.values():
+            if action_ex.task_execution_id == task_ex.id:
+                found[action_ex.id] = action_ex
+        return sorted(found.values(), key=lambda a: a.created_at)
+
+    def item_results(self, task_ex: TaskExecution) -> list[Any]:
+        """The accepted results of a with-items task, in item order."""
+        by_index: dict[int, Any] = {}
+        if task_ex.type == "WORKFLOW":
+            runs = task_ex.runtime_context.get("subworkflows", {})
+            for sub in (self.store.sub_executions(task_ex.id) if self.store else []):
+                if sub.id in runs:
+                    by_index[int(sub.params.get("index", 0))] = sub.output
+        else:
+            current = attempt(task_ex)
+            for action_ex in self.task_actions(task_ex):
+                if action_ex.accepted and action_ex.runtime_context.get("attempt", 0) == current:
+                    by_index[action_ex.runtime_context.get("index", 0)] = action_ex.output.get("result")
+        return [by_index[i] for i in sorted(by_index)]
+
+    # --- completion -------------------------------------------------------------------------
+
+    def complete_task(self, task_ex: TaskExecution, state: State, result: Any, info: str | None = None) -> None:
+        """Publish, keep-result, after-complete policies, then transitions."""
+        spec = self.task_spec(task_ex)
+        self.set_task_state(task_ex, state, info)
+        task_ex.result = result
+        task_ex.finished_at = self.clock()
+        try:
+            self.publish(task_ex, spec)
+            keep = spec.keep_result
+            if keep is not True and not self._policy(task_ex, "keep-result", keep, "bool"):
+                task_ex.result = None
+            if self._after_complete(task_ex, spec):
+                return
+        except (_TaskFailure, ExpressionError) as exc:
+            self.force_fail(task_ex, f"Failed to handle action completion [error={exc}, "
+                                     f"wf={self.ex.workflow_name}, task={task_ex.name}]")
+            return
+        self.process_transitions(task_ex)
+
+    def publish(self, task_ex: TaskExecution, spec: TaskSpec) -> None:
+        """Evaluate the publish spec of the task's state; branch values into the task, global
+        values into the workflow context."""
+        if task_ex.state == State.SUCCESS:
+            specs = [spec.publish, _clause_publish(spec.on_complete), _clause_publish(spec.on_success)]
+        elif task_ex.state == State.ERROR:
+            specs = [spec.publish_on_error, _clause_publish(spec.on_complete), _clause_publish(spec.on_error)]
+        elif task_ex.state == State.SKIPPED:
+            specs = [spec.publish_on_skip, _clause_publish(spec.on_skip)]
+        else:
+            return
+        merged = ctx.merge_publish(*specs)
+        if not merged:
+            task_ex.published = {}
+            return
+        data = ctx.publish_data(self.ex, task_ex)
+        branch, glob = ctx.evaluate_publish(merged, data, self.runtime(task_ex))
+        task_ex.published = branch
+        if glob:
+            self.ex.context = ctx.deep_merge(self.ex.context, glob)
+            self.state.touch(self.ex)
+
+    def _after_complete(self, task_ex: TaskExecution, spec: TaskSpec) -> bool:
+        """wait-after, fail-on, retry. True when the task goes on waiting instead of completing."""
+        policies = spec.policies
+        rc = task_ex.runtime_context
+        if task_ex.state == State.CANCELLED:
+            return False
+        if policies.wait_after is not None and not rc.get("wait_after_policy", {}).get("skip"):
+            delay = self._policy(task_ex, "wait-after", policies.wait_after, "number")
+            if delay > 0:
+                rc["wait_after_policy"] = {"skip": True, "state": str(task_ex.state), "info": task_ex.state_info}
+                self.set_task_state(task_ex, State.DELAYED, f"Delayed by 'wait-after' policy [delay={delay}]")
+                self.emit(Schedule(delay, ev.TimerFired(
+                    self.ex.id, task_ex.id, "wait_after", attempt(task_ex))))
+                return True
+        if policies.fail_on is not None and task_ex.state == State.SUCCESS:
+            if self._policy(task_ex, "fail-on", policies.fail_on, "bool"):
+                self.set_task_state(task_ex, State.ERROR, "Failed by 'fail-on' policy")
+        if policies.retry is not None and not rc.get("timed_out"):
+            return self._retry(task_ex, spec)
+        return False
+
+    def _retry(self, task_ex: TaskExecution, spec: TaskSpec) -> bool:
+        retry = spec.policies.retry
+        assert retry is not None
+        rc = task_ex.runtime_context
+        retry_no = rc.get("retry_task_policy", {}).get("retry_no", 0)
+        count = self._policy(task_ex, "retry count", retry.count, "int")
+        data = ctx.transition_data(self.ex, task_ex)
+        runtime = self.runtime(task_ex)
+        try:
+            cont = None if retry.continue_on is None else bool(expressions.evaluate(retry.continue_on, data, runtime))
+            brk = None if retry.break_on is None else bool(expressions.evaluate(retry.break_on, data, runtime))
+        except ExpressionError as exc:
+            raise _TaskFailure(str(exc)) from None
+        if retry_no >= count or (task_ex.state == State.SUCCESS and cont is None) or cont is False \
+                or (task_ex.state == State.ERROR and brk):
+            return False
+        delay = retry_delay(
+            retry_no,
+            self._policy(task_ex, "retry delay", retry.delay, "number"),
+            self._policy(task_ex, "retry backoff", retry.backoff, "number"),
+            None if retry.max_delay is None else self._policy(task_ex, "retry max-delay", retry.max_delay, "number"),
+            bool(self._policy(task_ex, "retry jitter", retry.jitter, "bool")),
+            self.rng,
+        )
+        for action_ex in self.task_actions(task_ex):
+            if action_ex.accepted:
+                action_ex.accepted = False
+                self.state.touch(action_ex)
+        rc["retry_task_policy"] = {"retry_no": retry_no + 1}
+        rc["attempt"] = attempt(task_ex) + 1
+        waiting = State.WAITING if spec.join is not None else State.DELAYED
+        self.set_task_state(task_ex, waiting, f"Delayed by 'retry' policy [delay={delay}]")
+        self.emit(Schedule(delay, ev.TimerFired(self.ex.id, task_ex.id, "retry", attempt(task_ex))))
+        return True
+
+    # --- timers -----------------------------------------------------------------------------
+
+    def on_timer(self, event: ev.TimerFired) -> None:
+        """A delayed call came due."""
+        task_ex = self.state.task_by_id(event.task_execution_id)
+        if task_ex is None or event.attempt != attempt(task_ex):
+            return  # stale timer (the task was retried or rerun since)
+        if event.purpose == "timeout":
+            if task_ex.state in (State.RUNNING, State.DELAYED) and not task_ex.runtime_context.get("wait_after_policy"):
+                task_ex.runtime_context["timed_out"] = True
+                timeout = task_ex.runtime_context.get("timeout")
+                self.complete_task(task_ex, State.ERROR, None, f"Task timed out [timeout(s)={timeout}].")
+            return
+        if self.ex.state != State.RUNNING:
+            task_ex.runtime_context["resume_timer"] = event.purpose
+            self.state.touch(task_ex)
+            return
+        self.continue_after_timer(task_ex, event.purpose)
+
+    def continue_after_timer(self, task_ex: TaskExecution, purpose: str) -> None:
+        """Carry on after wait-before, wait-after or a retry delay."""
+        if purpose == "wait_after" and task_ex.state == State.DELAYED:
+            saved = task_ex.runtime_context.get("wait_after_policy", {})
+            self.set_task_state(task_ex, State(saved.get("state", "SUCCESS")), saved.get("info"))
+            try:
+                if self._after_complete(task_ex, self.task_spec(task_ex)):
+                    return
+            except _TaskFailure as exc:
+                self.force_fail(task_ex, f"Failed to complete task [error={exc}]")
+                return
+            self.process_transitions(task_ex)
+        elif purpose == "wait_before" and task_ex.state == State.DELAYED:
+            self.set_task_state(task_ex, State.RUNNING)
+            self._schedule_or_fail(task_ex)
+        elif purpose == "retry" and task_ex.state in (State.DELAYED, State.WAITING):
+            task_ex.finished_at = None
+            task_ex.runtime_context.pop("wait_after_policy", None)
+            self.set_task_state(task_ex, State.RUNNING)
+            self._schedule_or_fail(task_ex)
+
+    def _schedule_or_fail(self, task_ex: TaskExecution) -> None:
+        try:
+            self.schedule_work(task_ex)
+        except _TaskFailure as exc:
+            self.force_fail(task_ex, str(exc))
+
+
+def attempt(task_ex: TaskExecution) -> int:
+    """The task's attempt number: bumped by every retry and rerun, so stale results and timers of
+    an earlier attempt are recognised."""
+    return int(task_ex.runtime_context.get("attempt", 0))
+
+
+def _clause_publish(clause: Any) -> Any:
+    return clause.publish if clause is not None else None
+
+
+def _evaluate_on_scalar(output: Any, result: Any, runtime: Any) -> Any:
+    """Evaluate an ad-hoc ``output`` where ``$`` is a non-map result."""
+    try:
+        return expressions.evaluate(thaw(output), result, runtime)
+    except ExpressionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the evaluator may not accept a scalar context
+        raise ExpressionError(str(output), str(exc)) from None
+

@@ -1,1 +1,1 @@
-"""Levante executor component (not built yet)."""
+"""Executors: run actions and report their results."""

@@ -1,0 +1,88 @@
+"""Runs one action request and turns the outcome into an engine event.
+
+Shared by every kind of executor (in-process threads, a queue consumer): look the action up, build
+it with its input, run it with the context (and, for sync actions, the task's timeout), and map
+return values and exceptions to an :class:`~levante.engine.events.ActionCompleted`, or to nothing
+for an asynchronous action that is now waiting for its callback.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from levante.actions.base import ActionContext, Result, run_action
+from levante.actions.registry import Registry
+from levante.engine.commands import RunAction
+from levante.engine.events import ActionCompleted
+from levante.exceptions import ActionError
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """What an executor receives: the engine's RunAction plus delivery facts."""
+
+    command: RunAction
+    #: The message was delivered before (the previous executor may have died mid-run).
+    redelivered: bool = False
+
+
+class ActionRunner:
+    """Runs action requests with a registry; knows the public URL for callbacks."""
+
+    def __init__(self, registry: Registry, api_base_url: str) -> None:
+        self.registry = registry
+        self.api_base_url = api_base_url.rstrip("/")
+
+    def callback_url(self, action_execution_id: str) -> str:
+        """The full URL a third party PUTs the result of an async action to."""
+        return f"{self.api_base_url}/v2/action_executions/{action_execution_id}"
+
+    def run(self, request: ActionRequest) -> ActionCompleted | None:
+        """Run one request. Returns the event to send to the engine, or None when an async action
+        started and now waits for its callback."""
+        command = request.command
+        if request.redelivered and not command.safe_rerun:
+            return self._event(command, "ERROR", (
+                "Request to run an action was redelivered, but it cannot be re-run safely. The only safe "
+                f"thing to do is fail it [action={command.action_name}, action_ex_id={command.action_execution_id}]."))
+        try:
+            action = self.registry.create(command.action_name, dict(command.input))
+        except ActionError as exc:
+            return self._event(command, "ERROR", str(exc))
+        context = ActionContext(
+            action_execution_id=command.action_execution_id,
+            task_execution_id=command.task_execution_id,
+            workflow_execution_id=command.execution_id,
+            workflow_name=command.workflow_name,
+            callback_url=self.callback_url(command.action_execution_id),
+            callback_token=command.info.get("callback_token"),
+            with_items_index=command.info.get("index"),
+            redelivered=request.redelivered,
+        )
+        result = self._run_with_timeout(action, context, command.timeout)
+        if result is None:
+            return self._event(command, "ERROR", f"Timeout after {command.timeout} seconds")
+        if not action.is_sync() and result.error is None and not result.cancel:
+            return None
+        if result.cancel:
+            return self._event(command, "CANCELLED", result.data)
+        if result.error is not None:
+            return self._event(command, "ERROR", result.error)
+        return self._event(command, "SUCCESS", result.data)
+
+    @staticmethod
+    def _run_with_timeout(action: Any, context: ActionContext, timeout: float | None) -> Result | None:
+        if not timeout:
+            return run_action(action, context)
+        box: list[Result] = []
+        worker = threading.Thread(target=lambda: box.append(run_action(action, context)), daemon=True,
+                                  name=f"action-{context.action_execution_id}")
+        worker.start()
+        worker.join(timeout)
+        return box[0] if box else None
+
+    @staticmethod
+    def _event(command: RunAction, state: str, result: Any) -> ActionCompleted:
+        return ActionCompleted(command.execution_id or "", command.action_execution_id, state, result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from levante import __version__
-from levante.cli import validate
+from levante.cli import run, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +15,7 @@ def cli() -> None:
 
 
 cli.add_command(validate.validate)
+cli.add_command(run.run)
 
 
 def main() -> None:

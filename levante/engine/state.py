@@ -85,6 +85,8 @@ class ExecutionState:
     changed: dict[int, Any] = field(default_factory=dict)
     #: (kind, payload) history entries to append: every state change with its details.
     history: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: Ids of the action executions created by this decision (inserted in bulk, never updated).
+    new_actions: set[str] = field(default_factory=set)
 
     def touch(self, record: Any) -> None:
         """Mark a record as created or changed."""
@@ -98,6 +100,7 @@ class ExecutionState:
     def add_action(self, action_ex: ActionExecution) -> None:
         """Add a new action execution to the state."""
         self.actions[action_ex.id] = action_ex
+        self.new_actions.add(action_ex.id)
         self.touch(action_ex)
 
     def task_by_id(self, task_ex_id: str) -> TaskExecution | None:

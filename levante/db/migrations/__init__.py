@@ -1,0 +1,1 @@
+"""Alembic migrations of Levante's schema (run with :func:`levante.db.session.migrate`)."""

@@ -1,0 +1,385 @@
+"""The database tables, as SQLAlchemy 2.0 typed ORM classes.
+
+The Alembic migrations in :mod:`levante.db.migrations` are the one source of the schema; these classes
+describe the same tables for queries (a test checks that the two never differ).
+
+Conventions:
+
+* ids of definitions and executions are 36-character UUID strings; queue-like tables (delayed calls,
+  outbox, history) use an autoincrement integer;
+* JSON columns are ``JSON`` (``JSONB`` on PostgreSQL, which does not keep the order of object keys);
+* timestamps are timezone-aware UTC in Python whatever the backend (:class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from levante.engine.model import new_id, utcnow
+
+#: Constraint and index names, so that every backend and the migration agree on them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: JSON everywhere, JSONB on PostgreSQL.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+#: 64-bit autoincrement keys; SQLite needs exactly ``INTEGER PRIMARY KEY`` for its rowid alias.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+ID_LENGTH = 36
+NAME_LENGTH = 255
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``TIMESTAMP WITH TIME ZONE`` that always gives back aware UTC datetimes.
+
+    PostgreSQL stores an instant and returns it in the session's time zone: it is converted to UTC.
+    SQLite stores text without an offset: values are converted to UTC before they are written (so the
+    text sorts in time order) and read back as UTC. A naive datetime given in is taken to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        else:
+            value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Base of every table class."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        Any: JSONType,
+    }
+
+
+def _id_column() -> Mapped[str]:
+    return mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+
+
+# --- definitions ----------------------------------------------------------------------------
+
+
+class WorkflowDefinition(Base):
+    """A stored workflow: its text and what Mistral's API shows of it."""
+
+    __tablename__ = "workflow_definitions"
+    __table_args__ = (UniqueConstraint("name", "namespace"),)
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    namespace: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    #: The YAML text of this one workflow.
+    definition: Mapped[str] = mapped_column(Text)
+    #: The raw parsed dict, if the caller gives one (nothing derived is stored).
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    tags: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
+    #: Parameters as Mistral shows them: ``"a, b=2"``.
+    input: Mapped[str | None] = mapped_column(Text, default="")
+    workbook_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    scope: Mapped[str] = mapped_column(String(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+
+class WorkbookDefinition(Base):
+    """A stored workbook (workflows and actions under one name)."""
+
+    __tablename__ = "workbook_definitions"
+    __table_args__ = (UniqueConstraint("name", "namespace"),)
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    namespace: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    definition: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
+    scope: Mapped[str] = mapped_column(String(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+
+class ActionDefinition(Base):
+    """An ad-hoc action (an action defined in YAML on top of another one)."""
+
+    __tablename__ = "action_definitions"
+    __table_args__ = (UniqueConstraint("name", "namespace"),)
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    namespace: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    definition: Mapped[str] = mapped_column(Text)
+    input: Mapped[str | None] = mapped_column(Text, default="")
+    description: Mapped[str | None] = mapped_column(Text, default="")
+    tags: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
+    workbook_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    scope: Mapped[str] = mapped_column(String(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+
+# --- executions -----------------------------------------------------------------------------
+
+
+class WorkflowExecutionRow(Base):
+    """One run of a workflow (fields of :class:`levante.engine.model.WorkflowExecution`)."""
+
+    __tablename__ = "workflow_executions"
+    __table_args__ = (
+        Index(None, "state"),
+        Index(None, "workflow_name"),
+        Index(None, "created_at", "id"),
+        Index(None, "root_execution_id"),
+        Index(None, "task_execution_id"),
+    )
+
+    id: Mapped[str] = _id_column()
+    workflow_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    state: Mapped[str] = mapped_column(String(20))
+    state_info: Mapped[str | None] = mapped_column(Text)
+    input: Mapped[dict[str, Any] | None]
+    params: Mapped[dict[str, Any] | None]
+    context: Mapped[dict[str, Any] | None]
+    output: Mapped[dict[str, Any] | None]
+    runtime_context: Mapped[dict[str, Any] | None]
+    description: Mapped[str | None] = mapped_column(Text, default="")
+    workflow_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    workflow_namespace: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    #: The task that started this execution as a sub-workflow. No cascade from tasks: deleting a
+    #: tree is done by :func:`levante.db.repository.delete_execution`, deepest executions first.
+    task_execution_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("task_executions.id", use_alter=True)
+    )
+    parent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    root_execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    tags: Mapped[list[Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class TaskExecutionRow(Base):
+    """One run of a task (fields of :class:`levante.engine.model.TaskExecution`)."""
+
+    __tablename__ = "task_executions"
+    __table_args__ = (Index(None, "workflow_execution_id", "name"),)
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    workflow_execution_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("workflow_executions.id", ondelete="CASCADE")
+    )
+    workflow_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    state: Mapped[str] = mapped_column(String(20))
+    state_info: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(20), default="ACTION")
+    in_context: Mapped[dict[str, Any] | None]
+    in_versions: Mapped[dict[str, Any] | None]
+    published: Mapped[dict[str, Any] | None]
+    result: Mapped[Any | None]
+    runtime_context: Mapped[dict[str, Any] | None]
+    next_tasks: Mapped[list[Any] | None]
+    has_next_tasks: Mapped[bool] = mapped_column(Boolean, default=False)
+    error_handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    processed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: One task execution per (workflow execution, join task): unique, NULL for other tasks.
+    unique_key: Mapped[str | None] = mapped_column(String(512), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class ActionExecutionRow(Base):
+    """One run of an action (fields of :class:`levante.engine.model.ActionExecution`, plus the
+    asynchronous-callback bookkeeping)."""
+
+    __tablename__ = "action_executions"
+    __table_args__ = (
+        Index(None, "task_execution_id"),
+        Index(None, "state"),
+        Index(None, "workflow_execution_id"),
+    )
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    #: NULL for a standalone action execution.
+    task_execution_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("task_executions.id", ondelete="CASCADE")
+    )
+    workflow_execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    workflow_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    state: Mapped[str] = mapped_column(String(20))
+    state_info: Mapped[str | None] = mapped_column(Text)
+    input: Mapped[dict[str, Any] | None]
+    output: Mapped[Any | None]
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_sync: Mapped[bool] = mapped_column(Boolean, default=True)
+    runtime_context: Mapped[dict[str, Any] | None]
+    description: Mapped[str | None] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    #: Hash of the per-action callback token (the token itself is never stored).
+    callback_token_hash: Mapped[str | None] = mapped_column(String(128))
+    last_heartbeat: Mapped[datetime | None]
+    progress: Mapped[Any | None]
+
+
+# --- queues and history ---------------------------------------------------------------------
+
+
+class DelayedCall(Base):
+    """An engine event to apply at ``due_at`` (waits, retry delays, timeouts, deadlines)."""
+
+    __tablename__ = "delayed_calls"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    #: Dedupe key: scheduling a second call with the same key is a no-op.
+    key: Mapped[str | None] = mapped_column(String(NAME_LENGTH), unique=True)
+    #: The engine event dict.
+    payload: Mapped[dict[str, Any] | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    claimed_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message written in the transaction that decided it, published after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_unsent",
+            "id",
+            sqlite_where=text("sent_at IS NULL"),
+            postgresql_where=text("sent_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: ``executor``, ``executor.<target>``, ``engine``...
+    topic: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    payload: Mapped[dict[str, Any] | None]
+    sent_at: Mapped[datetime | None]
+
+
+class ExecutionEvent(Base):
+    """Append-only history of an execution (every state change with its details)."""
+
+    __tablename__ = "execution_events"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    task_execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    action_execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any] | None]
+
+
+# --- other resources ------------------------------------------------------------------------
+
+
+class Environment(Base):
+    """Named variables given to executions (``env()``)."""
+
+    __tablename__ = "environments"
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str | None] = mapped_column(Text, default="")
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=dict)
+    scope: Mapped[str] = mapped_column(String(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+
+class CronTrigger(Base):
+    """Starts a workflow on a cron pattern."""
+
+    __tablename__ = "cron_triggers"
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    pattern: Mapped[str | None] = mapped_column(String(100))
+    workflow_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    workflow_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    workflow_input: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=dict)
+    workflow_params: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=dict)
+    first_execution_time: Mapped[datetime | None]
+    next_execution_time: Mapped[datetime | None] = mapped_column(index=True)
+    remaining_executions: Mapped[int | None] = mapped_column(Integer)
+    scope: Mapped[str] = mapped_column(String(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """An API key (only its hash is stored)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = _id_column()
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    #: ``admin`` or ``user``.
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: ORM class of each engine record type.
+ROW_CLASSES: dict[str, type[Base]] = {
+    "WorkflowExecution": WorkflowExecutionRow,
+    "TaskExecution": TaskExecutionRow,
+    "ActionExecution": ActionExecutionRow,
+}

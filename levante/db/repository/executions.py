@@ -1,0 +1,268 @@
+"""Loading, listing and deleting executions (workflow, task and action executions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from levante.db.models import DelayedCall, ExecutionEvent
+from levante.db.repository._query import chunks, keyset
+from levante.db.repository.records import (
+    ACTION_TABLE,
+    COLUMNS,
+    KIND_OF,
+    TASK_TABLE,
+    WF_TABLE,
+    R,
+    record_from_mapping,
+)
+from levante.db.session import ensure_write_lock, is_sqlite
+from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, utcnow
+from levante.exceptions import NotFoundError
+
+DEFAULT_SORT_KEYS = ("created_at", "id")
+DEFAULT_SORT_DIRS = ("desc", "desc")
+
+
+def _select(cls: type) -> Any:
+    return select(*COLUMNS[cls])
+
+
+def _one(session: Session, cls: type[R], record_id: str, lock: bool = False) -> R:
+    stmt = _select(cls).where(COLUMNS[cls][0].table.c.id == record_id)
+    if lock:
+        if is_sqlite(session):
+            ensure_write_lock(session)
+        else:
+            stmt = stmt.with_for_update()
+    row = session.execute(stmt).mappings().first()
+    if row is None:
+        raise NotFoundError(KIND_OF[cls], record_id)
+    return record_from_mapping(cls, row)
+
+
+def _many(session: Session, cls: type[R], stmt: Any) -> list[R]:
+    return [record_from_mapping(cls, row) for row in session.execute(stmt).mappings()]
+
+
+def _in_creation_order(table: Table) -> tuple[Any, Any]:
+    return table.c.created_at.asc(), table.c.id.asc()
+
+
+# --- loads ----------------------------------------------------------------------------------
+
+
+def get_execution(session: Session, execution_id: str, lock: bool = False) -> WorkflowExecution:
+    """The workflow execution with that id.
+
+    ``lock=True`` also takes the execution's lock as :func:`levante.db.session.lock_execution`
+    does (``SELECT ... FOR UPDATE`` on PostgreSQL, the write lock on SQLite).
+
+    Raises:
+        NotFoundError: no such execution.
+    """
+    return _one(session, WorkflowExecution, execution_id, lock)
+
+
+def get_task(session: Session, task_id: str) -> TaskExecution:
+    """The task execution with that id (NotFoundError if none)."""
+    return _one(session, TaskExecution, task_id)
+
+
+def get_action_execution(session: Session, action_execution_id: str) -> ActionExecution:
+    """The action execution with that id (NotFoundError if none)."""
+    return _one(session, ActionExecution, action_execution_id)
+
+
+def tasks_of(session: Session, execution_id: str) -> list[TaskExecution]:
+    """Every task execution of a workflow execution, in creation order (``created_at``, then id)."""
+    stmt = _select(TaskExecution).where(TASK_TABLE.c.workflow_execution_id == execution_id)
+    return _many(session, TaskExecution, stmt.order_by(*_in_creation_order(TASK_TABLE)))
+
+
+def action_executions_of(session: Session, task_id: str) -> list[ActionExecution]:
+    """Every action execution of a task, in creation order."""
+    stmt = _select(ActionExecution).where(ACTION_TABLE.c.task_execution_id == task_id)
+    return _many(session, ActionExecution, stmt.order_by(*_in_creation_order(ACTION_TABLE)))
+
+
+def sub_executions_of(session: Session, task_id: str) -> list[WorkflowExecution]:
+    """Every workflow execution started by a task (a sub-workflow task), in creation order."""
+    stmt = _select(WorkflowExecution).where(WF_TABLE.c.task_execution_id == task_id)
+    return _many(session, WorkflowExecution, stmt.order_by(*_in_creation_order(WF_TABLE)))
+
+
+def find_task_by_unique_key(session: Session, unique_key: str) -> TaskExecution | None:
+    """The task execution holding ``unique_key`` (a join task), if any."""
+    stmt = _select(TaskExecution).where(TASK_TABLE.c.unique_key == unique_key)
+    found = _many(session, TaskExecution, stmt)
+    return found[0] if found else None
+
+
+# --- listings -------------------------------------------------------------------------------
+
+
+def _list(
+    session: Session,
+    cls: type[R],
+    table: Table,
+    filters: dict[str, Any] | None,
+    limit: int | None,
+    marker: str | None,
+    sort_keys: Sequence[str],
+    sort_dirs: Sequence[str],
+) -> list[R]:
+    stmt = keyset(
+        session,
+        _select(cls),
+        table,
+        filters=filters,
+        limit=limit,
+        marker=marker,
+        sort_keys=sort_keys,
+        sort_dirs=sort_dirs,
+        kind=KIND_OF[cls],
+    )
+    return _many(session, cls, stmt)
+
+
+def list_executions(
+    session: Session,
+    filters: dict[str, Any] | None = None,
+    limit: int | None = None,
+    marker: str | None = None,
+    sort_keys: Sequence[str] = DEFAULT_SORT_KEYS,
+    sort_dirs: Sequence[str] = DEFAULT_SORT_DIRS,
+) -> list[WorkflowExecution]:
+    """A page of workflow executions (keyset pagination: ``marker`` is the last id of the page before).
+
+    ``filters`` maps a column to a value (equality, None meaning NULL), a list (IN), or
+    ``{"op": "gt"|"gte"|"lt"|"lte"|"eq"|"neq"|"in"|"nin", "value": V}`` (or a list of those, all
+    holding), e.g. ``{"state": "RUNNING", "created_at": {"op": "gte", "value": since}}``.
+    ``id`` is appended to the sort keys when absent so that the order is total.
+
+    Raises:
+        InputError: an unknown column, operator or direction.
+        NotFoundError: ``marker`` names no execution.
+    """
+    return _list(session, WorkflowExecution, WF_TABLE, filters, limit, marker, sort_keys, sort_dirs)
+
+
+def list_tasks(
+    session: Session,
+    filters: dict[str, Any] | None = None,
+    limit: int | None = None,
+    marker: str | None = None,
+    sort_keys: Sequence[str] = DEFAULT_SORT_KEYS,
+    sort_dirs: Sequence[str] = DEFAULT_SORT_DIRS,
+) -> list[TaskExecution]:
+    """A page of task executions (filters as :func:`list_executions`)."""
+    return _list(session, TaskExecution, TASK_TABLE, filters, limit, marker, sort_keys, sort_dirs)
+
+
+def list_action_executions(
+    session: Session,
+    filters: dict[str, Any] | None = None,
+    limit: int | None = None,
+    marker: str | None = None,
+    sort_keys: Sequence[str] = DEFAULT_SORT_KEYS,
+    sort_dirs: Sequence[str] = DEFAULT_SORT_DIRS,
+) -> list[ActionExecution]:
+    """A page of action executions (filters as :func:`list_executions`)."""
+    return _list(session, ActionExecution, ACTION_TABLE, filters, limit, marker, sort_keys, sort_dirs)
+
+
+# --- action execution extras ----------------------------------------------------------------
+
+
+def set_callback_token_hash(session: Session, action_execution_id: str, token_hash: str | None) -> None:
+    """Store the hash of an asynchronous action's callback token."""
+    _update_action(session, action_execution_id, callback_token_hash=token_hash)
+
+
+def callback_token_hash_of(session: Session, action_execution_id: str) -> str | None:
+    """The stored callback token hash of an action execution (NotFoundError if no such action)."""
+    row = session.execute(
+        select(ACTION_TABLE.c.callback_token_hash).where(ACTION_TABLE.c.id == action_execution_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(KIND_OF[ActionExecution], action_execution_id)
+    return row[0]
+
+
+def record_heartbeat(
+    session: Session, action_execution_id: str, at: datetime | None = None, progress: Any = None
+) -> None:
+    """Note that an action is alive (and, if given, its progress)."""
+    values: dict[str, Any] = {"last_heartbeat": at or utcnow()}
+    if progress is not None:
+        values["progress"] = progress
+    _update_action(session, action_execution_id, **values)
+
+
+def _update_action(session: Session, action_execution_id: str, **values: Any) -> None:
+    result = session.execute(
+        update(ACTION_TABLE).where(ACTION_TABLE.c.id == action_execution_id).values(values)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFoundError(KIND_OF[ActionExecution], action_execution_id)
+
+
+# --- deleting a tree ------------------------------------------------------------------------
+
+
+def _children(session: Session, parents: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for part in chunks(parents):
+        tasks = select(TASK_TABLE.c.id).where(TASK_TABLE.c.workflow_execution_id.in_(part))
+        stmt = select(WF_TABLE.c.id).where(
+            or_(WF_TABLE.c.task_execution_id.in_(tasks), WF_TABLE.c.parent_id.in_(part))
+        )
+        found.update(session.scalars(stmt))
+    return found
+
+
+def execution_tree(session: Session, execution_id: str) -> list[str]:
+    """Ids of an execution and of its sub-executions at any depth, deepest first (the given one last)."""
+    levels: list[list[str]] = [[execution_id]]
+    seen = {execution_id}
+    while True:
+        children = _children(session, levels[-1]) - seen
+        if not children:
+            break
+        seen |= children
+        levels.append(sorted(children))
+    # Executions of the same root that the links missed (defensive): delete them first.
+    stray = (
+        set(session.scalars(select(WF_TABLE.c.id).where(WF_TABLE.c.root_execution_id == execution_id))) - seen
+    )
+    ordered = sorted(stray)
+    for level in reversed(levels):
+        ordered.extend(level)
+    return ordered
+
+
+def delete_execution(session: Session, execution_id: str) -> int:
+    """Delete a workflow execution with its whole tree: tasks, action executions, sub-executions of any
+    depth, their history and delayed calls. Returns how many workflow executions were deleted.
+
+    Raises:
+        NotFoundError: no such execution.
+    """
+    if session.execute(select(WF_TABLE.c.id).where(WF_TABLE.c.id == execution_id)).first() is None:
+        raise NotFoundError(KIND_OF[WorkflowExecution], execution_id)
+    ids = execution_tree(session, execution_id)
+    events: Table = ExecutionEvent.__table__  # type: ignore[assignment]
+    calls: Table = DelayedCall.__table__  # type: ignore[assignment]
+    for part in chunks(ids):
+        session.execute(delete(events).where(events.c.execution_id.in_(part)))
+        session.execute(delete(calls).where(calls.c.execution_id.in_(part)))
+        session.execute(delete(ACTION_TABLE).where(ACTION_TABLE.c.workflow_execution_id.in_(part)))
+    # Deepest first: a sub-execution refers to its parent's task, which its parent's deletion removes.
+    for part in chunks(ids):
+        session.execute(delete(WF_TABLE).where(WF_TABLE.c.id.in_(part)))  # tasks and actions cascade
+    return len(ids)

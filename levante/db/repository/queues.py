@@ -1,0 +1,216 @@
+"""Delayed calls, the outbox and the execution history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from levante.db.models import DelayedCall, ExecutionEvent, OutboxMessage
+from levante.db.repository._query import chunks
+from levante.db.session import ensure_write_lock, is_sqlite
+from levante.engine.model import utcnow
+
+CALLS: Table = DelayedCall.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+EVENTS: Table = ExecutionEvent.__table__  # type: ignore[assignment]
+
+#: A claim older than this is taken to be from a dead worker: the call can be claimed again.
+DEFAULT_RECLAIM_AFTER = timedelta(minutes=5)
+
+
+# --- delayed calls --------------------------------------------------------------------------
+
+
+def schedule(
+    session: Session,
+    due_at: datetime,
+    execution_id: str | None,
+    payload: dict[str, Any],
+    key: str | None = None,
+) -> int | None:
+    """Store an engine event to apply at ``due_at``; returns its id.
+
+    ``key`` dedupes: when a call with the same key exists, nothing is stored and None is returned.
+    """
+    values = {"due_at": due_at, "execution_id": execution_id, "key": key, "payload": payload}
+    if key is None:
+        return session.execute(insert(CALLS).values(values).returning(CALLS.c.id)).scalar_one()
+    dialect = session.get_bind().dialect.name
+    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if module is not None:
+        stmt = module.insert(CALLS).values(values).on_conflict_do_nothing(index_elements=[CALLS.c.key])
+        return session.execute(stmt.returning(CALLS.c.id)).scalar_one_or_none()
+    try:  # other backends: a savepoint absorbs the unique violation
+        with session.begin_nested():
+            return session.execute(insert(CALLS).values(values).returning(CALLS.c.id)).scalar_one()
+    except IntegrityError:
+        return None
+
+
+def claim_due(
+    session: Session,
+    now: datetime,
+    limit: int,
+    worker: str,
+    *,
+    reclaim_after: timedelta | None = DEFAULT_RECLAIM_AFTER,
+    delete_claimed: bool = False,
+) -> list[DelayedCall]:
+    """Take up to ``limit`` calls due at ``now`` (earliest first) for ``worker``.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent workers never take the same row.
+    SQLite: a plain SELECT in a transaction holding the write lock, which serialises workers.
+
+    Claimed rows get ``claimed_by``/``claimed_at`` (delete them with :func:`delete_calls` once
+    handled); a claim older than ``reclaim_after`` (a crashed worker) may be taken again. With
+    ``delete_claimed=True`` the rows are deleted at once instead (the caller handles them in the
+    same transaction).
+    """
+    if is_sqlite(session):
+        ensure_write_lock(session)
+    free = CALLS.c.claimed_by.is_(None)
+    if reclaim_after is not None:
+        free = or_(free, CALLS.c.claimed_at < now - reclaim_after)
+    stmt = (
+        select(DelayedCall)
+        .where(CALLS.c.due_at <= now, free)
+        .order_by(CALLS.c.due_at, CALLS.c.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    if not is_sqlite(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list(session.scalars(stmt))
+    if not rows:
+        return rows
+    ids = [row.id for row in rows]
+    if delete_claimed:
+        delete_calls(session, ids)
+    else:
+        for part in chunks(ids):
+            session.execute(
+                update(CALLS).where(CALLS.c.id.in_(part)).values(claimed_by=worker, claimed_at=now)
+            )
+    for row in rows:
+        session.expunge(row)
+        if not delete_claimed:
+            row.claimed_by, row.claimed_at = worker, now
+    return rows
+
+
+def delete_calls(session: Session, ids: Sequence[int]) -> int:
+    """Delete delayed calls by id (handled ones); returns how many were deleted."""
+    count = 0
+    for part in chunks(list(ids)):
+        count += session.execute(delete(CALLS).where(CALLS.c.id.in_(part))).rowcount  # type: ignore[attr-defined]
+    return count
+
+
+def delete_calls_for(session: Session, execution_id: str) -> int:
+    """Delete every delayed call of an execution; returns how many were deleted."""
+    result = session.execute(delete(CALLS).where(CALLS.c.execution_id == execution_id))
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def delete_call_by_key(session: Session, key: str) -> bool:
+    """Delete the delayed call holding a dedupe key (e.g. a timeout no longer needed)."""
+    return bool(session.execute(delete(CALLS).where(CALLS.c.key == key)).rowcount)  # type: ignore[attr-defined]
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the earliest unclaimed call is due (None if there is none)."""
+    return session.execute(select(func.min(CALLS.c.due_at)).where(CALLS.c.claimed_by.is_(None))).scalar()
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+
+def enqueue(session: Session, topic: str, payload: dict[str, Any]) -> int:
+    """Write a message to publish after commit; returns its id."""
+    stmt = insert(OUTBOX).values(topic=topic, payload=payload, created_at=utcnow()).returning(OUTBOX.c.id)
+    return session.execute(stmt).scalar_one()
+
+
+def pending(
+    session: Session, limit: int, *, older_than: datetime | None = None, skip_locked: bool = False
+) -> list[OutboxMessage]:
+    """Unsent messages, oldest first.
+
+    ``older_than`` leaves out messages younger than it (the publisher of a fresh commit is still
+    sending those); ``skip_locked`` locks the rows returned (PostgreSQL), skipping those another
+    sweeper holds.
+    """
+    stmt = select(OutboxMessage).where(OUTBOX.c.sent_at.is_(None))
+    if older_than is not None:
+        stmt = stmt.where(OUTBOX.c.created_at < older_than)
+    stmt = stmt.order_by(OUTBOX.c.id).limit(limit).execution_options(populate_existing=True)
+    if skip_locked and not is_sqlite(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))
+
+
+def mark_sent(session: Session, ids: Iterable[int], at: datetime | None = None) -> None:
+    """Mark messages as published."""
+    when = at or utcnow()
+    for part in chunks(list(ids)):
+        session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(part)).values(sent_at=when))
+
+
+def purge_sent(session: Session, before: datetime) -> int:
+    """Delete messages published before ``before``; returns how many."""
+    stmt = delete(OUTBOX).where(OUTBOX.c.sent_at.is_not(None), OUTBOX.c.sent_at < before)
+    return session.execute(stmt).rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+def append_event(
+    session: Session,
+    execution_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    task_execution_id: str | None = None,
+    action_execution_id: str | None = None,
+) -> int:
+    """Append an entry to an execution's history; returns its id."""
+    stmt = insert(EVENTS).values(
+        execution_id=execution_id,
+        kind=kind,
+        payload=payload,
+        task_execution_id=task_execution_id,
+        action_execution_id=action_execution_id,
+        created_at=utcnow(),
+    )
+    return session.execute(stmt.returning(EVENTS.c.id)).scalar_one()
+
+
+def append_events(session: Session, execution_id: str, entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Append many ``(kind, payload)`` entries in one executemany (``task_execution_id`` and
+    ``action_execution_id`` are taken from the payload when it holds them)."""
+    now = utcnow()
+    rows = [
+        {
+            "execution_id": execution_id,
+            "kind": kind,
+            "payload": payload,
+            "created_at": now,
+            "task_execution_id": payload.get("task_execution_id"),
+            "action_execution_id": payload.get("action_execution_id"),
+        }
+        for kind, payload in entries
+    ]
+    if rows:
+        session.execute(insert(EVENTS), rows)
+
+
+def events_of(session: Session, execution_id: str) -> list[ExecutionEvent]:
+    """An execution's history, oldest first."""
+    stmt = select(ExecutionEvent).where(EVENTS.c.execution_id == execution_id).order_by(EVENTS.c.id)
+    return list(session.scalars(stmt))

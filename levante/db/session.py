@@ -1,0 +1,261 @@
+"""Engines, sessions, transactions, migrations and the per-execution lock.
+
+SQLite transactions
+-------------------
+Python's ``sqlite3`` (before 3.12) runs its own "legacy" transaction control: it emits a deferred
+``BEGIN`` only before INSERT/UPDATE/DELETE, never before SELECT. A read-then-write transaction can
+then fail with ``database is locked`` without waiting (SQLite cannot upgrade a stale read snapshot
+to a write lock), and two engines could read the same execution, each decide, and both write.
+
+:func:`make_engine` therefore applies SQLAlchemy's documented recipe: a ``connect`` hook sets the
+driver's ``isolation_level = None`` (the driver stops emitting BEGIN itself), and a ``begin`` hook
+emits the BEGIN. That BEGIN is ``BEGIN IMMEDIATE`` by default: the transaction takes SQLite's
+write (RESERVED) lock at its start, a second writer waits in ``BEGIN IMMEDIATE`` (the busy timeout,
+30 s) until the first one commits, and then reads what the first one wrote. Writers are serialised
+exactly as ``SELECT ... FOR UPDATE`` serialises writers of one execution on PostgreSQL (SQLite locks
+the whole database; WAL mode keeps readers outside transactions unblocked).
+
+Read-only work may use deferred transactions (readers run concurrently with the writer in WAL
+mode): ``make_session_factory(engine, read_only=True)`` or the connection execution option
+``{SQLITE_BEGIN_OPTION: "DEFERRED"}``. :func:`lock_execution` on such a transaction still takes the
+write lock (by a no-op UPDATE), but that can fail with ``database is locked`` when another writer
+committed since the transaction's first read, so writers should use the default factory.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from levante.db.models import WorkflowExecutionRow
+from levante.exceptions import NotFoundError
+
+#: Connection execution option choosing how SQLite transactions begin: IMMEDIATE (default),
+#: DEFERRED or EXCLUSIVE.
+SQLITE_BEGIN_OPTION = "levante_sqlite_begin"
+#: ``Connection.info`` key recording how the current SQLite transaction began.
+_BEGUN_AS = "levante_sqlite_begun_as"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+#: Key of the PostgreSQL advisory lock serialising concurrent :func:`migrate` calls.
+_MIGRATION_LOCK_KEY = 0x4C45_5641  # "LEVA"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+#: A configured ``sessionmaker`` (see :func:`make_session_factory`).
+SessionFactory = sessionmaker[Session]
+
+
+# --- engines --------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value: Any) -> str:
+    """The JSON serializer of every engine (dates as ISO text, sets and tuples as lists)."""
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://``/``postgres://`` (and psycopg2) URLs become ``postgresql+psycopg://``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _is_memory(url: str) -> bool:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or parsed.query.get("mode") == "memory"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (SQLite file or memory, or PostgreSQL), set up as Levante needs.
+
+    SQLite: WAL journal, ``synchronous=NORMAL``, foreign keys on, a 30 s busy timeout, usable from
+    several threads, and transactions that begin with ``BEGIN IMMEDIATE`` (module docstring). An
+    in-memory database lives in one connection, which the pool hands to one thread at a time.
+
+    PostgreSQL: the psycopg 3 driver (``postgresql://`` is rewritten to ``postgresql+psycopg://``).
+
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    url = normalize_url(url)
+    kwargs.setdefault("json_serializer", json_dumps)
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, kwargs)
+    if backend == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_engine(url: str, kwargs: dict[str, Any]) -> Engine:
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("check_same_thread", False)
+    connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+    if _is_memory(url):
+        # One connection holds the whole database: share it, one thread at a time.
+        kwargs.setdefault("poolclass", QueuePool)
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", SQLITE_BUSY_TIMEOUT_S)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Stop pysqlite's own transaction handling: SQLAlchemy's "begin" hook emits BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = str(conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")).upper()
+    if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
+        raise ValueError(f"{SQLITE_BEGIN_OPTION} must be IMMEDIATE, DEFERRED or EXCLUSIVE, not {mode!r}")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+    conn.info[_BEGUN_AS] = mode
+
+
+# --- sessions and transactions --------------------------------------------------------------
+
+
+def make_session_factory(engine: Engine, read_only: bool = False) -> SessionFactory:
+    """``sessionmaker(engine, expire_on_commit=False)``.
+
+    ``read_only`` makes SQLite transactions begin DEFERRED, so that they run beside a writer; it
+    changes nothing on PostgreSQL.
+    """
+    options = {SQLITE_BEGIN_OPTION: "DEFERRED"} if read_only else {}
+    return sessionmaker(engine, expire_on_commit=False, execution_options=options)
+
+
+@contextmanager
+def transaction(session_factory: SessionFactory) -> Iterator[Session]:
+    """A session in a transaction: committed when the block ends, rolled back if it raises."""
+    session = session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_sqlite(session: Session) -> bool:
+    """Whether the session's database is SQLite."""
+    bind = session.get_bind()
+    return bind.dialect.name == "sqlite"
+
+
+def ensure_write_lock(session: Session) -> None:
+    """Make sure the session's transaction holds SQLite's write lock (no-op on other backends).
+
+    The session's connection is fetched, which begins the transaction if needed (``BEGIN
+    IMMEDIATE`` by default). If it began DEFERRED, a no-op write takes the lock now.
+    """
+    if not is_sqlite(session):
+        return
+    conn = session.connection()
+    if conn.info.get(_BEGUN_AS, "IMMEDIATE") == "DEFERRED":
+        # Any write takes SQLite's RESERVED lock; this one changes no row.
+        conn.execute(
+            update(WorkflowExecutionRow).where(text("0 = 1")).values(state=WorkflowExecutionRow.state)
+        )
+        conn.info[_BEGUN_AS] = "IMMEDIATE"
+
+
+def lock_execution(session: Session, execution_id: str) -> None:
+    """Hold the lock of one workflow execution until the session's transaction ends.
+
+    PostgreSQL: ``SELECT id FROM workflow_executions WHERE id = ? FOR UPDATE``: other transactions
+    locking the same execution wait; other executions proceed.
+
+    SQLite: the transaction holds the database's write lock (it began with ``BEGIN IMMEDIATE``, see
+    the module docstring), so any other writer waits; the row's existence is checked.
+
+    Raises:
+        NotFoundError: no workflow execution has that id.
+    """
+    query = select(WorkflowExecutionRow.id).where(WorkflowExecutionRow.id == execution_id)
+    if is_sqlite(session):
+        ensure_write_lock(session)
+    else:
+        query = query.with_for_update()
+    if session.execute(query).first() is None:
+        raise NotFoundError("Workflow execution", execution_id)
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+_migrate_lock = threading.Lock()
+
+
+def alembic_config(connection: Connection | None = None) -> Any:
+    """An Alembic ``Config`` for the packaged migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` (the latest by default); a no-op when it is there.
+
+    Runs in one transaction. Concurrent callers are serialised (an advisory lock on PostgreSQL,
+    the write lock on SQLite), so several processes may call it at start-up.
+    """
+    from alembic import command
+
+    with _migrate_lock, engine.connect() as connection:
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            command.upgrade(alembic_config(connection), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,300 @@
+"""The engine service: applies events to executions in database transactions.
+
+For each execution it takes the execution's lock, loads the execution with its task executions,
+runs the pure :class:`~levante.engine.machine.Conductor`, writes back what changed, and turns the
+commands into rows in the same transaction: RunAction -> outbox, Schedule and Dispatch -> delayed
+calls, StartWorkflow -> a child execution started right there. After the commit it tells its
+listeners (the relay that publishes the outbox, the scheduler, waiters on executions).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, defaultdict
+from datetime import timedelta
+from typing import Any, Callable, Iterable
+
+from sqlalchemy.orm import Session
+
+from levante.db import repository as repo
+from levante.db.session import SessionFactory, lock_execution, transaction
+from levante.engine import events as ev
+from levante.engine.catalog import DbCatalog
+from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.machine import Conductor, prepare_input
+from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
+from levante.engine.state import ExecutionState
+from levante.exceptions import ConflictError, InputError, NotFoundError
+from levante.states import State
+
+LOG = logging.getLogger(__name__)
+_DONE = (State.SUCCESS, State.ERROR, State.CANCELLED)
+
+
+def _find(getter: Callable[[Session, str], Any], session: Session, key: str) -> Any:
+    try:
+        return getter(session, key)
+    except NotFoundError:
+        return None
+
+
+class DbStore:
+    """The Store port over one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
+        return repo.action_executions_of(self.session, task_execution_id)
+
+    def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
+        return repo.sub_executions_of(self.session, task_execution_id)
+
+    def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
+        return repo.list_executions(self.session, {k: v for k, v in filters.items()
+                                                   if k in ("id", "root_execution_id", "state")}, limit=1000)
+
+
+class _Outcome:
+    """What one transaction produced, to act on after it commits."""
+
+    def __init__(self) -> None:
+        self.outbox: list[tuple[int, str, dict[str, Any]]] = []
+        self.completed: list[tuple[str, str]] = []
+        self.wake_scheduler = False
+
+
+class StrictClock:
+    """UTC now, strictly increasing between calls: records are ordered by ``(created_at, id)``, so
+    two task executions created in one decision must not share a timestamp."""
+
+    def __init__(self, clock: Callable[[], Any] = utcnow) -> None:
+        self._clock = clock
+        self._last: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        with self._lock:
+            now = self._clock()
+            if self._last is not None and now <= self._last:
+                now = self._last + timedelta(microseconds=1)
+            self._last = now
+            return now
+
+
+class EngineService:
+    """Starts executions and applies events to them, one transaction per execution."""
+
+    def __init__(self, session_factory: SessionFactory, catalog: DbCatalog,
+                 clock: Callable[[], Any] = utcnow) -> None:
+        self.session_factory = session_factory
+        self.catalog = catalog
+        self.clock = StrictClock(clock)
+        #: Called after commit with the new outbox rows: [(id, topic, payload)].
+        self.on_outbox: Callable[[list[tuple[int, str, dict[str, Any]]]], None] | None = None
+        #: Called after commit when delayed calls were added.
+        self.on_schedule: Callable[[], None] | None = None
+        self._waiters: dict[str, list[threading.Event]] = defaultdict(list)
+        self._waiters_lock = threading.Lock()
+
+    # --- starting -------------------------------------------------------------------------
+
+    def start_execution(self, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
+                        params: dict[str, Any] | None = None, description: str = "",
+                        execution_id: str | None = None) -> WorkflowExecution:
+        """Create and start an execution of ``workflow`` (a name or a definition id).
+
+        With ``execution_id`` the call is idempotent: an execution with that id is returned as it is.
+
+        Raises:
+            NotFoundError: no such workflow. InputError: the input does not fit.
+        """
+        params = dict(params or {})
+        namespace = params.get("namespace") or ""
+        outcome = _Outcome()
+        with transaction(self.session_factory) as session:
+            if execution_id:
+                existing = _find(repo.get_execution, session, execution_id)
+                if existing is not None:
+                    return existing
+            spec, workflow_id = self.catalog.workflow_with_id(session, workflow, namespace)
+            if spec is None:
+                raise NotFoundError("Workflow", workflow)
+            params["env"] = self.catalog.resolve_env(session, params.get("env"))
+            ex = self._new_execution(spec, input, params, description, execution_id or new_id(), None)
+            ex.workflow_id = workflow_id
+            self._start(session, ex, spec, outcome)
+        self._after_commit(outcome)
+        return ex
+
+    def _new_execution(self, spec: Any, input: dict[str, Any] | None, params: dict[str, Any],  # noqa: A002
+                       description: str, execution_id: str, parent: StartWorkflow | None) -> WorkflowExecution:
+        params = {"namespace": "", "env": {}, **params}
+        if spec.type == "reverse" and params.get("task_name") not in spec.tasks:
+            raise InputError(f"Invalid task name [task_name={params.get('task_name')}, workflow={spec.name}]: "
+                             "a reverse workflow needs params.task_name naming one of its tasks")
+        return WorkflowExecution(
+            id=execution_id, workflow_name=spec.name, input=prepare_input(spec, input), params=params,
+            description=description, tags=list(spec.tags), created_at=self.clock(),
+            workflow_namespace=params.get("namespace", ""),
+            task_execution_id=parent.task_execution_id if parent else None,
+            parent_id=parent.parent_execution_id if parent else None,
+        )
+
+    def _start(self, session: Session, ex: WorkflowExecution, spec: Any, outcome: _Outcome) -> None:
+        repo.save(session, ex)
+        state = ExecutionState(execution=ex, spec=spec)
+        conductor = Conductor(state, self.catalog.bound(session), DbStore(session), clock=self.clock)
+        commands = conductor.start()
+        self._persist(session, state, commands, outcome)
+
+    # --- events ---------------------------------------------------------------------------
+
+    def handle(self, events: Iterable[ev.Event]) -> None:
+        """Apply events, grouped by execution: one transaction (and one load) per execution."""
+        groups: OrderedDict[str, list[ev.Event]] = OrderedDict()
+        for event in events:
+            groups.setdefault(event.execution_id, []).append(event)
+        for execution_id, group in groups.items():
+            try:
+                self.apply(execution_id, group)
+            except NotFoundError:
+                LOG.warning("events for unknown execution %s dropped: %s", execution_id, group)
+
+    def apply(self, execution_id: str, events: list[ev.Event]) -> WorkflowExecution:
+        """Apply events to one execution in one transaction; returns the execution after them."""
+        outcome = _Outcome()
+        with transaction(self.session_factory) as session:
+            ex = self._apply(session, execution_id, events, outcome)
+        self._after_commit(outcome)
+        return ex
+
+    def _apply(self, session: Session, execution_id: str, events: list[ev.Event],
+               outcome: _Outcome) -> WorkflowExecution:
+        lock_execution(session, execution_id)
+        ex = repo.get_execution(session, execution_id)
+        spec = self.catalog.spec_of(session, ex)
+        state = ExecutionState(execution=ex, spec=spec, tasks=repo.tasks_of(session, execution_id))
+        for event in events:
+            if isinstance(event, ev.ActionCompleted) and event.action_execution_id not in state.actions:
+                found = _find(repo.get_action_execution, session, event.action_execution_id)
+                if found is not None:
+                    state.actions[found.id] = found
+        conductor = Conductor(state, self.catalog.bound(session), DbStore(session), clock=self.clock)
+        commands: list[Command] = []
+        for event in events:
+            conductor.commands = []
+            commands += conductor.handle(event)
+        self._persist(session, state, commands, outcome)
+        return ex
+
+    def _persist(self, session: Session, state: ExecutionState, commands: list[Command], outcome: _Outcome) -> None:
+        records = list(state.changed.values())
+        new_actions = [r for r in records if isinstance(r, ActionExecution) and r.id in state.new_actions]
+        others = [r for r in records if not (isinstance(r, ActionExecution) and r.id in state.new_actions)]
+        repo.save_all(session, others)
+        repo.insert_action_executions(session, new_actions)
+        if state.history:
+            repo.append_events(session, state.execution.id, state.history)
+        for command in commands:
+            self._carry_out(session, command, outcome)
+
+    def _carry_out(self, session: Session, command: Command, outcome: _Outcome) -> None:
+        now = self.clock()
+        if isinstance(command, RunAction):
+            topic = f"executor.{command.target}" if command.target else "executor"
+            payload = command.to_dict()
+            outcome.outbox.append((repo.enqueue(session, topic, payload), topic, payload))
+        elif isinstance(command, Schedule):
+            repo.schedule(session, now + timedelta(seconds=command.delay), command.event.execution_id,
+                          command.event.to_dict())
+            outcome.wake_scheduler = True
+        elif isinstance(command, Dispatch):
+            repo.schedule(session, now, command.event.execution_id, command.event.to_dict())
+            outcome.wake_scheduler = True
+        elif isinstance(command, StartWorkflow):
+            self._start_child(session, command, outcome)
+        elif isinstance(command, Completed):
+            outcome.completed.append((command.execution_id, command.state))
+
+    def _start_child(self, session: Session, command: StartWorkflow, outcome: _Outcome) -> None:
+        spec = self.catalog.bound(session).workflow(command.workflow_name, command.namespace)
+        try:
+            if spec is None:
+                raise NotFoundError("Workflow", command.workflow_name)
+            ex = self._new_execution(spec, command.input, command.params, "", command.execution_id, command)
+        except (InputError, NotFoundError) as exc:
+            failure = ev.SubworkflowCompleted(command.parent_execution_id, command.task_execution_id,
+                                              command.execution_id, "ERROR", {"result": str(exc)}, str(exc))
+            self._carry_out(session, Dispatch(failure), outcome)
+            return
+        parent = repo.get_execution(session, command.parent_execution_id)
+        ex.root_execution_id = parent.root_execution_id or parent.id
+        ex.workflow_id = None
+        self._start(session, ex, spec, outcome)
+
+    def _after_commit(self, outcome: _Outcome) -> None:
+        if outcome.outbox and self.on_outbox is not None:
+            self.on_outbox(outcome.outbox)
+        if outcome.wake_scheduler and self.on_schedule is not None:
+            self.on_schedule()
+        for execution_id, _state in outcome.completed:
+            with self._waiters_lock:
+                for waiter in self._waiters.pop(execution_id, []):
+                    waiter.set()
+
+    # --- requests from the API ------------------------------------------------------------
+
+    def complete_action(self, action_execution_id: str, state: str, output: Any) -> ActionExecution:
+        """Complete an (async) action execution from outside: a callback, the CLI, the API.
+
+        Raises:
+            NotFoundError: unknown id. ConflictError: the action execution is already completed.
+        """
+        outcome = _Outcome()
+        with transaction(self.session_factory) as session:
+            action_ex = repo.get_action_execution(session, action_execution_id)
+            if action_ex.workflow_execution_id:
+                lock_execution(session, action_ex.workflow_execution_id)
+                action_ex = repo.get_action_execution(session, action_execution_id)
+            if action_ex.state in _DONE:
+                raise ConflictError(f"Action execution {action_execution_id} is already completed "
+                                    f"(state {action_ex.state}).")
+            event = ev.ActionCompleted(action_ex.workflow_execution_id or "", action_execution_id, state, output)
+            if action_ex.workflow_execution_id:
+                self._apply(session, action_ex.workflow_execution_id, [event], outcome)
+            else:
+                action_ex.state = State(state)
+                action_ex.output = {"result": output}
+                action_ex.accepted = True
+                action_ex.updated_at = self.clock()
+                repo.save(session, action_ex)
+            action_ex = repo.get_action_execution(session, action_execution_id)
+        self._after_commit(outcome)
+        return action_ex
+
+    def request(self, event: ev.Event) -> WorkflowExecution:
+        """Apply a lifecycle request (pause, resume, cancel, rerun, skip, stop) now."""
+        return self.apply(event.execution_id, [event])
+
+    # --- waiting --------------------------------------------------------------------------
+
+    def wait(self, execution_id: str, timeout: float | None = None) -> WorkflowExecution:
+        """Block until the execution is in a terminal state (or the timeout passes); return it."""
+        waiter = threading.Event()
+        with self._waiters_lock:
+            self._waiters[execution_id].append(waiter)
+        ex = self.get_execution(execution_id)
+        if ex.state not in _DONE:
+            waiter.wait(timeout)
+            ex = self.get_execution(execution_id)
+        with self._waiters_lock:
+            if waiter in self._waiters.get(execution_id, []):
+                self._waiters[execution_id].remove(waiter)
+        return ex
+
+    def get_execution(self, execution_id: str) -> WorkflowExecution:
+        """Read an execution."""
+        with transaction(self.session_factory) as session:
+            return repo.get_execution(session, execution_id)

@@ -1,0 +1,207 @@
+"""One Levante process: the database, the engine service, the scheduler, the outbox relay and an
+in-process executor, wired together and run on threads.
+
+``levante run`` and ``levante server`` (role ``all``) use a :class:`Node`; tests use it to run
+workflows end to end on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from levante.actions.registry import Registry
+from levante.config import Config
+from levante.db import repository as repo
+from levante.db.session import make_engine, make_session_factory, migrate, transaction
+from levante.engine import events as ev
+from levante.engine.catalog import DbCatalog
+from levante.engine.commands import RunAction
+from levante.engine.model import utcnow
+from levante.engine.service import EngineService
+from levante.executor.runner import ActionRequest, ActionRunner
+
+LOG = logging.getLogger(__name__)
+#: Most events one engine transaction batch takes from the inbox.
+BATCH = 256
+
+
+def _command(payload: dict[str, Any]) -> RunAction:
+    fields = {k: v for k, v in payload.items() if k != "kind"}
+    return RunAction(**fields)
+
+
+class Node:
+    """Engine + scheduler + relay + executor in one process."""
+
+    def __init__(self, config: Config, registry: Registry | None = None) -> None:
+        self.config = config
+        self.db = make_engine(config.db_url)
+        migrate(self.db)
+        self.session_factory = make_session_factory(self.db)
+        self.registry = registry or Registry()
+        self.catalog = DbCatalog(self.registry)
+        self.service = EngineService(self.session_factory, self.catalog)
+        self.service.on_outbox = self._relay
+        self.service.on_schedule = self._wake_scheduler
+        self.runner = ActionRunner(self.registry, config.api_base_url)
+        self.inbox: queue.Queue[ev.Event | None] = queue.Queue()
+        self.pool = ThreadPoolExecutor(max_workers=config.executor_threads, thread_name_prefix="executor")
+        self._sent: queue.Queue[int | None] = queue.Queue()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.worker_id = f"{socket.gethostname()}-{id(self):x}"
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> "Node":
+        """Start the threads; re-send what a previous run left in the outbox."""
+        for name, target in (("engine", self._engine_loop), ("scheduler", self._scheduler_loop),
+                             ("outbox", self._mark_sent_loop)):
+            for i in range(self.config.engine_threads if name == "engine" else 1):
+                thread = threading.Thread(target=target, name=f"levante-{name}-{i}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        self._sweep_outbox()
+        return self
+
+    def stop(self) -> None:
+        """Stop the threads and release the database."""
+        self._stop.set()
+        self._wake.set()
+        for _ in range(self.config.engine_threads):
+            self.inbox.put(None)
+        self._sent.put(None)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.db.dispose()
+
+    def __enter__(self) -> "Node":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- the engine -----------------------------------------------------------------------
+
+    def _engine_loop(self) -> None:
+        while not self._stop.is_set():
+            first = self.inbox.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    more = self.inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.inbox.put(None)
+                    break
+                batch.append(more)
+            try:
+                self.service.handle(batch)
+            except Exception:  # noqa: BLE001 - a bad event must not stop the engine
+                LOG.exception("engine: failed to apply %d event(s)", len(batch))
+
+    # --- delayed calls --------------------------------------------------------------------
+
+    def _wake_scheduler(self) -> None:
+        self._wake.set()
+
+    def _scheduler_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = self._fire_due()
+            except Exception:  # noqa: BLE001
+                LOG.exception("scheduler: failed to fire delayed calls")
+                handled = 0
+            if handled:
+                continue
+            self._wake.wait(self._next_wait())
+            self._wake.clear()
+
+    def _fire_due(self) -> int:
+        with transaction(self.session_factory) as session:
+            calls = repo.claim_due(session, utcnow(), BATCH, self.worker_id)
+        if not calls:
+            return 0
+        events = []
+        for call in calls:
+            try:
+                events.append(ev.from_dict(call.payload))
+            except (ValueError, TypeError):
+                LOG.error("scheduler: dropping malformed delayed call %s: %r", call.id, call.payload)
+        self.service.handle(events)
+        with transaction(self.session_factory) as session:
+            repo.delete_calls(session, [c.id for c in calls])
+        return len(calls)
+
+    def _next_wait(self) -> float:
+        with transaction(self.session_factory) as session:
+            due = repo.next_due_at(session)
+        if due is None:
+            return self.config.scheduler_interval * 4
+        return max(0.0, min((due - utcnow()).total_seconds(), self.config.scheduler_interval * 4))
+
+    # --- the outbox and the executor ------------------------------------------------------
+
+    def _relay(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        for row_id, _topic, payload in rows:
+            self.pool.submit(self._execute, ActionRequest(_command(payload)))
+            self._sent.put(row_id)
+
+    def _mark_sent_loop(self) -> None:
+        while True:
+            first = self._sent.get()
+            if first is None:
+                return
+            ids = [first]
+            while True:
+                try:
+                    more = self._sent.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._sent.put(None)
+                    break
+                ids.append(more)
+            try:
+                with transaction(self.session_factory) as session:
+                    repo.mark_sent(session, ids)
+            except Exception:  # noqa: BLE001 - unmarked rows are re-sent, and results are idempotent
+                LOG.exception("outbox: failed to mark %d row(s) sent", len(ids))
+
+    def _sweep_outbox(self) -> None:
+        """Re-send outbox rows that a crash left unsent."""
+        with transaction(self.session_factory) as session:
+            rows = repo.pending(session, 10_000)
+            found = [(r.id, r.topic, r.payload) for r in rows]
+        if found:
+            LOG.info("outbox: re-sending %d unsent message(s)", len(found))
+            self._relay(found)
+
+    def _execute(self, request: ActionRequest) -> None:
+        try:
+            event = self.runner.run(request)
+        except Exception as exc:  # noqa: BLE001 - an executor bug must still end the action
+            LOG.exception("executor: %s failed", request.command.action_name)
+            event = ev.ActionCompleted(request.command.execution_id or "", request.command.action_execution_id,
+                                       "ERROR", f"Executor failure: {exc}")
+        if event is not None:
+            self.inbox.put(event)
+
+    # --- conveniences ---------------------------------------------------------------------
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until the inbox is empty (tests)."""
+        deadline = time.monotonic() + timeout
+        while not self.inbox.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)

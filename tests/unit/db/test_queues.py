@@ -1,0 +1,138 @@
+"""Delayed calls (claim, dedupe), the outbox and the execution history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from levante.db import repository as repo
+from levante.db.session import SessionFactory, transaction
+from tests.unit.db.helpers import T0, at
+
+
+def test_schedule_and_claim_due(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        ids = [repo.schedule(s, at(i), "ex-1", {"event": "wait_done", "n": i}) for i in (5, 1, 3, 20)]
+        assert all(isinstance(i, int) for i in ids)
+        assert repo.next_due_at(s) == at(1)
+    with transaction(session_factory) as s:
+        claimed = repo.claim_due(s, now=at(4), limit=10, worker="w1")
+    assert [c.payload["n"] for c in claimed] == [1, 3]  # due only, earliest first
+    assert all(c.claimed_by == "w1" and c.claimed_at == at(4) for c in claimed)
+    with transaction(session_factory) as s:
+        assert repo.claim_due(s, now=at(4), limit=10, worker="w2") == []  # already claimed
+        assert [c.payload["n"] for c in repo.claim_due(s, now=at(10), limit=10, worker="w2")] == [5]
+        assert repo.next_due_at(s) == at(20)
+    with transaction(session_factory) as s:
+        assert repo.delete_calls(s, [c.id for c in claimed]) == 2
+
+
+def test_claim_respects_limit_and_reclaims_stale_claims(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        for i in range(5):
+            repo.schedule(s, at(i), "ex-1", {"n": i})
+    with transaction(session_factory) as s:
+        first = repo.claim_due(s, now=at(10), limit=2, worker="dead")
+    assert [c.payload["n"] for c in first] == [0, 1]
+    later = at(10) + timedelta(minutes=10)
+    with transaction(session_factory) as s:
+        again = repo.claim_due(s, now=later, limit=10, worker="w2", reclaim_after=timedelta(minutes=5))
+    assert [c.payload["n"] for c in again] == [0, 1, 2, 3, 4]
+    with transaction(session_factory) as s:
+        assert repo.claim_due(s, now=later, limit=10, worker="w3", reclaim_after=None) == []
+
+
+def test_claim_and_delete(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        repo.schedule(s, at(0), "ex-1", {"n": 0})
+    with transaction(session_factory) as s:
+        taken = repo.claim_due(s, now=at(1), limit=5, worker="w", delete_claimed=True)
+    assert [c.payload for c in taken] == [{"n": 0}]
+    with transaction(session_factory) as s:
+        assert repo.claim_due(s, now=at(100), limit=5, worker="w", reclaim_after=timedelta(0)) == []
+        assert repo.next_due_at(s) is None
+
+
+def test_dedupe_key(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        first = repo.schedule(s, at(5), "ex-1", {"event": "timeout", "task": "t1"}, key="timeout:t1")
+        duplicate = repo.schedule(s, at(9), "ex-1", {"event": "other"}, key="timeout:t1")
+        other = repo.schedule(s, at(6), "ex-1", {"event": "timeout", "task": "t2"}, key="timeout:t2")
+    assert first is not None and other is not None and duplicate is None
+    with transaction(session_factory) as s:  # also across transactions
+        assert repo.schedule(s, at(1), "ex-1", {}, key="timeout:t1") is None
+    with transaction(session_factory) as s:
+        claimed = repo.claim_due(s, now=at(100), limit=10, worker="w")
+    assert [c.payload for c in claimed] == [
+        {"event": "timeout", "task": "t1"},
+        {"event": "timeout", "task": "t2"},
+    ]
+    with transaction(session_factory) as s:
+        assert repo.delete_call_by_key(s, "timeout:t2") is True
+        assert repo.delete_call_by_key(s, "timeout:t2") is False
+        assert repo.schedule(s, at(1), "ex-1", {}, key="timeout:t2") is not None  # key free again
+
+
+def test_delete_calls_for_execution(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        for i in range(3):
+            repo.schedule(s, at(i), "ex-1", {"n": i}, key=f"k{i}")
+        repo.schedule(s, at(0), "ex-2", {"n": 9})
+    with transaction(session_factory) as s:
+        assert repo.delete_calls_for(s, "ex-1") == 3
+        assert [c.execution_id for c in repo.claim_due(s, at(10), 10, "w")] == ["ex-2"]
+
+
+def test_outbox(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        ids = [
+            repo.enqueue(s, topic, {"n": i}) for i, topic in enumerate(["executor", "executor.gpu", "engine"])
+        ]
+    assert ids == sorted(ids)
+    with transaction(session_factory) as s:
+        waiting = repo.pending(s, limit=10)
+        assert [(m.topic, m.payload) for m in waiting] == [
+            ("executor", {"n": 0}),
+            ("executor.gpu", {"n": 1}),
+            ("engine", {"n": 2}),
+        ]
+        assert [m.id for m in repo.pending(s, limit=2)] == ids[:2]
+        assert repo.pending(s, limit=10, older_than=T0) == []  # all created after T0 (2024)
+        repo.mark_sent(s, ids[:2])
+    with transaction(session_factory) as s:
+        assert [m.id for m in repo.pending(s, limit=10)] == [ids[2]]
+        assert repo.purge_sent(s, before=T0) == 0
+        assert repo.purge_sent(s, before=at(10**9)) == 2
+        assert [m.id for m in repo.pending(s, limit=10, skip_locked=True)] == [ids[2]]
+
+
+def test_outbox_message_is_rolled_back_with_its_transaction(session_factory: SessionFactory) -> None:
+    try:
+        with transaction(session_factory) as s:
+            repo.enqueue(s, "executor", {"n": 1})
+            raise RuntimeError("decision failed")
+    except RuntimeError:
+        pass
+    with transaction(session_factory) as s:
+        assert repo.pending(s, limit=10) == []
+
+
+def test_history(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        repo.append_event(s, "ex-1", "workflow_state", {"from": "IDLE", "to": "RUNNING"})
+        repo.append_event(s, "ex-1", "task_state", {"to": "RUNNING"}, task_execution_id="t-1")
+        repo.append_event(s, "ex-2", "workflow_state", {"to": "RUNNING"})
+        repo.append_events(
+            s,
+            "ex-1",
+            [
+                ("action_state", {"to": "SUCCESS", "task_execution_id": "t-1", "action_execution_id": "a-1"}),
+                ("task_state", {"to": "SUCCESS"}),
+            ],
+        )
+    with transaction(session_factory) as s:
+        events = repo.events_of(s, "ex-1")
+    assert [e.kind for e in events] == ["workflow_state", "task_state", "action_state", "task_state"]
+    assert events[1].task_execution_id == "t-1"
+    assert (events[2].task_execution_id, events[2].action_execution_id) == ("t-1", "a-1")
+    assert events[0].payload == {"from": "IDLE", "to": "RUNNING"}
+    assert all(e.created_at.tzinfo is not None for e in events)

@@ -44,6 +44,8 @@ class Node:
         self.db = make_engine(config.db_url)
         migrate(self.db)
         self.session_factory = make_session_factory(self.db)
+        #: For reads: on SQLite these transactions do not take the write lock.
+        self.read_factory = make_session_factory(self.db, read_only=True)
         self.registry = registry or Registry()
         self.catalog = DbCatalog(self.registry)
         self.service = EngineService(self.session_factory, self.catalog)
@@ -145,7 +147,7 @@ class Node:
         return len(calls)
 
     def _next_wait(self) -> float:
-        with transaction(self.session_factory) as session:
+        with transaction(self.read_factory) as session:
             due = repo.next_due_at(session)
         if due is None:
             return self.config.scheduler_interval * 4
@@ -164,6 +166,7 @@ class Node:
             if first is None:
                 return
             ids = [first]
+            time.sleep(0.02)  # gather more: on SQLite every write transaction waits for the engine's
             while True:
                 try:
                     more = self._sent.get_nowait()

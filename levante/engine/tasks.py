@@ -205,6 +205,10 @@ class TaskLogic(ConductorBase):
             adhoc: ActionSpec | None = None
             if workbook:
                 adhoc = self.catalog.adhoc_action(f"{workbook}.{name}", namespace)
+            if adhoc is None and not chain and self.catalog.system_action(name) is not None:
+                # A registered action's name is not looked up among ad-hoc actions (saves a query
+                # per task); a workbook-local ad-hoc action of that name still wins above.
+                return self.catalog.system_action(name), given, chain
             adhoc = adhoc or self.catalog.adhoc_action(name, namespace)
             if adhoc is None:
                 system = self.catalog.system_action(name)

@@ -7,6 +7,7 @@ twice is read twice, a write never flushes anything else, and 10,000 rows move i
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -115,10 +116,15 @@ def _upsert(session: Session, cls: type) -> Any:
     """INSERT ... ON CONFLICT (id) DO UPDATE of every field but ``id`` and ``created_at``.
 
     Columns that are not dataclass fields (an action's callback token hash, heartbeat, progress)
-    are left as they are. None on backends without ON CONFLICT.
+    are left as they are. None on backends without ON CONFLICT. The statement is built once per
+    (dialect, type): building ``excluded`` column proxies costs more than running the statement.
     """
+    return _upsert_statement(session.get_bind().dialect.name, cls)
+
+
+@functools.lru_cache(maxsize=None)
+def _upsert_statement(dialect: str, cls: type) -> Any:
     table = TABLE_OF[cls]
-    dialect = session.get_bind().dialect.name
     module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
     if module is None:
         return None

@@ -1,0 +1,81 @@
+"""Engine benchmark scenarios (DESIGN.md section 4): workflows run to SUCCESS on a backend.
+
+``seconds`` is the wall time from the call that starts the execution until it is SUCCESS (median
+of the runs); each scenario gets a fresh database, and one warm-up run before the measured ones.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from levante.config import load
+from levante.db.session import transaction
+from levante.engine.definitions import store
+from levante.node import Node
+
+
+def chain(n: int) -> str:
+    lines = ["version: '2.0'", "wf:", "  tasks:"]
+    for i in range(n):
+        lines += [f"    t{i}:", "      action: std.noop"]
+        if i + 1 < n:
+            lines.append(f"      on-success: t{i + 1}")
+    return "\n".join(lines) + "\n"
+
+
+def items(n: int) -> str:
+    return ("version: '2.0'\nwf:\n  tasks:\n    t:\n"
+            f"      with-items: i in <% range({n}) %>\n      action: std.noop\n")
+
+
+def fanout(n: int) -> str:
+    lines = ["version: '2.0'", "wf:", "  tasks:", "    start:", "      action: std.noop", "      on-success:"]
+    lines += [f"        - b{i}" for i in range(n)]
+    for i in range(n):
+        lines += [f"    b{i}:", "      action: std.noop", "      on-success: join"]
+    lines += ["    join:", "      join: all", "      action: std.noop"]
+    return "\n".join(lines) + "\n"
+
+
+#: name -> (definition, description, executions started at once)
+SCENARIOS: dict[str, tuple[str, str, int]] = {
+    "seq_50": (chain(50), "50 chained std.noop tasks", 1),
+    "items_200": (items(200), "with-items over 200 std.noop", 1),
+    "fanout_100": (fanout(100), "100 parallel std.noop joined by one task", 1),
+    "items_10000": (items(10_000), "with-items over 10,000 std.noop", 1),
+    "throughput": (chain(3), "100 executions of a 3-task chain started at once", 100),
+}
+TASKS = {"seq_50": 50, "items_200": 200, "fanout_100": 102, "items_10000": 10_000, "throughput": 300}
+
+
+def _once(node: Node, runs: int) -> float:
+    start = time.perf_counter()
+    ids = [node.service.start_execution("wf").id for _ in range(runs)]
+    for ex_id in ids:
+        ex = node.service.wait(ex_id, 600)
+        if str(ex.state) != "SUCCESS":
+            raise RuntimeError(f"execution {ex_id} ended {ex.state}: {ex.state_info}")
+    return time.perf_counter() - start
+
+
+def run(name: str, backend: str, repeat: int) -> dict[str, Any]:
+    text, _doc, runs = SCENARIOS[name]
+    repeat = min(repeat, 3) if name == "items_10000" else repeat
+    with tempfile.TemporaryDirectory(prefix="levante-bench-") as tmp:
+        config = load(env={}, db_url=f"sqlite:///{os.path.join(tmp, 'bench.db')}")
+        with Node(config) as node:
+            with transaction(node.session_factory) as session:
+                store(session, "workflows", text)
+            _once(node, runs)  # warm-up
+            times = [_once(node, runs) for _ in range(repeat)]
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    seconds = statistics.median(times)
+    tasks = TASKS[name]
+    return {"scenario": name, "backend": backend, "tasks": tasks, "seconds": round(seconds, 4),
+            "tasks_per_s": round(tasks / seconds, 1), "runs": repeat, "executions": runs,
+            "min_seconds": round(min(times), 4), "max_rss_mb": round(peak / 2**20, 1)}

@@ -97,10 +97,14 @@ class ExpressionError(LevanteError):
 
     http_status = 400
 
-    def __init__(self, expression: str, reason: str) -> None:
+    def __init__(self, expression: str, reason: str, language: str | None = None) -> None:
         self.expression = expression
         self.reason = reason
-        super().__init__(f"Can not evaluate expression '{expression}': {reason}")
+        self.language = language
+        # Mistral's wording ("Can not evaluate YAQL expression [expression=..., error=...]"):
+        # users and tools match on it.
+        what = f"{language} expression" if language else "expression"
+        super().__init__(f"Can not evaluate {what} [expression={expression}, error={reason}]")
 
 
 class InputError(LevanteError):

@@ -106,7 +106,11 @@ class Action:
 
 
 def action_label(action: Any) -> str:
-    """Name an action instance for messages: its registered name, else its class name."""
+    """Name an action instance for messages: its ``label`` (e.g. Mistral's "Fail action", which
+    clients match on), else its registered name, else its class name."""
+    label = getattr(type(action), "label", None)
+    if isinstance(label, str) and label:
+        return label
     name = getattr(action, NAME_ATTR, None)
     return name if isinstance(name, str) and name else type(action).__name__
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
-from levante.engine.commands import Command
+from levante.engine import events as ev
+from levante.engine.commands import Command, Dispatch
 from levante.engine.model import TaskExecution, WorkflowExecution, utcnow
 from levante.engine.state import Catalog, ExecutionState, StateRuntime, Store
 from levante.states import State, check_transition
@@ -54,6 +55,9 @@ class ConductorBase:
         check_transition("workflow execution", self.ex.state, state)
         if self.ex.state != state:
             self.state.log("workflow_state", state=str(state), previous=str(self.ex.state), info=info)
+            if state == State.PAUSED and self.ex.parent_id and self.ex.task_execution_id:
+                # A paused sub-workflow pauses its task and its parent.
+                self.emit(Dispatch(ev.SubworkflowPaused(self.ex.parent_id, self.ex.task_execution_id, self.ex.id)))
         self.ex.state = state
         self.ex.state_info = info[:MAX_STATE_INFO] if info else info
         self.ex.updated_at = self.clock()
@@ -107,6 +111,18 @@ class ConductorBase:
 
     def task_actions(self, task_ex: TaskExecution) -> list[Any]:
         """Every action execution of a task (tasks)."""
+        raise NotImplementedError
+
+    def resume_work(self) -> None:
+        """Carry on after a resume (transitions)."""
+        raise NotImplementedError
+
+    def reopen(self) -> None:
+        """An ended execution runs again (tasks)."""
+        raise NotImplementedError
+
+    def rerun_failed_items(self, task_ex: TaskExecution) -> None:
+        """Rerun only the failed items of a with-items task (tasks)."""
         raise NotImplementedError
 
     def run_reverse(self) -> bool:

@@ -48,6 +48,24 @@ class SubworkflowCompleted(Event):
 
 
 @dataclass(frozen=True)
+class SubworkflowPaused(Event):
+    """A sub-workflow paused; ``execution_id`` is the parent's."""
+
+    kind: ClassVar[str] = "subworkflow_paused"
+    task_execution_id: str
+    sub_execution_id: str
+
+
+@dataclass(frozen=True)
+class SubworkflowReopened(Event):
+    """A failed sub-workflow runs again (a task in it was rerun); ``execution_id`` is the parent's."""
+
+    kind: ClassVar[str] = "subworkflow_reopened"
+    task_execution_id: str
+    sub_execution_id: str
+
+
+@dataclass(frozen=True)
 class TimerFired(Event):
     """A delayed call came due: continue a task after wait-before, wait-after or a retry delay,
     or time it out."""
@@ -112,7 +130,7 @@ class SkipRequested(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (ActionCompleted, SubworkflowCompleted, TimerFired, PauseRequested, ResumeRequested,
+    for cls in (ActionCompleted, SubworkflowCompleted, SubworkflowPaused, SubworkflowReopened, TimerFired, PauseRequested, ResumeRequested,
                 CancelRequested, StopRequested, RerunRequested, SkipRequested)
 }
 

@@ -16,6 +16,7 @@ from levante.engine import context as ctx
 from levante.engine import events as ev
 from levante.engine.commands import Command, Completed, Dispatch
 from levante.engine.model import TaskExecution
+from levante.engine.inputs import prepare_input
 from levante.engine.tasks import TaskLogic
 from levante.engine.transitions import TransitionLogic
 from levante.exceptions import ExpressionError, InputError
@@ -24,23 +25,6 @@ from levante.workflows import expressions
 from levante.workflows.specs import WorkflowSpec, thaw
 
 _ACTIVE = frozenset({State.IDLE, State.RUNNING, State.WAITING, State.DELAYED, State.PAUSED})
-
-
-def prepare_input(spec: WorkflowSpec, given: dict[str, Any] | None) -> dict[str, Any]:
-    """Check workflow input against the declared parameters and fill in defaults.
-
-    Raises:
-        InputError: a required input is missing or an undeclared one is given.
-    """
-    given = dict(given or {})
-    declared = {p.name for p in spec.input}
-    missing = [p.name for p in spec.input if not p.has_default and p.name not in given]
-    unexpected = sorted(k for k in given if k not in declared)
-    if missing or unexpected:
-        raise InputError(f"Invalid input [name={spec.name}, missing={missing}, unexpected={unexpected}]")
-    out = {p.name: thaw(p.default) for p in spec.input if p.has_default}
-    out.update(given)
-    return out
 
 
 class Conductor(TaskLogic, TransitionLogic):
@@ -59,10 +43,13 @@ class Conductor(TaskLogic, TransitionLogic):
         ex.context = {"__execution": {"id": ex.id, "name": ex.workflow_name}, **ex.context}
         self.set_workflow_state(State.RUNNING)
         try:
+            env = ctx.env_of(ex)
+            if env and ex.params.get("evaluate_env", True) and expressions.has_expressions(env):
+                ex.params["env"] = expressions.evaluate(env, {"__env": env}, self.runtime())
             if self.spec.vars:
                 ex.context.update(expressions.evaluate(thaw(self.spec.vars), ctx.vars_data(ex), self.runtime()))
         except ExpressionError as exc:
-            self.finish(State.ERROR, f"Failed to evaluate workflow vars: {exc}")
+            self.finish(State.ERROR, f"Failed to evaluate workflow vars or env: {exc}")
             return self.commands
         if self.spec.type == "reverse":
             self.run_reverse()
@@ -77,6 +64,8 @@ class Conductor(TaskLogic, TransitionLogic):
         handler = {
             ev.ActionCompleted: self.on_action_completed,
             ev.SubworkflowCompleted: self.on_subworkflow_completed,
+            ev.SubworkflowPaused: self.on_subworkflow_paused,
+            ev.SubworkflowReopened: self.on_subworkflow_reopened,
             ev.TimerFired: self.on_timer,
             ev.PauseRequested: self.on_pause,
             ev.ResumeRequested: self.on_resume,
@@ -111,6 +100,9 @@ class Conductor(TaskLogic, TransitionLogic):
         self.set_workflow_state(State.RUNNING)
         for child in self.paused_children():
             self.emit(Dispatch(ev.ResumeRequested(child, env=event.env)))
+        for task_ex in self.state.tasks:
+            if task_ex.state == State.PAUSED and task_ex.type == "WORKFLOW":
+                self.set_task_state(task_ex, State.RUNNING)
         self.resume_work()
 
     def on_cancel(self, event: ev.CancelRequested) -> None:
@@ -153,16 +145,20 @@ class Conductor(TaskLogic, TransitionLogic):
             self.finish(State.SUCCESS)
 
     def failure_info(self, failed: list[TaskExecution]) -> str:
-        """Mistral's ``state_info`` for a failed workflow, naming each failed task and action."""
-        lines = [f"Failure caused by error in tasks: {', '.join(t.name for t in failed)}", ""]
+        """Mistral's ``state_info`` for a failed workflow: the failed tasks by name, each with
+        every failed action execution (retries included) and failed sub-workflow."""
+        failed = sorted(failed, key=lambda t: t.name)
+        text = f"Failure caused by error in tasks: {', '.join(t.name for t in failed)}\n"
         for task_ex in failed:
-            lines.append(f"  {task_ex.name} [task_ex_id={task_ex.id}] -> {task_ex.state_info}")
-            for action_ex in self.task_actions(task_ex):
-                if action_ex.accepted and action_ex.state == State.ERROR:
-                    idx = action_ex.runtime_context.get("index", 0)
-                    lines.append(f"    [action_ex_id={action_ex.id}, idx={idx}]: "
-                                 f"{action_ex.output.get('result')}")
-        return "\n".join(lines)
+            text += f"\n  {task_ex.name} [task_ex_id={task_ex.id}] -> {task_ex.state_info}\n"
+            if task_ex.type == "WORKFLOW":
+                subs = self.store.sub_executions(task_ex.id) if self.store else []
+                for idx, sub in enumerate(s for s in subs if s.state == State.ERROR):
+                    text += f"    [wf_ex_id={sub.id}, idx={idx}]: {sub.output.get('result')}\n"
+                continue
+            for idx, action_ex in enumerate(a for a in self.task_actions(task_ex) if a.state == State.ERROR):
+                text += f"    [action_ex_id={action_ex.id}, idx={idx}]: {action_ex.output.get('result')}\n"
+        return text
 
     def final_context(self) -> dict[str, Any]:
         """Direct: merge of the outbound contexts of completed tasks that led nowhere. Reverse:

@@ -127,17 +127,20 @@ class MemoryEngine:
             self._apply(event.execution_id, event)
 
     def advance(self, seconds: float | None = None) -> None:
-        """Move the virtual clock (to the next timer when ``seconds`` is None) and fire due timers."""
+        """Move the virtual clock (to the next timer when ``seconds`` is None), firing each due
+        timer at its own due time, so timers it sets are scheduled from then."""
         if seconds is None:
             if not self.timers:
                 return
-            self.now = max(self.now, self.timers[0][0])
+            end = max(self.now, self.timers[0][0])
         else:
-            self.now += timedelta(seconds=seconds)
-        while self.timers and self.timers[0][0] <= self.now:
-            _, _, event = heapq.heappop(self.timers)
+            end = self.now + timedelta(seconds=seconds)
+        while self.timers and self.timers[0][0] <= end:
+            due, _, event = heapq.heappop(self.timers)
+            self.now = max(self.now, due)
             self.queue.append(event)
             self.run()
+        self.now = end
 
     def run_to_end(self, limit: int = 10_000) -> None:
         """Process events and fire timers (in virtual time) until nothing is pending."""

@@ -22,6 +22,7 @@ from levante.db.session import SessionFactory, lock_execution, transaction
 from levante.engine import events as ev
 from levante.engine.catalog import DbCatalog
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.context import deep_merge
 from levante.engine.machine import Conductor, prepare_input
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.state import ExecutionState
@@ -277,6 +278,28 @@ class EngineService:
     def request(self, event: ev.Event) -> WorkflowExecution:
         """Apply a lifecycle request (pause, resume, cancel, rerun, skip, stop) now."""
         return self.apply(event.execution_id, [event])
+
+    def update_execution(self, execution_id: str, description: str | None = None,
+                         env: dict[str, Any] | None = None) -> WorkflowExecution:
+        """Change an execution's description, and/or merge ``env`` into its ``params.env`` (only
+        while it is IDLE, PAUSED or ERROR, as Mistral allows: a running execution may be reading it).
+
+        Raises:
+            NotFoundError: unknown id. ConflictError: ``env`` for an execution in another state.
+        """
+        with transaction(self.session_factory) as session:
+            ex = repo.get_execution(session, execution_id, lock=True)
+            if env is not None:
+                if ex.state not in (State.IDLE, State.PAUSED, State.ERROR):
+                    raise ConflictError("Updating env to workflow execution is only permitted if it is "
+                                        f"in IDLE, PAUSED, or ERROR state; execution {execution_id} "
+                                        f"is {ex.state}.")
+                ex.params = {**ex.params, "env": deep_merge(dict(ex.params.get("env") or {}), env)}
+            if description is not None:
+                ex.description = description
+            ex.updated_at = self.clock()
+            repo.save(session, ex)
+        return ex
 
     # --- waiting --------------------------------------------------------------------------
 

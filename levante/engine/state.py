@@ -156,12 +156,22 @@ def _iso(value: Any) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
 
 
-def execution_dict(wf_ex: WorkflowExecution) -> dict[str, Any]:
+def workflow_spec_dict(spec: WorkflowSpec) -> dict[str, Any]:
+    """A workflow spec as ``execution().spec`` shows it (the definition's shape)."""
+    inputs = [{p.name: thaw(p.default)} if p.has_default else p.name for p in spec.input]
+    return {
+        "version": "2.0", "name": spec.name, "type": spec.type, "description": spec.description or None,
+        "tags": list(spec.tags), "input": inputs, "output": thaw(spec.output),
+        "tasks": {name: _task_spec_dict(task) for name, task in spec.tasks.items()},
+    }
+
+
+def execution_dict(wf_ex: WorkflowExecution, spec: WorkflowSpec | None = None) -> dict[str, Any]:
     """A workflow execution as ``execution()`` shows it."""
     return {
         "id": wf_ex.id,
         "name": wf_ex.workflow_name,
-        "spec": {},
+        "spec": workflow_spec_dict(spec) if spec is not None else {},
         "input": wf_ex.input,
         "params": wf_ex.params,
         "created_at": _iso(wf_ex.created_at),
@@ -195,7 +205,7 @@ class StateRuntime:
 
     def execution(self) -> dict[str, Any]:
         """This workflow execution."""
-        return execution_dict(self.state.execution)
+        return execution_dict(self.state.execution, self.state.spec)
 
     def executions(self, id: str | None, root_execution_id: str | None, state: str | None,  # noqa: A002
                    from_time: str | None, to_time: str | None) -> list[dict[str, Any]]:

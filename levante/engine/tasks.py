@@ -12,10 +12,11 @@ from typing import Any
 from levante.engine import context as ctx
 from levante.engine import events as ev
 from levante.engine.base import ConductorBase
-from levante.engine.commands import RunAction, Schedule, StartWorkflow
+from levante.engine.commands import Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.model import ActionExecution, TaskExecution, new_id
 from levante.engine.policies import PolicyError, retry_delay, value_of
-from levante.exceptions import ExpressionError
+from levante.engine.inputs import prepare_input
+from levante.exceptions import ExpressionError, InputError
 from levante.states import State
 from levante.workflows import expressions
 from levante.workflows.specs import ActionSpec, TaskSpec, thaw
@@ -88,7 +89,7 @@ class TaskLogic(ConductorBase):
             if timeout > 0:
                 rc["timeout"] = timeout
                 self.emit(Schedule(timeout, ev.TimerFired(
-                    self.ex.id, task_ex.id, "timeout", attempt(task_ex))))
+                    self.ex.id, task_ex.id, "timeout", generation(task_ex))))
         if policies.wait_before is not None and not rc.get("wait_before_policy", {}).get("skip"):
             delay = self._policy(task_ex, "wait-before", policies.wait_before, "number")
             if delay > 0:
@@ -117,7 +118,9 @@ class TaskLogic(ConductorBase):
                 values = expressions.evaluate(thaw(item.source), data, self.runtime(task_ex))
             except ExpressionError as exc:
                 raise _TaskFailure(str(exc)) from None
-            if isinstance(values, dict) or not isinstance(values, (list, tuple)):
+            if isinstance(values, dict):
+                values = list(values)  # Mistral iterates a map's keys
+            if not isinstance(values, (list, tuple, str)):
                 raise _TaskFailure(f"with-items: '{item.var}' must be a list, got {type(values).__name__}")
             lists.append((item.var, list(values)))
         if len({len(values) for _, values in lists}) > 1:
@@ -127,6 +130,7 @@ class TaskLogic(ConductorBase):
         return [{var: values[i] for var, values in lists} for i in range(count)]
 
     def _start_items(self, task_ex: TaskExecution, spec: TaskSpec) -> None:
+        task_ex.result = []  # a with-items task's result is always a list, even when it fails here
         items = self._items(task_ex, spec)
         capacity = None
         if spec.policies.concurrency is not None:
@@ -144,18 +148,39 @@ class TaskLogic(ConductorBase):
 
     def _fill_items(self, task_ex: TaskExecution, spec: TaskSpec, items: list[dict[str, Any]] | None = None) -> None:
         wi = task_ex.runtime_context["with_items"]
-        room = wi["count"] - wi["next"]
+        queue = wi.setdefault("queue", [])  # items to run again (a rerun without reset)
+        room = len(queue) + wi["count"] - wi["next"]
         if wi["capacity"]:
             room = min(room, wi["capacity"] - wi["running"])
         if room <= 0:
             return
         items = items if items is not None else self._items(task_ex, spec)
         for _ in range(room):
-            index = wi["next"]
-            wi["next"] += 1
+            if queue:
+                index = queue.pop(0)
+            else:
+                index = wi["next"]
+                wi["next"] += 1
             wi["running"] += 1
             self._run_item(task_ex, spec, index, items[index])
         self.state.touch(task_ex)
+
+    def rerun_failed_items(self, task_ex: TaskExecution) -> None:
+        """Rerun without reset: only items whose accepted result failed run again; the others keep
+        their results."""
+        wi = task_ex.runtime_context["with_items"]
+        failed = []
+        for action_ex in self.task_actions(task_ex):
+            if action_ex.accepted and action_ex.state in (State.ERROR, State.CANCELLED):
+                action_ex.accepted = False
+                self.state.touch(action_ex)
+                failed.append(action_ex.runtime_context.get("index", 0))
+        wi.update(queue=sorted(set(failed)), done=wi["done"] - len(set(failed)), errors=0, cancelled=0, running=0)
+        self.set_task_state(task_ex, State.RUNNING)
+        try:
+            self._fill_items(task_ex, self.task_spec(task_ex))
+        except _TaskFailure as exc:
+            self.force_fail(task_ex, str(exc))
 
     def _run_item(self, task_ex: TaskExecution, spec: TaskSpec, index: int, item: dict[str, Any] | None) -> None:
         data = ctx.task_data(self.ex, task_ex, item)
@@ -185,8 +210,13 @@ class TaskLogic(ConductorBase):
         if sub is None:
             raise _TaskFailure(f"Workflow not found [workflow_name={name}, namespace={namespace}]")
         declared = {p.name for p in sub.input}
+        try:
+            prepare_input(sub, {k: v for k, v in given.items() if k in declared})
+        except InputError as exc:
+            raise _TaskFailure(str(exc)) from None
         params = {k: v for k, v in given.items() if k not in declared}
-        params.update({"env": ctx.env_of(ex), "namespace": namespace, "index": index})
+        params.update({"env": ctx.env_of(ex), "namespace": namespace, "index": index,
+                       "task_execution_id": task_ex.id, "root_execution_id": ex.root_execution_id or ex.id})
         self.emit(StartWorkflow(
             execution_id=new_id(), parent_execution_id=ex.id, task_execution_id=task_ex.id,
             workflow_name=sub.name, workbook=sub.workbook, namespace=namespace,
@@ -274,6 +304,9 @@ class TaskLogic(ConductorBase):
         if action_ex is None or action_ex.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
             return  # unknown or duplicate delivery: nothing changes
         state = State(event.state)
+        if state in (State.PAUSED, State.RUNNING):
+            self._action_paused_or_resumed(action_ex, state)
+            return
         result = event.result
         if state == State.SUCCESS and action_ex.runtime_context.get("adhoc"):
             try:
@@ -290,6 +323,58 @@ class TaskLogic(ConductorBase):
             return  # late result (timed out, cancelled, retried): recorded, not accepted
         action_ex.accepted = True
         self._item_or_task_done(task_ex, action_ex.runtime_context.get("index", 0), state, result)
+
+    def _action_paused_or_resumed(self, action_ex: ActionExecution, state: State) -> None:
+        """An async action set PAUSED pauses its task and the workflow; RUNNING resumes them."""
+        action_ex.state = state
+        action_ex.updated_at = self.clock()
+        self.state.touch(action_ex)
+        task_ex = self.state.task_by_id(action_ex.task_execution_id or "")
+        if task_ex is None:
+            return
+        if state == State.PAUSED and task_ex.state == State.RUNNING:
+            self.set_task_state(task_ex, State.PAUSED)
+            if self.ex.state == State.RUNNING:
+                self.set_workflow_state(State.PAUSED)
+        elif state == State.RUNNING and task_ex.state == State.PAUSED:
+            self.set_task_state(task_ex, State.RUNNING)
+            if self.ex.state == State.PAUSED and not any(t.state == State.PAUSED for t in self.state.tasks):
+                self.set_workflow_state(State.RUNNING)
+                self.resume_work()
+
+    def on_subworkflow_paused(self, event: ev.SubworkflowPaused) -> None:
+        """A sub-workflow paused: its task and this workflow pause too."""
+        task_ex = self.state.task_by_id(event.task_execution_id)
+        if task_ex is not None and task_ex.state == State.RUNNING:
+            self.set_task_state(task_ex, State.PAUSED)
+        if self.ex.state == State.RUNNING:
+            self.set_workflow_state(State.PAUSED)
+
+    def on_subworkflow_reopened(self, event: ev.SubworkflowReopened) -> None:
+        """A failed sub-workflow was rerun: its task (and this workflow) run again."""
+        task_ex = self.state.task_by_id(event.task_execution_id)
+        if task_ex is None or task_ex.state not in (State.ERROR, State.CANCELLED):
+            return
+        task_ex.runtime_context.get("subworkflows", {}).pop(event.sub_execution_id, None)
+        wi = task_ex.runtime_context.get("with_items")
+        if wi:
+            wi["done"] -= 1
+            wi["running"] += 1
+            wi["errors"] = max(0, wi["errors"] - 1)
+        task_ex.processed = False
+        task_ex.finished_at = None
+        task_ex.next_tasks, task_ex.has_next_tasks, task_ex.error_handled = [], False, False
+        self.set_task_state(task_ex, State.RUNNING)
+        if self.ex.state in (State.ERROR, State.CANCELLED):
+            self.reopen()
+
+    def reopen(self) -> None:
+        """An ended execution runs again (a rerun inside it); its parent is told to reopen too."""
+        self.set_workflow_state(State.RUNNING)
+        self.ex.output = {}
+        self.ex.finished_at = None
+        if self.ex.parent_id and self.ex.task_execution_id:
+            self.emit(Dispatch(ev.SubworkflowReopened(self.ex.parent_id, self.ex.task_execution_id, self.ex.id)))
 
     def on_subworkflow_completed(self, event: ev.SubworkflowCompleted) -> None:
         """A sub-workflow ended: its output is the task (or item) result."""
@@ -327,8 +412,7 @@ class TaskLogic(ConductorBase):
     def _item_or_task_done(self, task_ex: TaskExecution, index: int, state: State, result: Any) -> None:
         spec = self.task_spec(task_ex)
         if not spec.with_items:
-            info = None if state == State.SUCCESS else str(result)
-            self.complete_task(task_ex, state, result, info)
+            self.complete_task(task_ex, state, result, _failure_info(state, result, task_ex.type))
             return
         wi = task_ex.runtime_context["with_items"]
         wi["running"] -= 1
@@ -402,7 +486,7 @@ class TaskLogic(ConductorBase):
         elif task_ex.state == State.ERROR:
             specs = [spec.publish_on_error, _clause_publish(spec.on_complete), _clause_publish(spec.on_error)]
         elif task_ex.state == State.SKIPPED:
-            specs = [spec.publish_on_skip, _clause_publish(spec.on_skip)]
+            specs = [spec.publish_on_skip, _clause_publish(spec.on_complete), _clause_publish(spec.on_skip)]
         else:
             return
         merged = ctx.merge_publish(*specs)
@@ -477,14 +561,18 @@ class TaskLogic(ConductorBase):
     def on_timer(self, event: ev.TimerFired) -> None:
         """A delayed call came due."""
         task_ex = self.state.task_by_id(event.task_execution_id)
-        if task_ex is None or event.attempt != attempt(task_ex):
-            return  # stale timer (the task was retried or rerun since)
+        if task_ex is None:
+            return
         if event.purpose == "timeout":
-            if task_ex.state in (State.RUNNING, State.DELAYED) and not task_ex.runtime_context.get("wait_after_policy"):
+            # One timeout covers every retry of a run: it is stale only after a rerun.
+            if event.attempt == generation(task_ex) and task_ex.state in (State.RUNNING, State.DELAYED, State.WAITING):
                 task_ex.runtime_context["timed_out"] = True
+                task_ex.runtime_context["wait_after_policy"] = {"skip": True}
                 timeout = task_ex.runtime_context.get("timeout")
                 self.complete_task(task_ex, State.ERROR, None, f"Task timed out [timeout(s)={timeout}].")
             return
+        if event.attempt != attempt(task_ex):
+            return  # stale timer (the task was retried or rerun since)
         if self.ex.state != State.RUNNING:
             task_ex.runtime_context["resume_timer"] = event.purpose
             self.state.touch(task_ex)
@@ -519,10 +607,24 @@ class TaskLogic(ConductorBase):
             self.force_fail(task_ex, str(exc))
 
 
+def generation(task_ex: TaskExecution) -> int:
+    """How many times the task was rerun (timeouts are set once per run, across its retries)."""
+    return int(task_ex.runtime_context.get("rerun_no", 0))
+
+
 def attempt(task_ex: TaskExecution) -> int:
     """The task's attempt number: bumped by every retry and rerun, so stale results and timers of
     an earlier attempt are recognised."""
     return int(task_ex.runtime_context.get("attempt", 0))
+
+
+def _failure_info(state: State, result: Any, kind: str) -> str | None:
+    """A failed task's state_info: the error (a sub-workflow's own ``result``), None if empty."""
+    if state == State.SUCCESS:
+        return None
+    if kind == "WORKFLOW" and isinstance(result, dict):
+        result = result.get("result")
+    return None if result is None else str(result)
 
 
 def _clause_publish(clause: Any) -> Any:

@@ -89,9 +89,15 @@ class TransitionLogic(ConductorBase):
             command = transition.target
             if command == "noop" or (command == "pause" and ignore_pause):
                 continue
-            message = self._command_message(task_ex, transition)
+            try:
+                message = self._command_message(task_ex, transition)
+            except ExpressionError as exc:
+                self.force_fail(task_ex, f"Failed to handle action completion [error={exc}, "
+                                         f"wf={self.ex.workflow_name}, task={task_ex.name}]")
+                return
             if command == "pause":
-                backlog = [[task_ex.id, t, e, i] for i, (t, e, _) in enumerate(steps[index + 1:], index + 1)]
+                # The commands after 'pause' are kept as decided now, and carried out on resume.
+                backlog = [[task_ex.id, t, e, tr.is_command, tr.target] for t, e, tr in steps[index + 1:]]
                 self.ex.runtime_context.setdefault("backlog", []).extend(backlog)
                 self.set_workflow_state(State.PAUSED, message)
                 return
@@ -102,10 +108,7 @@ class TransitionLogic(ConductorBase):
         msg = transition.params.get("msg")
         if msg is None:
             return None
-        try:
-            value = expressions.evaluate(msg, ctx.transition_data(self.ex, task_ex), self.runtime(task_ex))
-        except ExpressionError as exc:
-            return f"Failed to evaluate engine command message: {exc}"
+        value = expressions.evaluate(msg, ctx.transition_data(self.ex, task_ex), self.runtime(task_ex))
         return None if value is None else str(value)
 
     def transition_to(self, target: str, source: TaskExecution, event: str) -> None:
@@ -235,13 +238,14 @@ class TransitionLogic(ConductorBase):
         by pause-before, and timers that fired while paused."""
         backlog = self.ex.runtime_context.pop("backlog", [])
         self.state.touch(self.ex)
-        for task_id, target, event, index in backlog:
+        for task_id, target, event, is_command, _name in backlog:
             source = self.state.task_by_id(task_id)
             if source is None or self.ex.state != State.RUNNING:
                 continue
-            steps = self.next_steps_safe(source)
-            if index < len(steps) and steps[index][0] == target and steps[index][1] == event:
-                self.dispatch(source, [steps[index]], ignore_pause=True)
+            if not is_command:
+                self.transition_to(target, source, event)
+            elif target in ("fail", "succeed"):
+                self.finish(State.ERROR if target == "fail" else State.SUCCESS)
         for task_ex in list(self.state.tasks):
             if self.ex.state != State.RUNNING:
                 return
@@ -259,13 +263,6 @@ class TransitionLogic(ConductorBase):
                 purpose = task_ex.runtime_context.pop("resume_timer")
                 self.continue_after_timer(task_ex, purpose)
 
-    def next_steps_safe(self, task_ex: TaskExecution) -> list[Step]:
-        """``next_steps`` that gives no steps when a condition fails to evaluate."""
-        try:
-            return self.next_steps(task_ex)
-        except ExpressionError:
-            return []
-
     def on_rerun(self, event: ev.RerunRequested) -> None:
         """Run a failed (or cancelled) task again, in the same task execution."""
         task_ex = self.state.task_by_id(event.task_execution_id)
@@ -276,17 +273,7 @@ class TransitionLogic(ConductorBase):
         if event.env:
             self.ex.params["env"] = ctx.deep_merge(ctx.env_of(self.ex), event.env)
         if self.ex.state in (State.ERROR, State.CANCELLED):
-            self.set_workflow_state(State.RUNNING)
-            self.ex.output = {}
-            self.ex.finished_at = None
-        previous = int(task_ex.runtime_context.get("attempt", 0))
-        keep_items = not event.reset and bool(self.spec.tasks[task_ex.name].with_items)
-        for action_ex in self.task_actions(task_ex):
-            failed = action_ex.state in (State.ERROR, State.CANCELLED)
-            if action_ex.accepted and (not keep_items or failed):
-                action_ex.accepted = False
-                self.state.touch(action_ex)
-        task_ex.runtime_context = {"attempt": previous + 1, "rerun": True}
+            self.reopen()
         task_ex.processed = False
         task_ex.finished_at = None
         task_ex.next_tasks, task_ex.has_next_tasks, task_ex.error_handled = [], False, False
@@ -295,6 +282,17 @@ class TransitionLogic(ConductorBase):
                 self.set_task_state(join_ex, State.WAITING, "Task is waiting.")
                 join_ex.processed = False
         self.state.log("task_rerun", task=task_ex.name, task_execution_id=task_ex.id, reset=event.reset)
+        rc = task_ex.runtime_context
+        if not event.reset and rc.get("with_items") and task_ex.type == "ACTION":
+            rc.pop("retry_task_policy", None)
+            self.rerun_failed_items(task_ex)
+            return
+        for action_ex in self.task_actions(task_ex):
+            if action_ex.accepted:
+                action_ex.accepted = False
+                self.state.touch(action_ex)
+        task_ex.runtime_context = {"attempt": int(rc.get("attempt", 0)) + 1,
+                                   "rerun_no": int(rc.get("rerun_no", 0)) + 1}
         self.start_task(task_ex)
 
     def on_skip(self, event: ev.SkipRequested) -> None:
@@ -303,8 +301,7 @@ class TransitionLogic(ConductorBase):
         if task_ex is None or task_ex.state != State.ERROR:
             return
         if self.ex.state in (State.ERROR, State.CANCELLED):
-            self.set_workflow_state(State.RUNNING)
-            self.ex.output = {}
+            self.reopen()
         self.set_task_state(task_ex, State.SKIPPED, "Task was skipped.")
         task_ex.processed = False
         try:

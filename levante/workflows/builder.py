@@ -61,6 +61,8 @@ class Builder:
     def __init__(self, source: SourceMap, result: BuildResult) -> None:
         self.source = source
         self.result = result
+        #: Task names of the workflow being built.
+        self.task_names: set[str] = set()
 
     def error(self, path: Path, message: str, *, at_key: bool = True) -> None:
         """Record a semantic problem at ``path``."""
@@ -75,6 +77,8 @@ class Builder:
         wf_type = raw.get("type", "direct") if raw.get("type") in ("direct", "reverse") else "direct"
         defaults = raw.get("task-defaults") if isinstance(raw.get("task-defaults"), dict) else {}
         tasks_raw = raw.get("tasks") if isinstance(raw.get("tasks"), dict) else {}
+        # A task named like an engine command (fail, succeed, pause, noop) is used instead of it.
+        self.task_names = set(tasks_raw)
         tasks = {
             tname: self.task(name, tname, traw if isinstance(traw, dict) else {},
                              path + ("tasks", tname), defaults, path + ("task-defaults",), wf_type)
@@ -222,7 +226,7 @@ class Builder:
         call = self.inline(raw, path)
         if call is None:
             return None
-        is_command = call.name in ENGINE_COMMANDS
+        is_command = call.name in ENGINE_COMMANDS and call.name not in self.task_names
         return TransitionSpec(call.name, freeze(condition), freeze(call.params), is_command)
 
     def with_items(self, raw: Any, path: Path) -> tuple[WithItemsSpec, ...]:

@@ -95,7 +95,7 @@ class ScriptedRunner:
         if name == "std.fail":
             if command.input.get("error_data") is not None:
                 return "ERROR", command.input["error_data"]
-            return "ERROR", ("The action raised an exception [action=std.fail, action_ex_id="
+            return "ERROR", ("The action raised an exception [action=Fail action, action_ex_id="
                              f"{command.action_execution_id}, msg='Fail action expected exception.']")
         if name == "std.http":
             return "ERROR", "Failed to send HTTP request: no network in rehearsals"

@@ -31,8 +31,5 @@ def test_stepping_timer_by_timer() -> None:
     assert _run(lambda engine: advance(engine, 5)) == ["ERROR", 4]
 
 
-@pytest.mark.xfail(strict=True, reason="MemoryEngine.advance(seconds) moves `now` to the end of the "
-                   "window before firing due timers, so a timer set by one of them (here the retry "
-                   "delays after the wait-before) is scheduled from the end of the window")
 def test_advance_by_seconds_fires_chained_timers_in_time() -> None:
     assert _run(lambda engine: engine.advance(5)) == ["ERROR", 4]

@@ -70,6 +70,9 @@ class EchoAction(Action):
 class FailAction(Action):
     """Fails: with error_data as the task result, or with an exception."""
 
+    #: How error messages name it (Mistral's wording, which its conformance cases check).
+    label = "Fail action"
+
     def __init__(self, error_data: Any = None) -> None:
         """Keep the input.
 

@@ -102,6 +102,9 @@ def _evaluate_text(text: str, scope: Scope) -> Any:
         return text
     if kind == scanner.YAQL:
         return yaql_lang.evaluate_text(text, scope)
+    if kind == scanner.MIXED:
+        # validate() rejects these at definition time; one built at run time fails the same way.
+        raise ExpressionError(text, "mixes YAQL and Jinja2 expressions in one string")
     return jinja_lang.evaluate_text(text, scope)
 
 

@@ -124,4 +124,4 @@ def evaluate_text(text: str, scope: Scope) -> Any:
     except ExpressionError:
         raise
     except Exception as error:  # noqa: BLE001 - every failure becomes an ExpressionError
-        raise ExpressionError(text, functions.reason(error)) from error
+        raise ExpressionError(text, functions.reason(error), "Jinja") from error

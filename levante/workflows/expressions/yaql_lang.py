@@ -158,7 +158,7 @@ def _run(piece: YaqlPiece, scope: Scope) -> Any:
     except ExpressionError:
         raise
     except Exception as error:  # noqa: BLE001 - every failure becomes an ExpressionError
-        raise ExpressionError(piece.text, functions.reason(error)) from error
+        raise ExpressionError(piece.text, functions.reason(error), "YAQL") from error
 
 
 def evaluate_text(text: str, scope: Scope) -> Any:
@@ -184,7 +184,7 @@ def evaluate_text(text: str, scope: Scope) -> Any:
         try:
             return functions.to_plain(result)
         except Exception as error:  # noqa: BLE001
-            raise ExpressionError(plan.whole.text, functions.reason(error)) from error
+            raise ExpressionError(plan.whole.text, functions.reason(error), "YAQL") from error
     rendered: dict[str, str] = {}
     parts: list[str] = []
     for segment in plan.segments:
@@ -196,6 +196,6 @@ def evaluate_text(text: str, scope: Scope) -> Any:
             try:
                 rendered[segment.text] = str(result)
             except Exception as error:  # noqa: BLE001
-                raise ExpressionError(segment.text, functions.reason(error)) from error
+                raise ExpressionError(segment.text, functions.reason(error), "YAQL") from error
         parts.append(rendered[segment.text])
     return "".join(parts)

@@ -85,7 +85,7 @@ def test_fail_without_error_data_raises():
 def test_fail_through_registry_message(registry):
     result = run_action(registry.create("std.fail", {}), CTX)
     assert result.error == (
-        "The action raised an exception [action=std.fail, action_ex_id=ae-1, "
+        "The action raised an exception [action=Fail action, action_ex_id=ae-1, "
         "msg='Fail action expected exception.']"
     )
 

@@ -354,7 +354,9 @@ def test_failures_raise_expression_error(text: str, expression: str, reason_part
         ev(text)
     assert caught.value.expression == expression
     assert reason_part in caught.value.reason
-    assert str(caught.value) == f"Can not evaluate expression '{expression}': {caught.value.reason}"
+    language = "Jinja" if "{{" in text or "{%" in text else "YAQL"
+    assert str(caught.value) == (
+        f"Can not evaluate {language} expression [expression={expression}, error={caught.value.reason}]")
 
 
 @pytest.mark.parametrize(

@@ -177,11 +177,9 @@ class EngineService:
         ex = repo.get_execution(session, execution_id)
         spec = self.catalog.spec_of(session, ex)
         state = ExecutionState(execution=ex, spec=spec, tasks=repo.tasks_of(session, execution_id))
-        for event in events:
-            if isinstance(event, ev.ActionCompleted) and event.action_execution_id not in state.actions:
-                found = _find(repo.get_action_execution, session, event.action_execution_id)
-                if found is not None:
-                    state.actions[found.id] = found
+        wanted = [e.action_execution_id for e in events if isinstance(e, ev.ActionCompleted)]
+        for found in repo.action_executions_by_id(session, wanted) if wanted else ():
+            state.actions[found.id] = found
         conductor = Conductor(state, self.catalog.bound(session), DbStore(session), clock=self.clock)
         commands: list[Command] = []
         for event in events:
@@ -198,16 +196,18 @@ class EngineService:
         repo.insert_action_executions(session, new_actions)
         if state.history:
             repo.append_events(session, state.execution.id, state.history)
+        runs = [c for c in commands if isinstance(c, RunAction)]
+        if runs:
+            messages = [(f"executor.{c.target}" if c.target else "executor", c.to_dict()) for c in runs]
+            ids = repo.enqueue_many(session, messages)
+            outcome.outbox.extend((i, topic, payload) for i, (topic, payload) in zip(ids, messages))
         for command in commands:
-            self._carry_out(session, command, outcome)
+            if not isinstance(command, RunAction):
+                self._carry_out(session, command, outcome)
 
     def _carry_out(self, session: Session, command: Command, outcome: _Outcome) -> None:
         now = self.clock()
-        if isinstance(command, RunAction):
-            topic = f"executor.{command.target}" if command.target else "executor"
-            payload = command.to_dict()
-            outcome.outbox.append((repo.enqueue(session, topic, payload), topic, payload))
-        elif isinstance(command, Schedule):
+        if isinstance(command, Schedule):
             repo.schedule(session, now + timedelta(seconds=command.delay), command.event.execution_id,
                           command.event.to_dict())
             outcome.wake_scheduler = True

@@ -26,6 +26,7 @@ from levante.db.repository.definitions import (
     update_workflow_definition,
 )
 from levante.db.repository.executions import (
+    action_executions_by_id,
     action_executions_of,
     callback_token_hash_of,
     delete_execution,
@@ -50,6 +51,7 @@ from levante.db.repository.queues import (
     delete_calls,
     delete_calls_for,
     enqueue,
+    enqueue_many,
     events_of,
     mark_sent,
     next_due_at,
@@ -90,6 +92,7 @@ from levante.db.session import lock_execution
 
 __all__ = [
     "Record",
+    "action_executions_by_id",
     "action_executions_of",
     "append_event",
     "append_events",
@@ -113,6 +116,7 @@ __all__ = [
     "delete_workflow_definition",
     "due_cron_triggers",
     "enqueue",
+    "enqueue_many",
     "events_of",
     "execution_tree",
     "find_action_definition",

@@ -68,6 +68,15 @@ def get_execution(session: Session, execution_id: str, lock: bool = False) -> Wo
     return _one(session, WorkflowExecution, execution_id, lock)
 
 
+def action_executions_by_id(session: Session, ids: Sequence[str]) -> list[ActionExecution]:
+    """The action executions with these ids (one query per chunk; unknown ids are left out)."""
+    table = COLUMNS[ActionExecution][0].table
+    out: list[ActionExecution] = []
+    for part in chunks(list(ids)):
+        out += _many(session, ActionExecution, _select(ActionExecution).where(table.c.id.in_(part)))
+    return out
+
+
 def get_task(session: Session, task_id: str) -> TaskExecution:
     """The task execution with that id (NotFoundError if none)."""
     return _one(session, TaskExecution, task_id)

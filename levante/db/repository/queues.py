@@ -137,6 +137,16 @@ def enqueue(session: Session, topic: str, payload: dict[str, Any]) -> int:
     return session.execute(stmt).scalar_one()
 
 
+def enqueue_many(session: Session, messages: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+    """Store several outbox messages (topic, payload) in one statement; returns their ids in order."""
+    if not messages:
+        return []
+    now = utcnow()
+    rows = [{"topic": topic, "payload": payload, "created_at": now} for topic, payload in messages]
+    result = session.execute(insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True), rows)
+    return [row[0] for row in result]
+
+
 def pending(
     session: Session, limit: int, *, older_than: datetime | None = None, skip_locked: bool = False
 ) -> list[OutboxMessage]:

@@ -56,3 +56,16 @@ def test_bulk_insert_and_update_10000_action_executions(
         f"\n[{db_engine.dialect.name}] {N} action executions: insert {inserted:.3f}s, "
         f"load {load_time:.3f}s, update_action_states {updated:.3f}s"
     )
+
+
+def test_action_executions_by_id_loads_many_at_once(session_factory: SessionFactory) -> None:
+    ex = wf()
+    t = task(ex)
+    actions = [action(t) for _ in range(1200)]
+    with transaction(session_factory) as s:
+        repo.save_all(s, [ex, t])
+        repo.insert_action_executions(s, actions)
+    wanted = [a.id for a in actions[::3]] + ["no-such-id"]
+    with transaction(session_factory) as s:
+        found = repo.action_executions_by_id(s, wanted)
+    assert sorted(a.id for a in found) == sorted(wanted[:-1])

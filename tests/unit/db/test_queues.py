@@ -136,3 +136,14 @@ def test_history(session_factory: SessionFactory) -> None:
     assert (events[2].task_execution_id, events[2].action_execution_id) == ("t-1", "a-1")
     assert events[0].payload == {"from": "IDLE", "to": "RUNNING"}
     assert all(e.created_at.tzinfo is not None for e in events)
+
+
+def test_enqueue_many_returns_ids_in_order(session_factory: SessionFactory) -> None:
+    messages = [("executor", {"n": i}) if i % 2 else ("executor.gpu", {"n": i}) for i in range(250)]
+    with transaction(session_factory) as s:
+        ids = repo.enqueue_many(s, messages)
+        assert repo.enqueue_many(s, []) == []
+    assert len(ids) == 250 and len(set(ids)) == 250
+    with transaction(session_factory) as s:
+        rows = {r.id: r for r in repo.pending(s, 1000)}
+    assert [(rows[i].topic, rows[i].payload) for i in ids] == messages

@@ -525,7 +525,8 @@ class TaskLogic(ConductorBase):
         retry = spec.policies.retry
         assert retry is not None
         rc = task_ex.runtime_context
-        retry_no = rc.get("retry_task_policy", {}).get("retry_no", 0)
+        rc.setdefault("retry_task_policy", {})  # Mistral shows {} until the first retry
+        retry_no = rc["retry_task_policy"].get("retry_no", 0)
         count = self._policy(task_ex, "retry count", retry.count, "int")
         data = ctx.transition_data(self.ex, task_ex)
         runtime = self.runtime(task_ex)

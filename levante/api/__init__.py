@@ -1,1 +1,1 @@
-"""Levante api component (not built yet)."""
+"""The REST API: Mistral's v2 API over falcon (``levante.api.app.create_app``)."""

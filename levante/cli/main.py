@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from levante import __version__
-from levante.cli import run, validate
+from levante.cli import run, server, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,6 +16,7 @@ def cli() -> None:
 
 cli.add_command(validate.validate)
 cli.add_command(run.run)
+cli.add_command(server.server)
 
 
 def main() -> None:

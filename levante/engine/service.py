@@ -262,6 +262,10 @@ class EngineService:
             if action_ex.state in _DONE:
                 raise ConflictError(f"Action execution {action_execution_id} is already completed "
                                     f"(state {action_ex.state}).")
+            if state in ("PAUSED", "RUNNING") and not action_ex.workflow_execution_id:
+                action_ex.state = State(state)
+                repo.save(session, action_ex)
+                return action_ex
             event = ev.ActionCompleted(action_ex.workflow_execution_id or "", action_execution_id, state, output)
             if action_ex.workflow_execution_id:
                 self._apply(session, action_ex.workflow_execution_id, [event], outcome)

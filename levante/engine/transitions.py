@@ -256,6 +256,7 @@ class TransitionLogic(ConductorBase):
                     self.force_fail(task_ex, str(exc))
                     return
                 task_ex.processed = True
+                self.state.touch(task_ex)
                 self.dispatch(task_ex, steps, ignore_pause=True)
             elif task_ex.state == State.IDLE and task_ex.state_info == "Set by 'pause-before' policy":
                 self.start_task(task_ex, skip_policies=True)

@@ -1,0 +1,99 @@
+"""The falcon application: ``create_app()`` is the only place where the API is wired.
+
+gunicorn runs ``'levante.api.app:create_app()'``: without arguments the configuration comes from the
+``LEVANTE_*`` variables and the app starts its own :class:`~levante.node.Node` (the engine, the
+scheduler and an in-process executor) in each worker process. ``levante server`` passes the node it
+runs, and tests pass one on a temporary database.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+import falcon
+
+from levante import config as config_mod
+from levante.api import errors
+from levante.api.context import ApiContext
+from levante.api.payloads import too_large
+from levante.api.resources import (
+    action_executions,
+    actions,
+    cron_triggers,
+    environments,
+    executions,
+    root,
+    tasks,
+    workbooks,
+    workflows,
+)
+from levante.config import Config
+from levante.node import Node
+
+
+class BodyLimit:
+    """Answers 413 before reading a body whose declared length is over the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.content_length is not None and req.content_length > self.limit:
+            raise too_large(self.limit)
+
+
+def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
+    action_execution = action_executions.ActionExecutionItem(ctx)
+    action_execution_list = action_executions.ActionExecutionCollection(ctx)
+    return [
+        ("/", root.Versions()),
+        ("/v2", root.V2Root()),
+        ("/health", root.Health(ctx)),
+        ("/v2/workbooks", workbooks.WorkbookCollection(ctx)),
+        ("/v2/workbooks/validate", workbooks.WorkbookValidation(ctx)),
+        ("/v2/workbooks/{name}", workbooks.WorkbookItem(ctx)),
+        ("/v2/workflows", workflows.WorkflowCollection(ctx)),
+        ("/v2/workflows/validate", workflows.WorkflowValidation(ctx)),
+        ("/v2/workflows/{identifier}", workflows.WorkflowItem(ctx)),
+        ("/v2/actions", actions.ActionCollection(ctx)),
+        ("/v2/actions/validate", actions.ActionValidation(ctx)),
+        ("/v2/actions/{identifier}", actions.ActionItem(ctx)),
+        ("/v2/executions", executions.ExecutionCollection(ctx)),
+        ("/v2/executions/{execution_id}", executions.ExecutionItem(ctx)),
+        ("/v2/executions/{execution_id}/tasks", executions.ExecutionTasks(ctx)),
+        ("/v2/executions/{execution_id}/executions", executions.SubExecutions(ctx)),
+        ("/v2/tasks", tasks.TaskCollection(ctx)),
+        ("/v2/tasks/{task_id}", tasks.TaskItem(ctx)),
+        ("/v2/tasks/{task_id}/action_executions", tasks.TaskActionExecutions(ctx)),
+        ("/v2/tasks/{task_id}/workflow_executions", executions.TaskWorkflowExecutions(ctx)),
+        ("/v2/action_executions", action_execution_list),
+        ("/v2/action_executions/{action_execution_id}", action_execution),
+        ("/v2/action-executions", action_execution_list),
+        ("/v2/action-executions/{action_execution_id}", action_execution),
+        ("/v2/environments", environments.EnvironmentCollection(ctx)),
+        ("/v2/environments/{name}", environments.EnvironmentItem(ctx)),
+        ("/v2/cron_triggers", cron_triggers.CronTriggerCollection(ctx)),
+        ("/v2/cron_triggers/{identifier}", cron_triggers.CronTriggerItem(ctx)),
+    ]
+
+
+def create_app(config: Config | None = None, node: Node | None = None) -> falcon.App:
+    """The WSGI application of Mistral's v2 API.
+
+    Args:
+        config: settings (default: from the ``LEVANTE_*`` environment variables).
+        node: the running node whose engine the API drives (default: a new one, started here and
+            stopped when the process exits).
+    """
+    config = config or config_mod.load()
+    if node is None:
+        node = Node(config).start()
+        atexit.register(node.stop)
+    ctx = ApiContext(config, node)
+    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes)])
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+    for path, resource in _routes(ctx):
+        app.add_route(path, resource)
+    return app

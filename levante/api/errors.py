@@ -1,0 +1,64 @@
+"""Errors as Mistral's API answers them: ``{"faultcode", "faultstring", "debuginfo"}``.
+
+One handler maps every :class:`~levante.exceptions.LevanteError` to its ``http_status`` (400 invalid
+input or definition, 404 unknown id, 409 conflict...); a validation error also lists each problem
+with its line, column and path under ``errors``. falcon's own errors (unknown route, 405, 413) get
+the same body. Anything else is a bug: it is logged with its traceback and answered with a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import falcon
+
+from levante.exceptions import LevanteError
+
+LOG = logging.getLogger(__name__)
+
+
+def fault(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Mistral's error body (``errors`` added for definitions that fail validation)."""
+    body: dict[str, Any] = {
+        "faultcode": "Client" if status < 500 else "Server",
+        "faultstring": message,
+        "debuginfo": None,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def handle_levante_error(req: falcon.Request, resp: falcon.Response, exc: LevanteError,
+                         params: dict[str, Any]) -> None:
+    """LevanteError -> its status and message."""
+    status = int(getattr(exc, "http_status", 500))
+    if status >= 500:
+        LOG.error("%s %s failed: %s", req.method, req.path, exc, exc_info=exc)
+    errors = getattr(exc, "errors", None)
+    resp.status = falcon.code_to_http_status(status)
+    resp.media = fault(status, exc.message,
+                       [e.to_dict() for e in errors] if errors is not None else None)
+
+
+def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception,
+                      params: dict[str, Any]) -> None:
+    """A bug: log it, answer 500 without the traceback."""
+    LOG.exception("%s %s: unexpected error", req.method, req.path, exc_info=exc)
+    resp.status = falcon.HTTP_500
+    resp.media = fault(500, "Internal server error (see the server log).")
+
+
+def serialize_http_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
+    """falcon's own errors (404 route, 405, 413, malformed media) in Mistral's shape."""
+    message = exc.description or exc.title or str(exc.status)
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = fault(exc.status_code, message)
+
+
+def install(app: falcon.App) -> None:
+    """Register the handlers on ``app``."""
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(LevanteError, handle_levante_error)
+    app.set_error_serializer(serialize_http_error)

@@ -1,0 +1,122 @@
+"""Reading request bodies and parameters: bounded reads, JSON objects, Mistral's JSON-typed fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import falcon
+
+from levante.exceptions import InputError
+
+
+def raw_body(req: falcon.Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (413 beyond; a chunked body is read to the limit)."""
+    if req.content_length is not None and req.content_length > limit:
+        raise too_large(limit)
+    data = req.bounded_stream.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(limit)
+    return data
+
+
+def too_large(limit: int) -> falcon.HTTPContentTooLarge:
+    """The 413 error for a body over ``limit`` bytes."""
+    return falcon.HTTPContentTooLarge(description=f"The request body is larger than {limit} bytes.")
+
+
+def text_body(req: falcon.Request, limit: int) -> str:
+    """A text body (a YAML definition), decoded as UTF-8."""
+    data = raw_body(req, limit)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"The request body is not UTF-8 text: {exc}") from None
+    if not text.strip():
+        raise InputError("The request body is empty: a definition (YAML text) is expected.")
+    return text
+
+
+def json_body(req: falcon.Request, limit: int) -> dict[str, Any]:
+    """A JSON object body."""
+    data = raw_body(req, limit)
+    if not data.strip():
+        raise InputError("The request body is empty: a JSON object is expected.")
+    try:
+        body = json.loads(data)
+    except ValueError as exc:
+        raise InputError(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InputError(f"The request body must be a JSON object, not {type_name(body)}.")
+    return body
+
+
+def type_name(value: Any) -> str:
+    """JSON's name of a value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def json_object(value: Any, name: str) -> dict[str, Any] | None:
+    """A JSON-typed request field: an object, or a JSON string holding one (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InputError(f"'{name}' must be a JSON object or a string holding one; "
+                             f"the string is not JSON: {value[:200]!r}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"'{name}' must be a JSON object, not {type_name(value)}.")
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """Any JSON value; a string is parsed when it holds JSON, and kept as it is otherwise."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def text_field(body: dict[str, Any], name: str) -> str | None:
+    """An optional string field of a body."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"'{name}' must be a string, not {type_name(value)}.")
+    return value
+
+
+def bool_param(req: falcon.Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter (``true``/``false``, ``1``/``0``, ``yes``/``no``)."""
+    raw = req.get_param(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise InputError(f"Query parameter '{name}' must be true or false, not {raw!r}.")
+
+
+def check_keys(body: dict[str, Any], allowed: set[str], what: str) -> None:
+    """400 when ``body`` holds keys outside ``allowed``."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InputError(f"Unknown attribute(s) for {what}: {', '.join(unknown)} "
+                         f"(allowed: {', '.join(sorted(allowed))}).")

@@ -1,0 +1,1 @@
+"""One module per REST resource; each holds ``<Noun>Collection`` / ``<Noun>Item`` responders."""

@@ -1,0 +1,120 @@
+"""``/v2/action_executions``: action executions; ``PUT`` completes an asynchronous action.
+
+``PUT /v2/action_executions/<id>`` is the callback of asynchronous actions (``std.mistral_http``,
+``std.async_noop``): ``{"state": "SUCCESS"|"ERROR"|"CANCELLED", "output": ...}``. Unlike Mistral,
+``output`` may be any JSON value (Mistral 23 rejects scalars, so its own documented ``--output 3``
+fails); a string is parsed when it holds JSON. ``POST`` to the same URL and the hyphenated path
+``/v2/action-executions/<id>`` (which Mistral's documentation shows) do the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from levante.api import listing, views
+from levante.api.context import ApiContext
+from levante.api.payloads import bool_param, check_keys, json_body, json_value, text_field
+from levante.db import repository as repo
+from levante.engine.model import ActionExecution
+from levante.exceptions import InputError
+
+FILTERS: dict[str, listing.Converter] = {
+    "id": listing.as_text, "name": listing.as_text, "workflow_name": listing.as_text,
+    "task_execution_id": listing.as_text, "workflow_execution_id": listing.as_text,
+    "state": listing.as_state, "state_info": listing.as_text, "accepted": listing.as_bool,
+    "description": listing.as_text, "created_at": listing.as_time, "updated_at": listing.as_time,
+}
+EXTRA = ("include_output", "all_projects", "project_id")
+UPDATE_KEYS = {"state", "output"} | set(views.FIELDS["action_executions"])
+#: States a callback may set, as Mistral lists them.
+CALLBACK_STATES = ("SUCCESS", "ERROR", "CANCELLED", "PAUSED", "RUNNING")
+
+
+def _views(session: Any, found: list[ActionExecution], include_output: bool) -> list[dict[str, Any]]:
+    """Views with ``task_name`` and ``workflow_namespace`` filled from the tasks and executions."""
+    task_ids = sorted({a.task_execution_id for a in found if a.task_execution_id})
+    tasks = {t.id: t for t in repo.list_tasks(session, {"id": task_ids})} if task_ids else {}
+    ex_ids = sorted({a.workflow_execution_id for a in found if a.workflow_execution_id})
+    executions = {e.id: e for e in repo.list_executions(session, {"id": ex_ids})} if ex_ids else {}
+    out = []
+    for action in found:
+        task = tasks.get(action.task_execution_id or "")
+        ex = executions.get(action.workflow_execution_id or "")
+        out.append(views.action_execution_view(
+            action, task_name=task.name if task else None,
+            workflow_namespace=ex.workflow_namespace if ex else "", include_output=include_output))
+    return out
+
+
+def list_action_executions(ctx: ApiContext, req: falcon.Request,
+                           fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A page of action executions (``fixed`` filters added to the query's)."""
+    query = listing.parse(req, FILTERS, views.FIELDS["action_executions"], extra=EXTRA)
+    query.filters.update(fixed or {})
+    include_output = bool_param(req, "include_output")
+    with ctx.read() as session:
+        found = repo.list_action_executions(session, query.filters, query.limit, query.marker,
+                                            query.sort_keys, query.sort_dirs)
+        items = [views.pick(v, query.fields) for v in _views(session, found, include_output)]
+    return listing.page(req, "action_executions", items, query, found[-1].id if found else None)
+
+
+def detail(ctx: ApiContext, action_execution_id: str) -> dict[str, Any]:
+    """One action execution with its ``output``."""
+    with ctx.read() as session:
+        action = repo.get_action_execution(session, action_execution_id)
+        return _views(session, [action], include_output=True)[0]
+
+
+class ActionExecutionCollection:
+    """``GET /v2/action_executions``."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = list_action_executions(self.ctx, req)
+
+
+class ActionExecutionItem:
+    """``GET``, ``PUT`` and ``POST`` ``/v2/action_executions/{action_execution_id}``."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, action_execution_id: str) -> None:
+        fields = listing.parse(req, {}, views.FIELDS["action_executions"]).fields
+        resp.media = views.pick(detail(self.ctx, action_execution_id), fields)
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, action_execution_id: str) -> None:
+        """Complete the action: SUCCESS (output = the result), ERROR (output = the error,
+        "Unknown error" when absent) or CANCELLED. 409 when it is already completed."""
+        body = json_body(req, self.ctx.max_body)
+        check_keys(body, UPDATE_KEYS, "an action execution update")
+        state = text_field(body, "state")
+        if state not in CALLBACK_STATES:
+            raise InputError(f"Error. Expected one of {list(CALLBACK_STATES)}, actual: {state}")
+        output = json_value(body.get("output"))
+        if state in ("PAUSED", "RUNNING"):
+            self._pause_or_resume(action_execution_id, state)
+            resp.media = detail(self.ctx, action_execution_id)
+            return
+        if state == "ERROR" and output is None:
+            output = "Unknown error"
+        if state == "CANCELLED":
+            output = None
+        self.ctx.service.complete_action(action_execution_id, state, output)
+        resp.media = detail(self.ctx, action_execution_id)
+
+    on_post = on_put
+
+    def _pause_or_resume(self, action_execution_id: str, state: str) -> None:
+        with self.ctx.read() as session:
+            action = repo.get_action_execution(session, action_execution_id)
+        if action.is_sync:
+            raise InputError(f"Transition to the {state} state is only supported for asynchronous "
+                             "action execution.")
+        # An async action set PAUSED pauses its task and workflow; RUNNING resumes them.
+        self.ctx.service.complete_action(action_execution_id, state, None)

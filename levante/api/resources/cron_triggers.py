@@ -1,0 +1,123 @@
+"""``/v2/cron_triggers``: start a workflow on a cron pattern (stored and listed; firing comes later)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import falcon
+
+from levante.api import cron, listing, views
+from levante.api.context import ApiContext
+from levante.api.payloads import check_keys, json_body, json_object, text_field
+from levante.api.resources.definitions import SCOPES
+from levante.db import repository as repo
+from levante.engine.inputs import prepare_input
+from levante.exceptions import InputError, NotFoundError
+
+FILTERS: dict[str, listing.Converter] = {
+    "name": listing.as_text, "workflow_name": listing.as_text, "workflow_id": listing.as_text,
+    "scope": listing.as_text, "pattern": listing.as_text, "remaining_executions": listing.as_int,
+    "first_execution_time": listing.as_time, "next_execution_time": listing.as_time,
+    "project_id": listing.as_text, "created_at": listing.as_time, "updated_at": listing.as_time,
+}
+KEYS = {"name", "workflow_name", "workflow_id", "workflow_input", "workflow_params", "pattern",
+        "first_execution_time", "remaining_executions", "scope"} | set(views.FIELDS["cron_triggers"])
+
+
+def _first_time(text: Any, now: datetime) -> datetime | None:
+    if text in (None, ""):
+        return None
+    if not isinstance(text, str):
+        raise InputError("first_execution_time must be a string 'YYYY-MM-DD HH:MM' (UTC).")
+    when = listing.as_time(text).replace(second=0, microsecond=0)
+    if when < now + timedelta(seconds=60):
+        raise InputError("first_execution_time must be at least one minute in the future.")
+    return when
+
+
+def _count(body: dict[str, Any], pattern: str | None) -> int | None:
+    count = body.get("remaining_executions")
+    if count is None:
+        return None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InputError("remaining_executions must be a positive integer.")
+    if count > 1 and not pattern:
+        raise InputError("Pattern must be provided if remaining_executions is greater than 1.")
+    return count
+
+
+class CronTriggerCollection:
+    """``GET`` and ``POST`` (create, 201) ``/v2/cron_triggers``."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = listing.parse(req, FILTERS, views.FIELDS["cron_triggers"], extra=("all_projects",))
+        with self.ctx.read() as session:
+            rows = repo.list_cron_triggers(session, filters=query.filters, limit=query.limit,
+                                           marker=query.marker, sort_keys=query.sort_keys,
+                                           sort_dirs=query.sort_dirs)
+        items = [views.pick(views.cron_trigger_view(r), query.fields) for r in rows]
+        resp.media = listing.page(req, "cron_triggers", items, query, rows[-1].id if rows else None)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_body(req, self.ctx.max_body)
+        check_keys(body, KEYS, "a cron trigger")
+        name = text_field(body, "name")
+        if not name:
+            raise InputError("A cron trigger needs a 'name'.")
+        now = datetime.now(timezone.utc)
+        pattern = text_field(body, "pattern") or None
+        first = _first_time(body.get("first_execution_time"), now)
+        if pattern is None and first is None:
+            raise InputError("Pattern or first_execution_time must be specified.")
+        if pattern:
+            cron.parse(pattern)
+        count = _count(body, pattern)
+        scope = text_field(body, "scope") or "private"
+        if scope not in SCOPES:
+            raise InputError(f"Scope must be one of {', '.join(SCOPES)}, not {scope!r}.")
+        upcoming = first or cron.next_time(pattern or "", now)
+        wf_input = json_object(body.get("workflow_input"), "workflow_input") or {}
+        params = json_object(body.get("workflow_params"), "workflow_params") or {}
+        with self.ctx.write() as session:
+            workflow_id, workflow_name = self._workflow(session, body, wf_input, params)
+            row = repo.create_cron_trigger(
+                session, name, pattern, workflow_name, workflow_id=workflow_id, workflow_input=wf_input,
+                workflow_params=params, first_execution_time=first, next_execution_time=upcoming,
+                remaining_executions=count, scope=scope)
+        resp.status = falcon.HTTP_201
+        resp.media = views.cron_trigger_view(row)
+
+    def _workflow(self, session: Any, body: dict[str, Any], wf_input: dict[str, Any],
+                  params: dict[str, Any]) -> tuple[str, str]:
+        """The trigger's workflow (id, name), checking that the input fits it."""
+        identifier = text_field(body, "workflow_id") or text_field(body, "workflow_name")
+        if not identifier:
+            raise InputError("Workflow ID or workflow name must be provided.")
+        namespace = params.get("namespace") or ""
+        spec, workflow_id = self.ctx.catalog.workflow_with_id(session, identifier, namespace)
+        if spec is None or workflow_id is None:
+            raise NotFoundError("Workflow", identifier)
+        prepare_input(spec, wf_input)
+        return workflow_id, spec.name
+
+
+class CronTriggerItem:
+    """``GET`` and ``DELETE`` ``/v2/cron_triggers/{identifier}`` (a name or an id)."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
+        fields = listing.parse(req, {}, views.FIELDS["cron_triggers"]).fields
+        with self.ctx.read() as session:
+            row = repo.get_cron_trigger(session, identifier)
+        resp.media = views.pick(views.cron_trigger_view(row), fields)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
+        with self.ctx.write() as session:
+            repo.delete_cron_trigger(session, identifier)
+        resp.status = falcon.HTTP_204

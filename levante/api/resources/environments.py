@@ -1,0 +1,92 @@
+"""``/v2/environments``: named variables an execution can use as its ``env``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from levante.api import listing, views
+from levante.api.context import ApiContext
+from levante.api.payloads import check_keys, json_body, json_object, text_field
+from levante.api.resources.definitions import SCOPES
+from levante.db import repository as repo
+from levante.exceptions import InputError
+
+FILTERS: dict[str, listing.Converter] = {
+    "name": listing.as_text, "description": listing.as_text, "scope": listing.as_text,
+    "project_id": listing.as_text, "created_at": listing.as_time, "updated_at": listing.as_time,
+}
+KEYS = {"name", "description", "variables", "scope"}
+#: Read-only fields a client may send back unchanged (ignored).
+_READ_ONLY = {"id", "project_id", "created_at", "updated_at"}
+
+
+def _changes(body: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if body.get("description") is not None:
+        changes["description"] = text_field(body, "description")
+    if body.get("variables") is not None:
+        changes["variables"] = json_object(body["variables"], "variables")
+    scope = text_field(body, "scope")
+    if scope is not None:
+        if scope not in SCOPES:
+            raise InputError(f"Scope must be one of {', '.join(SCOPES)}, not {scope!r}.")
+        changes["scope"] = scope
+    return changes
+
+
+def _name(body: dict[str, Any]) -> str:
+    name = text_field(body, "name")
+    if not name:
+        raise InputError("An environment needs a 'name'.")
+    return name
+
+
+class EnvironmentCollection:
+    """``GET``, ``POST`` (create, 201) and ``PUT`` (update the one named in the body)."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = listing.parse(req, FILTERS, views.FIELDS["environments"], extra=("all_projects",))
+        with self.ctx.read() as session:
+            rows = repo.list_environments(session, filters=query.filters, limit=query.limit,
+                                          marker=query.marker, sort_keys=query.sort_keys,
+                                          sort_dirs=query.sort_dirs)
+        items = [views.pick(views.environment_view(r), query.fields) for r in rows]
+        resp.media = listing.page(req, "environments", items, query, rows[-1].id if rows else None)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_body(req, self.ctx.max_body)
+        check_keys(body, KEYS, "an environment")
+        with self.ctx.write() as session:
+            row = repo.create_environment(session, _name(body), **_changes(body))
+        resp.status = falcon.HTTP_201
+        resp.media = views.environment_view(row)
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_body(req, self.ctx.max_body)
+        check_keys(body, KEYS | _READ_ONLY, "an environment")
+        with self.ctx.write() as session:
+            row = repo.update_environment(session, _name(body), **_changes(body))
+        resp.media = views.environment_view(row)
+
+
+class EnvironmentItem:
+    """``GET`` and ``DELETE`` ``/v2/environments/{name}``."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        fields = listing.parse(req, {}, views.FIELDS["environments"]).fields
+        with self.ctx.read() as session:
+            row = repo.get_environment(session, name)
+        resp.media = views.pick(views.environment_view(row), fields)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        with self.ctx.write() as session:
+            repo.delete_environment(session, name)
+        resp.status = falcon.HTTP_204

@@ -1,0 +1,70 @@
+"""``/v2/workbooks``: workbooks (a named document of workflows and actions)."""
+
+from __future__ import annotations
+
+import falcon
+
+from levante.api import listing, views
+from levante.api.context import ApiContext
+from levante.api.resources import definitions as defs
+from levante.db import repository as repo
+
+FILTERS: dict[str, listing.Converter] = {
+    "name": listing.as_text, "namespace": listing.as_text, "scope": listing.as_text,
+    "definition": listing.as_text, "project_id": listing.as_text,
+    "created_at": listing.as_time, "updated_at": listing.as_time,
+}
+
+
+class WorkbookCollection:
+    """``GET``, ``POST`` (create, 201) and ``PUT`` (replace) ``/v2/workbooks``."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = listing.parse(req, FILTERS, views.FIELDS["workbooks"], extra=("all_projects",))
+        with self.ctx.read() as session:
+            rows = repo.list_workbook_definitions(
+                session, filters=query.filters, limit=query.limit, marker=query.marker,
+                sort_keys=query.sort_keys, sort_dirs=query.sort_dirs)
+        items = [views.pick(views.workbook_view(r), query.fields) for r in rows]
+        resp.media = listing.page(req, "workbooks", items, query, rows[-1].id if rows else None)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        stored = defs.upload(self.ctx, req, "workbook", update=False)
+        resp.status = falcon.HTTP_201
+        resp.media = stored["workbooks"][0]
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        stored = defs.upload(self.ctx, req, "workbook", update=True)
+        resp.media = stored["workbooks"][0]
+
+
+class WorkbookItem:
+    """``GET`` and ``DELETE`` ``/v2/workbooks/{name}``."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        fields = listing.parse(req, {}, views.FIELDS["workbooks"], extra=("namespace",)).fields
+        with self.ctx.read() as session:
+            row = repo.get_workbook_definition(session, name, defs.namespace_of(req))
+        resp.media = views.pick(views.workbook_view(row), fields)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        """Delete the workbook with the workflows and actions it defines."""
+        with self.ctx.write() as session:
+            repo.delete_workbook_definition(session, name, defs.namespace_of(req))
+        resp.status = falcon.HTTP_204
+
+
+class WorkbookValidation:
+    """``POST /v2/workbooks/validate``."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = defs.validate(self.ctx, req, "workbook")

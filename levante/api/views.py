@@ -1,0 +1,307 @@
+"""Resources as Mistral's v2 API shows them: field names, JSON-typed fields as JSON strings,
+timestamps as ``YYYY-MM-DD HH:MM:SS``.
+
+Each ``*_view`` takes a record or row (plus what it needs from related records) and returns a dict
+ready for ``resp.media``. Which fields exist is declared in ``FIELDS`` so that ``?fields=`` can be
+checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from levante.actions.registry import ActionInfo
+from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution
+from levante.states import TASK_COMPLETED
+from levante.workflows.specs import WorkflowSpec, thaw
+
+#: What Mistral shows as ``project_id`` when authentication is off.
+PROJECT_ID = "<default-project>"
+#: Context keys that ``published_global`` leaves out (Mistral's list).
+_NOT_PUBLISHED = ("__execution", "openstack", "vars")
+#: Namespace of the stable ids given to system actions.
+_SYSTEM_ACTION_NS = uuid.UUID("6b1d3c4e-2f5a-4c1b-9a7e-1c0de5a7e001")
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "executions": (
+        "id", "workflow_id", "workflow_name", "workflow_namespace", "description", "tags", "params",
+        "task_execution_id", "root_execution_id", "state", "state_info", "input", "output",
+        "created_at", "updated_at", "project_id", "published_global", "progress",
+    ),
+    "tasks": (
+        "id", "name", "type", "workflow_name", "workflow_namespace", "workflow_id", "workflow_execution_id",
+        "tags", "state", "state_info", "project_id", "runtime_context", "result", "published",
+        "published_global", "processed", "created_at", "updated_at", "started_at", "finished_at",
+    ),
+    "action_executions": (
+        "id", "name", "description", "workflow_name", "workflow_namespace", "task_name", "task_execution_id",
+        "state", "state_info", "tags", "project_id", "accepted", "input", "output", "params",
+        "created_at", "updated_at",
+    ),
+    "workflows": (
+        "id", "name", "namespace", "input", "interface", "definition", "checksum", "tags", "scope",
+        "project_id", "created_at", "updated_at",
+    ),
+    "workbooks": ("id", "name", "namespace", "definition", "tags", "scope", "project_id", "created_at",
+                  "updated_at"),
+    "actions": ("id", "name", "namespace", "is_system", "input", "description", "tags", "definition",
+                "scope", "project_id", "created_at", "updated_at"),
+    "environments": ("id", "name", "description", "variables", "scope", "project_id", "created_at",
+                     "updated_at"),
+    "cron_triggers": (
+        "id", "name", "workflow_name", "workflow_id", "workflow_input", "workflow_params", "project_id",
+        "scope", "pattern", "remaining_executions", "first_execution_time", "next_execution_time",
+        "created_at", "updated_at",
+    ),
+}
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """``YYYY-MM-DD HH:MM:SS`` in UTC, as Mistral shows times."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def json_text(value: Any) -> str:
+    """A JSON-typed field as Mistral sends it: JSON text."""
+    return json.dumps(thaw(value), default=str, ensure_ascii=False)
+
+
+def pick(view: dict[str, Any], fields: Iterable[str] | None) -> dict[str, Any]:
+    """Only ``fields`` of a view (all when None); ``id`` is always kept."""
+    if fields is None:
+        return view
+    wanted = set(fields) | {"id"}
+    return {k: v for k, v in view.items() if k in wanted}
+
+
+def state_text(state: Any) -> str:
+    """A state as its string (``State.RUNNING`` -> ``RUNNING``)."""
+    return str(getattr(state, "value", state))
+
+
+# --- executions -----------------------------------------------------------------------------
+
+
+def published_global(ex: WorkflowExecution) -> dict[str, Any]:
+    """The execution's global context without the engine's own keys."""
+    return {k: v for k, v in (ex.context or {}).items() if k not in _NOT_PUBLISHED}
+
+
+def progress(tasks: list[TaskExecution]) -> dict[str, int]:
+    """``{"tasks_done", "tasks_total"}`` over the task executions created so far."""
+    done = sum(1 for t in tasks if t.state in TASK_COMPLETED)
+    return {"tasks_done": done, "tasks_total": len(tasks)}
+
+
+def execution_view(ex: WorkflowExecution, *, include_output: bool = True,
+                   tasks: list[TaskExecution] | None = None) -> dict[str, Any]:
+    """An execution. With ``tasks`` (GET by id) it also carries ``published_global`` and
+    ``progress``; lists leave ``output`` out unless asked."""
+    view: dict[str, Any] = {
+        "id": ex.id,
+        "workflow_id": ex.workflow_id,
+        "workflow_name": ex.workflow_name,
+        "workflow_namespace": ex.workflow_namespace or "",
+        "description": ex.description or "",
+        "tags": list(ex.tags or []),
+        "params": json_text(ex.params or {}),
+        "task_execution_id": ex.task_execution_id,
+        "root_execution_id": ex.root_execution_id,
+        "state": state_text(ex.state),
+        "state_info": ex.state_info,
+        "input": json_text(ex.input or {}),
+        "created_at": timestamp(ex.created_at),
+        "updated_at": timestamp(ex.updated_at),
+        "project_id": PROJECT_ID,
+    }
+    if include_output:
+        view["output"] = json_text(ex.output or {})
+    if tasks is not None:
+        view["published_global"] = json_text(published_global(ex))
+        view["progress"] = progress(tasks)
+    return view
+
+
+def task_view(task: TaskExecution, ex: WorkflowExecution | None, detail: bool = False) -> dict[str, Any]:
+    """A task execution; ``detail`` (GET by id) adds ``result`` and ``published_global``."""
+    view: dict[str, Any] = {
+        "id": task.id,
+        "name": task.name,
+        "type": task.type,
+        "workflow_name": task.workflow_name,
+        "workflow_namespace": ex.workflow_namespace if ex is not None else "",
+        "workflow_id": ex.workflow_id if ex is not None else None,
+        "workflow_execution_id": task.workflow_execution_id,
+        "tags": [],
+        "state": state_text(task.state),
+        "state_info": task.state_info,
+        "project_id": PROJECT_ID,
+        "runtime_context": json_text(task.runtime_context or {}),
+        "published": json_text(task.published or {}),
+        "processed": bool(task.processed),
+        "created_at": timestamp(task.created_at),
+        "updated_at": timestamp(task.updated_at),
+        "started_at": timestamp(task.started_at),
+        "finished_at": timestamp(task.finished_at),
+    }
+    if detail:
+        view["result"] = json_text(task.result)
+        view["published_global"] = json_text(published_global(ex) if ex is not None else {})
+    return view
+
+
+def action_execution_view(action: ActionExecution, *, task_name: str | None = None,
+                          workflow_namespace: str = "", include_output: bool = True) -> dict[str, Any]:
+    """An action execution (``output`` is ``{"result": ...}`` once it completed)."""
+    view: dict[str, Any] = {
+        "id": action.id,
+        "name": action.name,
+        "description": action.description or "",
+        "workflow_name": action.workflow_name,
+        "workflow_namespace": workflow_namespace,
+        "task_name": task_name,
+        "task_execution_id": action.task_execution_id,
+        "state": state_text(action.state),
+        "state_info": action.state_info,
+        "tags": [],
+        "project_id": PROJECT_ID,
+        "accepted": bool(action.accepted),
+        "input": json_text(action.input or {}),
+        "params": json_text({}),
+        "created_at": timestamp(action.created_at),
+        "updated_at": timestamp(action.updated_at),
+    }
+    if include_output:
+        view["output"] = json_text(action.output or {})
+    return view
+
+
+# --- definitions ----------------------------------------------------------------------------
+
+
+def interface_of(spec: WorkflowSpec | None) -> dict[str, Any]:
+    """Mistral's workflow ``interface``: the declared input list and the output keys."""
+    if spec is None:
+        return {"input": [], "output": []}
+    inputs: list[Any] = [{p.name: thaw(p.default)} if p.has_default else p.name for p in spec.input]
+    output = list(spec.output.keys()) if isinstance(spec.output, dict) else []
+    return {"input": inputs, "output": output}
+
+
+def workflow_view(row: Any, spec: WorkflowSpec | None, definition: str) -> dict[str, Any]:
+    """A stored workflow; ``definition`` is the text shown for it."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "namespace": row.namespace or "",
+        "input": row.input or "",
+        "interface": json_text(interface_of(spec)),
+        "definition": definition,
+        "checksum": hashlib.md5(definition.encode("utf-8")).hexdigest(),  # noqa: S324 - Mistral's checksum
+        "tags": list(row.tags or []),
+        "scope": row.scope,
+        "project_id": row.project_id or PROJECT_ID,
+        "created_at": timestamp(row.created_at),
+        "updated_at": timestamp(row.updated_at),
+    }
+
+
+def workbook_view(row: Any) -> dict[str, Any]:
+    """A stored workbook."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "namespace": row.namespace or "",
+        "definition": row.definition,
+        "tags": list(row.tags or []),
+        "scope": row.scope,
+        "project_id": row.project_id or PROJECT_ID,
+        "created_at": timestamp(row.created_at),
+        "updated_at": timestamp(row.updated_at),
+    }
+
+
+def adhoc_action_view(row: Any) -> dict[str, Any]:
+    """An ad-hoc action."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "namespace": row.namespace or "",
+        "is_system": False,
+        "input": row.input or "",
+        "description": row.description or "",
+        "tags": list(row.tags or []),
+        "definition": row.definition,
+        "scope": row.scope,
+        "project_id": row.project_id or PROJECT_ID,
+        "created_at": timestamp(row.created_at),
+        "updated_at": timestamp(row.updated_at),
+    }
+
+
+def system_action_view(info: ActionInfo) -> dict[str, Any]:
+    """A registered (Python) action, with a stable id derived from its name."""
+    return {
+        "id": str(uuid.uuid5(_SYSTEM_ACTION_NS, info.name)),
+        "name": info.name,
+        "namespace": "",
+        "is_system": True,
+        "input": info.input_text(),
+        "description": info.description,
+        "tags": [],
+        "definition": None,
+        "scope": "public",
+        "project_id": None,
+        "created_at": None,
+        "updated_at": None,
+    }
+
+
+def system_action_id(name: str) -> str:
+    """The id :func:`system_action_view` gives the action ``name``."""
+    return str(uuid.uuid5(_SYSTEM_ACTION_NS, name))
+
+
+# --- other resources ------------------------------------------------------------------------
+
+
+def environment_view(row: Any) -> dict[str, Any]:
+    """An environment (``variables`` as JSON text)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description or "",
+        "variables": json_text(row.variables or {}),
+        "scope": row.scope,
+        "project_id": row.project_id or PROJECT_ID,
+        "created_at": timestamp(row.created_at),
+        "updated_at": timestamp(row.updated_at),
+    }
+
+
+def cron_trigger_view(row: Any) -> dict[str, Any]:
+    """A cron trigger."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "workflow_name": row.workflow_name,
+        "workflow_id": row.workflow_id,
+        "workflow_input": json_text(row.workflow_input or {}),
+        "workflow_params": json_text(row.workflow_params or {}),
+        "project_id": row.project_id or PROJECT_ID,
+        "scope": row.scope,
+        "pattern": row.pattern,
+        "remaining_executions": row.remaining_executions,
+        "first_execution_time": timestamp(row.first_execution_time),
+        "next_execution_time": timestamp(row.next_execution_time),
+        "created_at": timestamp(row.created_at),
+        "updated_at": timestamp(row.updated_at),
+    }

@@ -1,0 +1,135 @@
+"""``levante server``: serve the REST API with the engine, scheduler and executor in one process.
+
+Contract (DESIGN.md section 4): ``levante server [--host 127.0.0.1] [--port 8989] [--db URL]
+[--transport URL] [--role all|api|engine|executor]``; the same settings come from
+``LEVANTE_HOST``, ``LEVANTE_PORT``, ``LEVANTE_DB_URL``, ``LEVANTE_TRANSPORT_URL`` and
+``LEVANTE_ROLE``. When it is ready it prints one line: ``levante: serving on http://HOST:PORT/v2
+(db ..., role all)``. SIGINT and SIGTERM stop it gracefully: no new requests, requests in
+progress finish, then the node stops.
+
+Why the standard library's WSGI server and not gunicorn here: gunicorn forks worker processes, and
+each would need its own engine; the embedded mode (role ``all``) keeps the engine, scheduler and
+executor threads in the one process that serves the API, so a request and the engine share the
+in-process queue and SQLite's single writer. A threaded ``wsgiref`` server is enough for that.
+For production, run gunicorn with ``'levante.api.app:create_app()'`` and the engine and executor
+roles as separate processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import socketserver
+import sys
+import threading
+from dataclasses import replace
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import click
+
+from levante import config as config_mod
+from levante.api.app import create_app
+from levante.config import Config
+from levante.node import Node
+
+LOG = logging.getLogger(__name__)
+ROLES = ("all", "api", "engine", "executor")
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    """``wsgiref``'s server with one thread per request."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    #: Let ``server_close`` wait for requests in progress (graceful shutdown).
+    block_on_close = True
+
+
+class QuietHandler(WSGIRequestHandler):
+    """Request logging through :mod:`logging` (debug level) instead of stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        LOG.debug("%s - %s", self.address_string(), format % args)
+
+
+def masked(url: str) -> str:
+    """A database URL without its password."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def _install_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def serve(config: Config, ready: Any = None) -> None:
+    """Run role ``all`` until SIGINT or SIGTERM.
+
+    Binds first (``port`` 0 picks a free port), so that callback URLs name the real port; then
+    starts the node and serves.
+    """
+    httpd = make_server(config.host, config.port, lambda env, start: [], server_class=ThreadingWSGIServer,
+                        handler_class=QuietHandler)
+    port = httpd.server_address[1]
+    config = replace(config, port=port)
+    node = Node(config).start()
+    stop = threading.Event()
+    try:
+        httpd.set_app(create_app(config, node))
+        _install_signals(stop)
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                  name="levante-http", daemon=True)
+        thread.start()
+        click.echo(f"levante: serving on http://{config.host}:{port}/v2 "
+                   f"(db {masked(config.db_url)}, role {config.role})")
+        sys.stdout.flush()
+        if ready is not None:
+            ready(port)
+        while not stop.wait(0.5):
+            pass
+        click.echo("levante: stopping", err=True)
+        httpd.shutdown()
+    finally:
+        httpd.server_close()
+        node.stop()
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1; LEVANTE_HOST).")
+@click.option("--port", type=int, default=None,
+              help="Port to bind (default 8989, 0 = any free port; LEVANTE_PORT).")
+@click.option("--db", "db_url", default=None,
+              help="Database URL (default sqlite:///levante.db; LEVANTE_DB_URL).")
+@click.option("--transport", "transport_url", default=None,
+              help="Message queue URL (default memory://; LEVANTE_TRANSPORT_URL).")
+@click.option("--role", type=click.Choice(ROLES), default=None,
+              help="What this process runs (default all; LEVANTE_ROLE).")
+@click.option("--public-url", default=None,
+              help="Base URL third parties reach the API at, for callback URLs (LEVANTE_PUBLIC_URL).")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="Logging level.")
+def server(host: str | None, port: int | None, db_url: str | None, transport_url: str | None,
+           role: str | None, public_url: str | None, log_level: str) -> None:
+    """Serve the REST API (Mistral v2 compatible) with the engine and an executor."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = config_mod.load(host=host, port=port, db_url=db_url, transport_url=transport_url,
+                                 role=role, public_url=public_url)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if config.role not in ROLES:
+        raise click.UsageError(f"unknown role {config.role!r} (one of {', '.join(ROLES)})")
+    if config.role != "all":
+        click.echo(f"levante server: role {config.role} is not available yet (needs the message queue); "
+                   "use --role all", err=True)
+        raise SystemExit(2)
+    try:
+        serve(config)
+    except OSError as exc:
+        click.echo(f"levante server: cannot serve on {config.host}:{config.port}: {exc}", err=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,43 @@
+"""The API in process: a Node on a temporary SQLite file, driven through falcon's TestClient."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import falcon.testing
+import pytest
+
+from levante import config as config_mod
+from levante.api.app import create_app
+from levante.node import Node
+from tests.functional.api.helpers import MAX_BODY, Api
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    db = tmp_path_factory.mktemp("api") / "levante.db"
+    config = config_mod.load(env={}, db_url=f"sqlite:///{db}", executor_threads=4, max_body_bytes=MAX_BODY)
+    with Node(config) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def app(node: Node) -> Any:
+    return create_app(node.config, node)
+
+
+@pytest.fixture
+def client(app: Any) -> falcon.testing.TestClient:
+    return falcon.testing.TestClient(app)
+
+
+@pytest.fixture
+def name() -> str:
+    """A workflow (or other) name no other test uses."""
+    return f"wf_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def api(client: falcon.testing.TestClient, node: Node) -> Api:
+    return Api(client, node)

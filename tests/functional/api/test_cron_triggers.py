@@ -1,0 +1,104 @@
+"""/v2/cron_triggers (stored and listed; firing is not part of this API yet) and cron patterns."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from levante.api import cron
+from levante.exceptions import InputError
+from tests.functional.api.helpers import ECHO_WF, decoded
+
+
+@pytest.fixture
+def echo(api, name):
+    api.upload("workflows", ECHO_WF.format(name=name))
+    return name
+
+
+def _trigger(**body):
+    return {"name": f"ct_{uuid.uuid4().hex[:10]}", **body}
+
+
+def test_cron_trigger_crud(api, echo):
+    body = _trigger(workflow_name=echo, workflow_input={"who": "Ida"}, pattern="*/5 * * * *",
+                    remaining_executions=3)
+    created = api.client.simulate_post("/v2/cron_triggers", json=body)
+    assert created.status_code == 201, created.text
+    trigger = created.json
+    assert trigger["workflow_name"] == echo and trigger["pattern"] == "*/5 * * * *"
+    assert decoded(trigger["workflow_input"]) == {"who": "Ida"}
+    assert trigger["remaining_executions"] == 3
+    upcoming = datetime.strptime(trigger["next_execution_time"], "%Y-%m-%d %H:%M:%S")
+    assert upcoming.minute % 5 == 0
+    assert trigger["workflow_id"] == api.get(f"/v2/workflows/{echo}")["id"]
+    assert api.get(f"/v2/cron_triggers/{body['name']}")["id"] == trigger["id"]
+    assert api.get(f"/v2/cron_triggers/{trigger['id']}")["name"] == body["name"]
+    listed = api.get("/v2/cron_triggers", workflow_name=echo)["cron_triggers"]
+    assert body["name"] in [t["name"] for t in listed]
+    # a workflow with triggers cannot be deleted
+    assert api.client.simulate_delete(f"/v2/workflows/{echo}").status_code == 400
+    assert api.client.simulate_delete(f"/v2/cron_triggers/{body['name']}").status_code == 204
+    assert api.client.simulate_get(f"/v2/cron_triggers/{body['name']}").status_code == 404
+    assert api.client.simulate_delete(f"/v2/workflows/{echo}").status_code == 204
+
+
+def test_first_execution_time(api, echo):
+    first = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")
+    body = _trigger(workflow_name=echo, workflow_input={"who": "Jo"}, first_execution_time=first)
+    trigger = api.client.simulate_post("/v2/cron_triggers", json=body).json
+    assert trigger["first_execution_time"] == first + ":00"
+    assert trigger["next_execution_time"] == first + ":00"
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"pattern": "* * * * *"}, 400),                                   # no workflow
+    ({"workflow_name": "nowhere_wf", "pattern": "* * * * *"}, 404),
+    ({"workflow_name": "{echo}"}, 400),                                # no pattern nor first time
+    ({"workflow_name": "{echo}", "pattern": "61 * * * *"}, 400),
+    ({"workflow_name": "{echo}", "pattern": "* * *"}, 400),
+    ({"workflow_name": "{echo}", "pattern": "* * * * *", "workflow_input": {"nope": 1}}, 400),
+    ({"workflow_name": "{echo}", "first_execution_time": "2001-01-01 00:00"}, 400),
+    ({"workflow_name": "{echo}", "first_execution_time": "2999-01-01 00:00", "remaining_executions": 2}, 400),
+])
+def test_cron_trigger_errors(api, echo, body, status):
+    body = {k: v.format(echo=echo) if isinstance(v, str) else v for k, v in body.items()}
+    body.setdefault("workflow_input", {"who": "K"})
+    resp = api.client.simulate_post("/v2/cron_triggers", json=_trigger(**body))
+    assert resp.status_code == status, resp.text
+
+
+def test_duplicate_cron_trigger_is_409(api, echo):
+    body = _trigger(workflow_name=echo, workflow_input={"who": "L"}, pattern="0 0 * * *")
+    assert api.client.simulate_post("/v2/cron_triggers", json=body).status_code == 201
+    assert api.client.simulate_post("/v2/cron_triggers", json=body).status_code == 409
+
+
+# --- patterns -------------------------------------------------------------------------------
+
+T0 = datetime(2026, 3, 14, 10, 30, 15, tzinfo=timezone.utc)  # a Saturday
+
+
+@pytest.mark.parametrize("pattern, expected", [
+    ("* * * * *", datetime(2026, 3, 14, 10, 31, tzinfo=timezone.utc)),
+    ("*/15 * * * *", datetime(2026, 3, 14, 10, 45, tzinfo=timezone.utc)),
+    ("0 9 * * *", datetime(2026, 3, 15, 9, 0, tzinfo=timezone.utc)),
+    ("0 0 1 * *", datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc)),
+    ("30 8 * * mon-fri", datetime(2026, 3, 16, 8, 30, tzinfo=timezone.utc)),
+    ("0 12 * * 7", datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)),
+    ("0 0 29 feb *", datetime(2028, 2, 29, 0, 0, tzinfo=timezone.utc)),
+    ("0 0 13 * fri", datetime(2026, 3, 20, 0, 0, tzinfo=timezone.utc)),  # day OR weekday
+    ("@hourly", datetime(2026, 3, 14, 11, 0, tzinfo=timezone.utc)),
+    ("5,10 10-11 * * *", datetime(2026, 3, 14, 11, 5, tzinfo=timezone.utc)),
+])
+def test_next_time(pattern, expected):
+    assert cron.next_time(pattern, T0) == expected
+
+
+@pytest.mark.parametrize("pattern", ["", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "*/0 * * * *",
+                                     "a * * * *", "5-1 * * * *", "0 0 30 feb *"])
+def test_bad_patterns(pattern):
+    with pytest.raises(InputError):
+        cron.next_time(pattern, T0)

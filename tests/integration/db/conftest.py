@@ -1,57 +1,16 @@
-"""Fixtures of the database tests on the real PostgreSQL.
-
-Each test run creates its own database (``levante_test_<random>``) through a connection to the
-admin database (``LEVANTE_TEST_PG_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``),
-migrates it, empties its tables after each test and drops it at the end.
-
-When PostgreSQL cannot be reached the tests are skipped, or fail when the ``CI`` environment
-variable is set (a CI run must not pass by skipping).
-"""
+"""Fixtures of the database tests on the real PostgreSQL (``pg_url`` comes from
+tests/integration/conftest.py): the run's database is migrated, and its tables are emptied after
+each test."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from levante.db.models import Base
 from levante.db.session import SessionFactory, make_engine, make_session_factory, migrate
-
-ADMIN_URL = os.environ.get("LEVANTE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _unreachable(reason: str) -> None:
-    message = f"PostgreSQL at {make_url(ADMIN_URL).render_as_string()} is not reachable: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(message + " (CI is set: the integration tests must run)", pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """URL of a database created for this test run (dropped at the end)."""
-    admin = make_engine(
-        ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args={"connect_timeout": 5}
-    )
-    name = f"levante_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except SQLAlchemyError as exc:
-        admin.dispose()
-        _unreachable(str(exc).splitlines()[0])
-    try:
-        yield make_url(make_engine(ADMIN_URL).url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

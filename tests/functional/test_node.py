@@ -1,0 +1,93 @@
+"""A node on SQLite: what survives a stop, and what happens to duplicate results."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from levante.config import load
+from levante.db import repository as repo
+from levante.db.session import transaction
+from levante.engine import events as ev
+from levante.engine.definitions import store
+from levante.node import Node
+
+WAIT = """
+version: '2.0'
+wf:
+  tasks:
+    nap:
+      wait-before: 1
+      action: std.echo output="awake"
+      publish: {said: <% task().result %>}
+"""
+
+ASYNC = """
+version: '2.0'
+wf:
+  tasks:
+    wait:
+      action: std.async_noop
+      on-success: after
+    after:
+      action: std.echo output=<% task(wait).result %>
+      publish: {got: <% task().result %>}
+"""
+
+
+def _node(tmp_path: Path) -> Node:
+    return Node(load(env={}, db_url=f"sqlite:///{tmp_path / 'levante.db'}"))
+
+
+def test_a_delayed_call_survives_a_restart(tmp_path: Path) -> None:
+    with _node(tmp_path) as first:
+        with transaction(first.session_factory) as session:
+            store(session, "workflows", WAIT)
+        ex = first.service.start_execution("wf")
+        assert str(first.service.get_execution(ex.id).state) == "RUNNING"
+    # the first node stopped before the wait-before delay ended; a new one picks the call up
+    with _node(tmp_path) as second:
+        done = second.service.wait(ex.id, 10)
+    assert str(done.state) == "SUCCESS" and done.output == {"said": "awake"}
+
+
+def test_outbox_rows_a_crash_left_unsent_are_sent_at_start(tmp_path: Path) -> None:
+    first = _node(tmp_path)
+    first.service.on_outbox = lambda rows: None  # the process "dies" between commit and publish
+    with first:
+        with transaction(first.session_factory) as session:
+            store(session, "workflows", WAIT.replace("wait-before: 1", "wait-before: 0"))
+        ex = first.service.start_execution("wf")
+        with transaction(first.session_factory) as session:
+            assert len(repo.pending(session, 10)) == 1
+    with _node(tmp_path) as second:
+        done = second.service.wait(ex.id, 10)
+        # rows are marked sent by a background thread after they were handed over
+        second_pending = [None]
+        deadline = time.monotonic() + 10
+        while second_pending and time.monotonic() < deadline:
+            with transaction(second.read_factory) as session:
+                second_pending = repo.pending(session, 10)
+            time.sleep(0.02)
+    assert str(done.state) == "SUCCESS"
+    assert second_pending == []
+
+
+def test_a_duplicate_result_changes_nothing(tmp_path: Path) -> None:
+    with _node(tmp_path) as node:
+        with transaction(node.session_factory) as session:
+            store(session, "workflows", ASYNC)
+        ex = node.service.start_execution("wf")
+        with transaction(node.session_factory) as session:
+            (task,) = repo.tasks_of(session, ex.id)
+            (action,) = repo.action_executions_of(session, task.id)
+        event = ev.ActionCompleted(ex.id, action.id, "SUCCESS", "first")
+        node.service.handle([event, ev.ActionCompleted(ex.id, action.id, "SUCCESS", "second")])
+        node.service.handle([event])
+        done = node.service.wait(ex.id, 10)
+        with transaction(node.session_factory) as session:
+            names = [t.name for t in repo.tasks_of(session, ex.id)]
+            stored = repo.get_action_execution(session, action.id)
+    assert str(done.state) == "SUCCESS" and done.output == {"got": "first"}
+    assert names == ["wait", "after"]
+    assert stored.output == {"result": "first"}

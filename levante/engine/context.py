@@ -77,7 +77,9 @@ def vars_data(wf_ex: WorkflowExecution) -> dict[str, Any]:
     return _layers(wf_ex.input, wf_ex.context, {"__env": env_of(wf_ex)})
 
 
-def merge_contexts(contexts: list[tuple[Mapping[str, Any], Mapping[str, int]]]) -> tuple[dict[str, Any], dict[str, int]]:
+def merge_contexts(
+    contexts: list[tuple[Mapping[str, Any], Mapping[str, int]]],
+) -> tuple[dict[str, Any], dict[str, int]]:
     """Merge branch contexts: on a key present in several, the higher version wins; on a tie the
     earlier context keeps it. Returns the merged context and versions."""
     merged: dict[str, Any] = {}

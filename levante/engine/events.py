@@ -130,8 +130,8 @@ class SkipRequested(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (ActionCompleted, SubworkflowCompleted, SubworkflowPaused, SubworkflowReopened, TimerFired, PauseRequested, ResumeRequested,
-                CancelRequested, StopRequested, RerunRequested, SkipRequested)
+    for cls in (ActionCompleted, SubworkflowCompleted, SubworkflowPaused, SubworkflowReopened, TimerFired,
+                PauseRequested, ResumeRequested, CancelRequested, StopRequested, RerunRequested, SkipRequested)
 }
 
 

@@ -16,13 +16,12 @@ from levante.engine import context as ctx
 from levante.engine import events as ev
 from levante.engine.commands import Command, Completed, Dispatch
 from levante.engine.model import TaskExecution
-from levante.engine.inputs import prepare_input
 from levante.engine.tasks import TaskLogic
 from levante.engine.transitions import TransitionLogic
-from levante.exceptions import ExpressionError, InputError
+from levante.exceptions import ExpressionError
 from levante.states import State
 from levante.workflows import expressions
-from levante.workflows.specs import WorkflowSpec, thaw
+from levante.workflows.specs import thaw
 
 _ACTIVE = frozenset({State.IDLE, State.RUNNING, State.WAITING, State.DELAYED, State.PAUSED})
 

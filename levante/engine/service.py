@@ -200,7 +200,7 @@ class EngineService:
         if runs:
             messages = [(f"executor.{c.target}" if c.target else "executor", c.to_dict()) for c in runs]
             ids = repo.enqueue_many(session, messages)
-            outcome.outbox.extend((i, topic, payload) for i, (topic, payload) in zip(ids, messages))
+            outcome.outbox.extend((i, topic, payload) for i, (topic, payload) in zip(ids, messages, strict=True))
         for command in commands:
             if not isinstance(command, RunAction):
                 self._carry_out(session, command, outcome)

@@ -13,9 +13,9 @@ from levante.engine import context as ctx
 from levante.engine import events as ev
 from levante.engine.base import ConductorBase
 from levante.engine.commands import Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.inputs import prepare_input
 from levante.engine.model import ActionExecution, TaskExecution, new_id
 from levante.engine.policies import PolicyError, retry_delay, value_of
-from levante.engine.inputs import prepare_input
 from levante.exceptions import ExpressionError, InputError
 from levante.states import State
 from levante.workflows import expressions
@@ -222,7 +222,8 @@ class TaskLogic(ConductorBase):
             workflow_name=sub.name, workbook=sub.workbook, namespace=namespace,
             input={k: v for k, v in given.items() if k in declared}, params=params, index=index))
 
-    def resolve_action(self, name: str, given: dict[str, Any], data: dict[str, Any]) -> tuple[Any, dict[str, Any], list[str]]:
+    def resolve_action(self, name: str, given: dict[str, Any],
+                       data: dict[str, Any]) -> tuple[Any, dict[str, Any], list[str]]:
         """Follow ad-hoc action bases down to a registered action.
 
         Returns:

@@ -10,7 +10,7 @@ from typing import Any
 
 from levante.exceptions import ParseError, SpecError, ValidationError
 from levante.workflows import schemacheck, yamlsource
-from levante.workflows.builder import BuildResult, Builder
+from levante.workflows.builder import Builder, BuildResult
 from levante.workflows.semantics import Checker
 from levante.workflows.specs import ActionSpec, DocumentSpec, FrozenDict, WorkflowSpec
 

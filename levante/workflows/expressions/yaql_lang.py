@@ -14,7 +14,7 @@ import threading
 from typing import Any, Callable, NamedTuple
 
 import yaql
-from yaql.language import factory, specs, utils, yaqltypes
+from yaql.language import factory, specs, utils
 
 from levante.exceptions import ExpressionError
 from levante.workflows.expressions import functions, yaql_fast

@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 from levante.engine import events as ev
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
-from levante.engine.machine import Conductor, prepare_input
+from levante.engine.inputs import prepare_input
+from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, new_id
 from levante.engine.state import ExecutionState, SystemAction
 from levante.exceptions import InputError, NotFoundError

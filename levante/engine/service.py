@@ -23,7 +23,8 @@ from levante.engine import events as ev
 from levante.engine.catalog import DbCatalog
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.context import deep_merge
-from levante.engine.machine import Conductor, prepare_input
+from levante.engine.inputs import prepare_input
+from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.state import ExecutionState
 from levante.exceptions import ConflictError, InputError, NotFoundError

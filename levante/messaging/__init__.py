@@ -1,1 +1,11 @@
-"""Levante messaging component (not built yet)."""
+"""Messaging: the only package that imports kombu.
+
+- :mod:`~levante.messaging.topology`: the exchange and queues of a namespace;
+- :mod:`~levante.messaging.envelope`: the versioned JSON envelope (``encode`` / ``decode``);
+- :mod:`~levante.messaging.transport`: ``Transport.publish`` with a bounded retry policy;
+- :mod:`~levante.messaging.consumer`: the ``Consumer`` base (a kombu ``ConsumerMixin`` on a thread);
+- :mod:`~levante.messaging.engine_consumer`: ``EngineConsumer``, engine events in batches;
+- :mod:`~levante.messaging.relay`: ``Relay``, the outbox publisher.
+
+The executor's consumer is :class:`levante.executor.worker.ExecutorWorker`.
+"""

@@ -1,0 +1,137 @@
+"""The executor as a queue consumer: RunAction messages in, ActionCompleted events out.
+
+``ExecutorWorker`` consumes its group's queue (``<ns>.executor`` or ``<ns>.executor.<target>``),
+runs each action on a thread pool with :class:`~levante.executor.runner.ActionRunner`, publishes the
+resulting event to the engine's queue and only then acks the request (at-least-once: a worker that
+dies mid-action leaves the request to be redelivered, and the runner fails a redelivered request
+that is not ``safe_rerun``). An asynchronous action (the runner returns None) is acked as soon as it
+started: its result comes later through the API. A request this worker already reported that comes
+back redelivered (the ack was lost with the connection) is acked without being run again.
+
+The broker is reached only through :mod:`levante.messaging` (no kombu here).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+from levante.engine.commands import RunAction
+from levante.engine.events import ActionCompleted, Event
+from levante.executor.runner import ActionRequest, ActionRunner
+from levante.messaging import envelope as env
+from levante.messaging.consumer import Consumer, Delivery
+from levante.messaging.topology import DEFAULT_NAMESPACE, ENGINE_TOPIC, Topology
+from levante.messaging.transport import RetryPolicy, Transport
+
+__all__ = ["ExecutorWorker"]
+
+LOG = logging.getLogger(__name__)
+
+#: Action executions whose outcome this worker reported, remembered to recognise their redelivery.
+_MAX_REPORTED = 10_000
+
+
+class ExecutorWorker(Consumer):
+    """Runs the RunAction messages of one executor group.
+
+    Args:
+        transport_url: kombu URL of the broker.
+        runner: runs one request and returns the engine event (or None for an async action).
+        namespace: prefix of the exchange and queue names.
+        target: the executor group served (None: the default group).
+        threads: actions run at once.
+        prefetch: most unacknowledged requests held (default: ``threads``, so that every request
+            received starts at once instead of waiting, and being marked redelivered, if this
+            worker dies).
+        retry_policy: how long publishing a result retries while the broker is unreachable.
+        max_redeliveries, retry_delay: as for :class:`~levante.messaging.consumer.Consumer`
+            (a request fails only when its result cannot be published).
+    """
+
+    def __init__(self, transport_url: str, runner: ActionRunner, namespace: str = DEFAULT_NAMESPACE,
+                 target: str | None = None, threads: int = 16, prefetch: int | None = None, *,
+                 retry_policy: RetryPolicy | None = None, max_redeliveries: int = 5,
+                 retry_delay: float = 0.2, name: str | None = None) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        self.topology = Topology(namespace)
+        name = name or f"levante-executor{'-' + target if target else ''}"
+        super().__init__(transport_url, [self.topology.executor_queue(target)],
+                         prefetch_count=prefetch or threads, max_redeliveries=max_redeliveries,
+                         retry_delay=retry_delay, name=name)
+        self.runner = runner
+        self.target = target
+        self.transport = Transport(transport_url, namespace, retry_policy)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"{name}-action")
+        self._closed = False
+        self._reported: OrderedDict[str, None] = OrderedDict()
+        self._reported_lock = threading.Lock()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking requests, wait up to ``timeout`` for those running, then disconnect.
+
+        Requests still running then are not acked: the broker redelivers them.
+        """
+        super().stop(timeout)
+        self._closed = True
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.transport.close()
+
+    def dispatch(self, delivery: Delivery) -> None:
+        """Check the request and hand it to the pool (on the consumer thread)."""
+        if delivery.envelope.type != env.RUN_ACTION:
+            self.drop(delivery, f'type "{delivery.envelope.type}" on an executor queue '
+                                '(expected "run_action")')
+            return
+        payload = delivery.payload
+        try:
+            if payload.get("kind", RunAction.kind) != RunAction.kind:
+                raise TypeError(f'kind is "{payload.get("kind")}"')
+            command = RunAction(**{k: v for k, v in payload.items() if k != "kind"})
+        except TypeError as exc:
+            self.drop(delivery, f"not a RunAction ({exc})")
+            return
+        if delivery.redelivered and self._was_reported(command.action_execution_id):
+            # This worker reported it, but the ack was lost with the connection: do not run it again.
+            LOG.info("%s: action execution %s was already reported; acking its redelivery", self.name,
+                     command.action_execution_id)
+            self.settle(delivery, True)
+            return
+        self.pool.submit(self._execute, delivery, command)
+
+    def _execute(self, delivery: Delivery, command: RunAction) -> None:
+        ok = False
+        try:
+            event = self._run(command, delivery.redelivered)
+            if event is not None:
+                self.transport.publish(ENGINE_TOPIC, env.encode(env.EVENT, event.to_dict()))
+            self._remember(command.action_execution_id)
+            ok = True
+        except Exception:  # noqa: BLE001 - the request goes back to the queue
+            LOG.exception("%s: could not report the result of action execution %s", self.name,
+                          command.action_execution_id)
+        finally:
+            self.settle(delivery, ok)
+            if self._closed:  # a late result after stop(): do not leave a connection open
+                self.transport.close()
+
+    def _remember(self, action_execution_id: str) -> None:
+        with self._reported_lock:
+            self._reported[action_execution_id] = None
+            while len(self._reported) > _MAX_REPORTED:
+                self._reported.popitem(last=False)
+
+    def _was_reported(self, action_execution_id: str) -> bool:
+        with self._reported_lock:
+            return action_execution_id in self._reported
+
+    def _run(self, command: RunAction, redelivered: bool) -> Event | None:
+        try:
+            return self.runner.run(ActionRequest(command, redelivered))
+        except Exception as exc:  # noqa: BLE001 - an executor bug must still end the action
+            LOG.exception("%s: %s failed", self.name, command.action_name)
+            return ActionCompleted(command.execution_id or "", command.action_execution_id, "ERROR",
+                                   f"Executor failure: {exc}")

@@ -1,0 +1,135 @@
+"""The broker topology: one direct exchange and the queues bound to it. Nothing else.
+
+Every name starts with a namespace (default ``levante``) so that several installations, or
+several test runs, can share one RabbitMQ vhost::
+
+    exchange  <ns>                       direct, durable
+    queue     <ns>.engine                routing key 'engine'             engine events
+    queue     <ns>.executor              routing key 'executor'           RunAction, default group
+    queue     <ns>.executor.<target>     routing key 'executor.<target>'  RunAction for one target
+    queue     <ns>.dead                  routing key 'dead'               dead letters of all of the above
+
+Routing keys are the outbox topics (``engine``, ``executor``, ``executor.<target>``) unprefixed:
+the namespaced exchange already isolates them. Work queues dead-letter into the same exchange with
+the routing key ``dead`` (RabbitMQ honours it; kombu's memory transport ignores it).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from kombu import Exchange, Queue
+
+__all__ = [
+    "DEAD_TOPIC",
+    "DEFAULT_NAMESPACE",
+    "ENGINE_TOPIC",
+    "EXECUTOR_TOPIC",
+    "PERSISTENT",
+    "Topology",
+    "executor_topic",
+]
+
+#: Namespace of a production installation.
+DEFAULT_NAMESPACE = "levante"
+#: Routing key of engine events.
+ENGINE_TOPIC = "engine"
+#: Routing key of RunAction messages for the default executor group.
+EXECUTOR_TOPIC = "executor"
+#: Routing key of messages the work queues dead-letter.
+DEAD_TOPIC = "dead"
+#: AMQP delivery mode of every message: written to disk by the broker.
+PERSISTENT = 2
+
+#: Longest target name (queue names are limited to 255 bytes; leave room for the namespace).
+_MAX_TARGET = 200
+_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
+
+
+def executor_topic(target: str | None = None) -> str:
+    """The routing key of an executor group: ``executor`` or ``executor.<target>``."""
+    if target is None:
+        return EXECUTOR_TOPIC
+    _check_target(target)
+    return f"{EXECUTOR_TOPIC}.{target}"
+
+
+def _check_target(target: str) -> None:
+    if not isinstance(target, str) or not target.strip() or len(target.encode()) > _MAX_TARGET:
+        raise ValueError(f'Invalid executor target "{target}": '
+                         f"a non-blank name of at most {_MAX_TARGET} bytes.")
+
+
+class Topology:
+    """The exchange and queues of one namespace.
+
+    Entities are built once and cached, so that kombu's ``maybe_declare`` (which remembers what a
+    connection declared) declares each of them once per connection.
+    """
+
+    def __init__(self, namespace: str = DEFAULT_NAMESPACE) -> None:
+        if not isinstance(namespace, str) or not _NAMESPACE_RE.match(namespace):
+            raise ValueError(f'Invalid namespace "{namespace}": letters, digits, "_", "." and "-" only.')
+        self.namespace = namespace
+        #: The one exchange everything is published to.
+        self.exchange = Exchange(namespace, type="direct", durable=True, delivery_mode=PERSISTENT)
+        #: Where messages that failed too often end up (RabbitMQ only), for an operator to inspect.
+        self.dead_queue = Queue(f"{namespace}.dead", self.exchange, routing_key=DEAD_TOPIC, durable=True)
+        self._queues: dict[str, Queue] = {DEAD_TOPIC: self.dead_queue}
+        self._lock = threading.Lock()
+
+    @property
+    def engine_queue(self) -> Queue:
+        """The queue of engine events."""
+        return self.queue_for(ENGINE_TOPIC)
+
+    def executor_queue(self, target: str | None = None) -> Queue:
+        """The queue of one executor group (None: the default group)."""
+        return self.queue_for(executor_topic(target))
+
+    def queue_for(self, topic: str) -> Queue:
+        """The queue a topic (routing key) is delivered to.
+
+        Raises:
+            ValueError: the topic is not ``engine``, ``executor``, ``executor.<target>`` or ``dead``.
+        """
+        queue = self._queues.get(topic)
+        if queue is not None:
+            return queue
+        self._check_topic(topic)
+        with self._lock:
+            queue = self._queues.get(topic)
+            if queue is None:
+                queue = Queue(
+                    f"{self.namespace}.{topic}",
+                    self.exchange,
+                    routing_key=topic,
+                    durable=True,
+                    queue_arguments={
+                        "x-dead-letter-exchange": self.namespace,
+                        "x-dead-letter-routing-key": DEAD_TOPIC,
+                    },
+                )
+                self._queues[topic] = queue
+        return queue
+
+    def declarations(self, topic: str) -> list[Exchange | Queue]:
+        """What must exist before publishing to ``topic``: the exchange, the dead-letter queue and
+        the topic's queue (so a message for a target no executor serves yet waits instead of being
+        dropped by the exchange)."""
+        return [self.exchange, self.dead_queue, self.queue_for(topic)]
+
+    def known_queues(self) -> list[Queue]:
+        """Every queue built so far (the dead-letter queue included)."""
+        with self._lock:
+            return list(self._queues.values())
+
+    @staticmethod
+    def _check_topic(topic: str) -> None:
+        if topic in (ENGINE_TOPIC, EXECUTOR_TOPIC, DEAD_TOPIC):
+            return
+        if isinstance(topic, str) and topic.startswith(EXECUTOR_TOPIC + "."):
+            _check_target(topic[len(EXECUTOR_TOPIC) + 1:])
+            return
+        raise ValueError(f'Unknown topic "{topic}": expected "engine", "executor" or "executor.<target>".')

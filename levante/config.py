@@ -37,6 +37,8 @@ class Config:
     max_body_bytes: int = 4 * 1024 * 1024
     #: Require an API key or callback token (default: on unless the API binds only to loopback).
     auth: bool | None = None
+    #: Prefix of the broker's exchange and queue names (lets several deployments share a broker).
+    namespace: str = "levante"
     #: How often the scheduler looks for due delayed calls when nothing wakes it, in seconds.
     scheduler_interval: float = 0.5
 
@@ -67,6 +69,7 @@ _ENV = {
     "LEVANTE_EXECUTOR_TARGET": "executor_target",
     "LEVANTE_ENGINE_THREADS": "engine_threads",
     "LEVANTE_AUTH": "auth",
+    "LEVANTE_NAMESPACE": "namespace",
 }
 
 

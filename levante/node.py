@@ -1,8 +1,14 @@
-"""One Levante process: the database, the engine service, the scheduler, the outbox relay and an
-in-process executor, wired together and run on threads.
+"""One Levante process: the database, the engine service, the scheduler, the outbox relay and
+executors, wired together and run on threads, for one role.
 
-``levante run`` and ``levante server`` (role ``all``) use a :class:`Node`; tests use it to run
-workflows end to end on SQLite or PostgreSQL.
+- Embedded (role ``all`` on ``memory://``): everything in this process; the outbox relay hands
+  action requests straight to an in-process executor pool, results come back on an in-memory inbox.
+- With a broker (``amqp://``): role ``engine`` consumes results from the engine queue, runs the
+  scheduler and relays its outbox to the executor queues; role ``executor`` runs an
+  :class:`~levante.executor.worker.ExecutorWorker` (no database); role ``api`` relays the outbox of
+  the transactions its requests make; role ``all`` is the three together.
+
+``levante run`` and ``levante server`` use a :class:`Node`; tests use it to run workflows end to end.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from levante.actions.registry import Registry
@@ -25,6 +32,10 @@ from levante.engine.commands import RunAction
 from levante.engine.model import utcnow
 from levante.engine.service import EngineService
 from levante.executor.runner import ActionRequest, ActionRunner
+from levante.executor.worker import ExecutorWorker
+from levante.messaging.engine_consumer import EngineConsumer
+from levante.messaging.relay import Relay
+from levante.messaging.transport import Transport
 
 LOG = logging.getLogger(__name__)
 #: Most events one engine transaction batch takes from the inbox.
@@ -36,22 +47,26 @@ def _command(payload: dict[str, Any]) -> RunAction:
     return RunAction(**fields)
 
 
+ROLES = ("all", "api", "engine", "executor")
+#: How old an unsent outbox row must be before the sweeper sends it again, in seconds.
+SWEEP_AGE = 10.0
+
+
 class Node:
-    """Engine + scheduler + relay + executor in one process."""
+    """The parts of Levante one process runs, for its role."""
 
     def __init__(self, config: Config, registry: Registry | None = None) -> None:
+        if config.role not in ROLES:
+            raise ValueError(f"unknown role {config.role!r} (one of {', '.join(ROLES)})")
         self.config = config
-        self.db = make_engine(config.db_url)
-        migrate(self.db)
-        self.session_factory = make_session_factory(self.db)
-        #: For reads: on SQLite these transactions do not take the write lock.
-        self.read_factory = make_session_factory(self.db, read_only=True)
+        self.embedded = config.transport_url.startswith("memory://")
+        if self.embedded and config.role != "all":
+            raise ValueError(f"role {config.role!r} needs a message broker shared with the other roles "
+                             "(--transport amqp://...); memory:// only connects the parts of one process")
         self.registry = registry or Registry()
-        self.catalog = DbCatalog(self.registry)
-        self.service = EngineService(self.session_factory, self.catalog)
-        self.service.on_outbox = self._relay
-        self.service.on_schedule = self._wake_scheduler
         self.runner = ActionRunner(self.registry, config.api_base_url)
+        self.transport: Transport | None = None
+        self.consumers: list[Any] = []
         self.inbox: queue.Queue[ev.Event | None] = queue.Queue()
         self.pool = ThreadPoolExecutor(max_workers=config.executor_threads, thread_name_prefix="executor")
         self._sent: queue.Queue[int | None] = queue.Queue()
@@ -59,31 +74,69 @@ class Node:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.worker_id = f"{socket.gethostname()}-{id(self):x}"
+        if config.role == "executor":
+            return  # an executor needs no database
+        self.db = make_engine(config.db_url)
+        migrate(self.db)
+        self.session_factory = make_session_factory(self.db)
+        #: For reads: on SQLite these transactions do not take the write lock.
+        self.read_factory = make_session_factory(self.db, read_only=True)
+        self.catalog = DbCatalog(self.registry)
+        self.service = EngineService(self.session_factory, self.catalog)
+        self.service.on_outbox = self._relay if self.embedded else self._relay_to_broker
+        self.service.on_schedule = self._wake_scheduler
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> "Node":
-        """Start the threads; re-send what a previous run left in the outbox."""
-        for name, target in (("engine", self._engine_loop), ("scheduler", self._scheduler_loop),
-                             ("outbox", self._mark_sent_loop)):
-            for i in range(self.config.engine_threads if name == "engine" else 1):
+        """Start the threads of the role; re-send what a previous run left in the outbox."""
+        role = self.config.role
+        if role == "executor" or (role == "all" and not self.embedded):
+            worker = ExecutorWorker(self.config.transport_url, self.runner, namespace=self.config.namespace,
+                                    target=self.config.executor_target, threads=self.config.executor_threads)
+            worker.start()
+            self.consumers.append(worker)
+        if role == "executor":
+            return self
+        if not self.embedded:
+            self.transport = Transport(self.config.transport_url, namespace=self.config.namespace)
+            self.relay = Relay(self.transport)
+        loops: list[tuple[str, Any, int]] = [("outbox", self._mark_sent_loop, 1)]
+        if role in ("all", "engine"):
+            loops.append(("scheduler", self._scheduler_loop, 1))
+            if self.embedded:
+                loops.append(("engine", self._engine_loop, self.config.engine_threads))
+            else:
+                consumer = EngineConsumer(self.config.transport_url, self.service.handle,
+                                          namespace=self.config.namespace)
+                consumer.start()
+                self.consumers.append(consumer)
+                loops.append(("sweeper", self._sweeper_loop, 1))
+        for name, target, count in loops:
+            for i in range(count):
                 thread = threading.Thread(target=target, name=f"levante-{name}-{i}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
-        self._sweep_outbox()
+        if role in ("all", "engine"):
+            self._sweep_outbox()
         return self
 
     def stop(self) -> None:
-        """Stop the threads and release the database."""
+        """Stop the threads and consumers and release the database and the broker connection."""
         self._stop.set()
         self._wake.set()
+        for consumer in self.consumers:
+            consumer.stop()
         for _ in range(self.config.engine_threads):
             self.inbox.put(None)
         self._sent.put(None)
         self.pool.shutdown(wait=False, cancel_futures=True)
         for thread in self._threads:
             thread.join(timeout=5)
-        self.db.dispose()
+        if self.transport is not None:
+            self.transport.close()
+        if self.config.role != "executor":
+            self.db.dispose()
 
     def __enter__(self) -> "Node":
         return self.start()
@@ -155,6 +208,22 @@ class Node:
 
     # --- the outbox and the executor ------------------------------------------------------
 
+    def _relay_to_broker(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        try:
+            sent = self.relay.send(rows)
+        except Exception:  # noqa: BLE001 - unsent rows stay pending; the sweeper sends them later
+            LOG.exception("outbox: publishing %d row(s) failed; the sweeper will retry", len(rows))
+            return
+        for row_id in sent:
+            self._sent.put(row_id)
+
+    def _sweeper_loop(self) -> None:
+        while not self._stop.wait(SWEEP_AGE / 2):
+            try:
+                self._sweep_outbox(older_than=SWEEP_AGE)
+            except Exception:  # noqa: BLE001
+                LOG.exception("outbox: sweep failed")
+
     def _relay(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
         for row_id, _topic, payload in rows:
             self.pool.submit(self._execute, ActionRequest(_command(payload)))
@@ -182,14 +251,15 @@ class Node:
             except Exception:  # noqa: BLE001 - unmarked rows are re-sent, and results are idempotent
                 LOG.exception("outbox: failed to mark %d row(s) sent", len(ids))
 
-    def _sweep_outbox(self) -> None:
-        """Re-send outbox rows that a crash left unsent."""
-        with transaction(self.session_factory) as session:
-            rows = repo.pending(session, 10_000)
+    def _sweep_outbox(self, older_than: float | None = None) -> None:
+        """Re-send outbox rows left unsent (by a crash, or a broker that was down)."""
+        cutoff = utcnow() - timedelta(seconds=older_than) if older_than else None
+        with transaction(self.read_factory) as session:
+            rows = repo.pending(session, 10_000, older_than=cutoff)
             found = [(r.id, r.topic, r.payload) for r in rows]
         if found:
             LOG.info("outbox: re-sending %d unsent message(s)", len(found))
-            self._relay(found)
+            self.service.on_outbox(found)  # type: ignore[misc]
 
     def _execute(self, request: ActionRequest) -> None:
         try:

@@ -68,7 +68,7 @@ def _install_signals(stop: threading.Event) -> None:
 
 
 def serve(config: Config, ready: Any = None) -> None:
-    """Run role ``all`` until SIGINT or SIGTERM.
+    """Run a role that serves the API (``all`` or ``api``) until SIGINT or SIGTERM.
 
     Binds first (``port`` 0 picks a free port), so that callback URLs name the real port; then
     starts the node and serves.
@@ -99,6 +99,22 @@ def serve(config: Config, ready: Any = None) -> None:
         node.stop()
 
 
+def run_headless(config: Config) -> None:
+    """Run role ``engine`` or ``executor`` (no HTTP) until SIGINT or SIGTERM."""
+    node = Node(config).start()
+    stop = threading.Event()
+    try:
+        _install_signals(stop)
+        where = f"db {masked(config.db_url)}, " if config.role == "engine" else ""
+        click.echo(f"levante: {config.role} running ({where}transport {masked(config.transport_url)})")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+        click.echo("levante: stopping", err=True)
+    finally:
+        node.stop()
+
+
 @click.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1; LEVANTE_HOST).")
 @click.option("--port", type=int, default=None,
@@ -109,27 +125,36 @@ def serve(config: Config, ready: Any = None) -> None:
               help="Message queue URL (default memory://; LEVANTE_TRANSPORT_URL).")
 @click.option("--role", type=click.Choice(ROLES), default=None,
               help="What this process runs (default all; LEVANTE_ROLE).")
+@click.option("--target", "executor_target", default=None,
+              help="Executor group this executor serves (tasks route to it with 'target'; LEVANTE_EXECUTOR_TARGET).")
+@click.option("--namespace", default=None, help="Prefix of the broker's queue names (LEVANTE_NAMESPACE).")
 @click.option("--public-url", default=None,
               help="Base URL third parties reach the API at, for callback URLs (LEVANTE_PUBLIC_URL).")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Logging level.")
 def server(host: str | None, port: int | None, db_url: str | None, transport_url: str | None,
-           role: str | None, public_url: str | None, log_level: str) -> None:
+           role: str | None, executor_target: str | None, namespace: str | None, public_url: str | None,
+           log_level: str) -> None:
     """Serve the REST API (Mistral v2 compatible) with the engine and an executor."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = config_mod.load(host=host, port=port, db_url=db_url, transport_url=transport_url,
-                                 role=role, public_url=public_url)
+                                 role=role, public_url=public_url, executor_target=executor_target,
+                                 namespace=namespace)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if config.role not in ROLES:
         raise click.UsageError(f"unknown role {config.role!r} (one of {', '.join(ROLES)})")
-    if config.role != "all":
-        click.echo(f"levante server: role {config.role} is not available yet (needs the message queue); "
-                   "use --role all", err=True)
-        raise SystemExit(2)
+    if config.role in ("engine", "executor"):
+        try:
+            run_headless(config)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        return
     try:
         serve(config)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     except OSError as exc:
         click.echo(f"levante server: cannot serve on {config.host}:{config.port}: {exc}", err=True)
         raise SystemExit(1) from None

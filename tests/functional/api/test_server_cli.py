@@ -8,10 +8,10 @@ from levante.cli.main import cli
 from levante.cli.server import masked
 
 
-def test_other_roles_are_not_available_yet():
+def test_roles_other_than_all_need_a_broker():
     result = CliRunner().invoke(cli, ["server", "--role", "engine"], env={})
     assert result.exit_code == 2
-    assert "not available yet" in result.output
+    assert "needs a message broker" in result.output
 
 
 def test_bad_environment_value_is_a_usage_error():

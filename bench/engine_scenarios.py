@@ -18,6 +18,8 @@ from levante.db.session import transaction
 from levante.engine.definitions import store
 from levante.node import Node
 
+from bench.cluster import Cluster
+
 
 def chain(n: int) -> str:
     lines = ["version: '2.0'", "wf:", "  tasks:"]
@@ -49,6 +51,7 @@ SCENARIOS: dict[str, tuple[str, str, int]] = {
     "fanout_100": (fanout(100), "100 parallel std.noop joined by one task", 1),
     "items_10000": (items(10_000), "with-items over 10,000 std.noop", 1),
     "throughput": (chain(3), "100 executions of a 3-task chain started at once", 100),
+    "async_1": ("", "ms from an async action's callback request to the workflow's SUCCESS", 1),
 }
 TASKS = {"seq_50": 50, "items_200": 200, "fanout_100": 102, "items_10000": 10_000, "throughput": 300}
 
@@ -63,9 +66,79 @@ def _once(node: Node, runs: int) -> float:
     return time.perf_counter() - start
 
 
-def run(name: str, backend: str, repeat: int) -> dict[str, Any]:
+ASYNC_1 = """version: '2.0'
+wf:
+  tasks:
+    wait:
+      action: std.async_noop
+      on-success: after
+    after:
+      action: std.noop
+"""
+
+
+def _running_action(cluster: Cluster, ex_id: str) -> str:
+    for _ in range(2000):
+        tasks = cluster.call("GET", f"/executions/{ex_id}/tasks")["tasks"]
+        if tasks:
+            actions = cluster.call("GET", f"/tasks/{tasks[0]['id']}/action_executions")["action_executions"]
+            if actions and actions[0]["state"] == "RUNNING":
+                return str(actions[0]["id"])
+        time.sleep(0.005)
+    raise TimeoutError("the async action did not start")
+
+
+def run_async_1(backend: str, repeat: int) -> dict[str, Any]:
+    """Milliseconds from the callback request (PUT /v2/action_executions/<id>) to the workflow's
+    SUCCESS, through a real server (the next task runs in between)."""
+    times = []
+    with Cluster(backend) as cluster:
+        cluster.upload(ASYNC_1)
+        for i in range(repeat + 1):
+            ex_id = cluster.start("wf")
+            action_id = _running_action(cluster, ex_id)
+            start = time.perf_counter()
+            cluster.call("PUT", f"/action_executions/{action_id}", {"state": "SUCCESS", "output": {"ok": i}})
+            ex = cluster.wait(ex_id, poll=0.001)
+            if ex["state"] != "SUCCESS":
+                raise RuntimeError(f"async_1 ended {ex['state']}: {ex['state_info']}")
+            if i:  # the first run warms up
+                times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    return {"scenario": "async_1", "backend": backend, "tasks": 2, "seconds": round(seconds, 4),
+            "ms": round(seconds * 1000, 1), "tasks_per_s": round(2 / seconds, 1), "runs": repeat,
+            "min_ms": round(min(times) * 1000, 1)}
+
+
+def run_over_rest(name: str, backend: str, repeat: int) -> dict[str, Any]:
+    """A scenario through the API of separate processes (the postgres-rabbitmq backend)."""
     text, _doc, runs = SCENARIOS[name]
+    times = []
+    with Cluster(backend) as cluster:
+        cluster.upload(text)
+        for i in range(repeat + 1):
+            start = time.perf_counter()
+            ids = [cluster.start("wf") for _ in range(runs)]
+            for ex_id in ids:
+                ex = cluster.wait(ex_id)
+                if ex["state"] != "SUCCESS":
+                    raise RuntimeError(f"{name} ended {ex['state']}: {ex['state_info']}")
+            if i:
+                times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    tasks = TASKS[name]
+    return {"scenario": name, "backend": backend, "tasks": tasks, "seconds": round(seconds, 4),
+            "tasks_per_s": round(tasks / seconds, 1), "runs": repeat, "executions": runs,
+            "min_seconds": round(min(times), 4)}
+
+
+def run(name: str, backend: str, repeat: int) -> dict[str, Any]:
+    if name == "async_1":
+        return run_async_1(backend, max(repeat, 10))
     repeat = min(repeat, 3) if name == "items_10000" else repeat
+    if backend != "embedded":
+        return run_over_rest(name, backend, repeat)
+    text, _doc, runs = SCENARIOS[name]
     with tempfile.TemporaryDirectory(prefix="levante-bench-") as tmp:
         config = load(env={}, db_url=f"sqlite:///{os.path.join(tmp, 'bench.db')}")
         with Node(config) as node:

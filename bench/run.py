@@ -62,9 +62,7 @@ SCENARIOS: dict[str, Callable[[], tuple[int, Callable[[], None]]]] = {
 #: Engine scenarios: they run on a backend (a fresh database per scenario).
 ENGINE = engine_scenarios.SCENARIOS
 #: Scenarios of the DESIGN.md contract that need components still to be built.
-PENDING = {
-    "async_1": "needs the REST API (issue 5)",
-}
+PENDING: dict[str, str] = {}
 
 
 def run(name: str, backend: str, repeat: int) -> dict[str, object]:
@@ -96,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: not available yet ({why})")
         return 0
     names = args.scenario or [*ENGINE, *SCENARIOS]
+    if not args.scenario and args.backend != "embedded":
+        names = [n for n in names if n != "items_10000"]  # minutes over REST polling; ask for it by name
     for name in names:
         if name in PENDING:
             print(f"bench: scenario {name!r} is not available yet: {PENDING[name]}", file=sys.stderr)
@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: unknown scenario {name!r}; see --list", file=sys.stderr)
             return 2
     if args.backend != "embedded":
-        print("bench: the postgres-rabbitmq backend needs the message queue (issue 4)", file=sys.stderr)
-        return 2
+        names = [n for n in names if n in ENGINE]  # parsing has no backend
     for name in names:
         if name in ENGINE:
             result = engine_scenarios.run(name, args.backend, args.repeat)

@@ -85,6 +85,7 @@ class Node:
         self.service = EngineService(self.session_factory, self.catalog)
         self.service.on_outbox = self._relay if self.embedded else self._relay_to_broker
         self.service.on_schedule = self._wake_scheduler
+        self.service.before_commit = self._mark_sent_in
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -133,6 +134,11 @@ class Node:
         self.pool.shutdown(wait=False, cancel_futures=True)
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.config.role != "executor":
+            ids = self._take_sent()  # handed over but not marked yet: mark them, or a restart re-sends them
+            if ids:
+                with transaction(self.session_factory) as session:
+                    repo.mark_sent(session, ids)
         if self.transport is not None:
             self.transport.close()
         if self.config.role != "executor":
@@ -229,22 +235,31 @@ class Node:
             self.pool.submit(self._execute, ActionRequest(_command(payload)))
             self._sent.put(row_id)
 
-    def _mark_sent_loop(self) -> None:
+    def _take_sent(self) -> list[int]:
+        ids: list[int] = []
         while True:
-            first = self._sent.get()
-            if first is None:
-                return
-            ids = [first]
-            time.sleep(0.02)  # gather more: on SQLite every write transaction waits for the engine's
-            while True:
-                try:
-                    more = self._sent.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._sent.put(None)
-                    break
-                ids.append(more)
+            try:
+                more = self._sent.get_nowait()
+            except queue.Empty:
+                return ids
+            if more is None:
+                self._sent.put(None)
+                return ids
+            ids.append(more)
+
+    def _mark_sent_in(self, session: Any) -> None:
+        """Mark the rows handed over since the last time, inside a transaction that writes anyway
+        (on SQLite a separate write transaction would wait for the engine's lock)."""
+        ids = self._take_sent()
+        if ids:
+            repo.mark_sent(session, ids)
+
+    def _mark_sent_loop(self) -> None:
+        """Marks handed-over rows when no engine transaction came along to do it."""
+        while not self._stop.wait(0.2):
+            ids = self._take_sent()
+            if not ids:
+                continue
             try:
                 with transaction(self.session_factory) as session:
                     repo.mark_sent(session, ids)

@@ -57,6 +57,11 @@ class DbCatalog:
         self.registry = registry
         self.cache = cache or SpecCache()
         self._system: dict[str, SystemAction | None] = {}
+        #: Execution id -> the spec it started with: a running execution keeps its definition even if
+        #: the definition is replaced meanwhile (Mistral snapshots it too), and this saves a query per
+        #: event.
+        self._by_execution: OrderedDict[str, WorkflowSpec] = OrderedDict()
+        self._lock = threading.Lock()
 
     def bound(self, session: Session) -> "BoundCatalog":
         """The engine's Catalog port over one session."""
@@ -80,11 +85,24 @@ class DbCatalog:
         return self.cache.document("workflows", row.definition).workflows.get(row.name)
 
     def spec_of(self, session: Session, ex: WorkflowExecution) -> WorkflowSpec:
-        """The spec an execution runs."""
+        """The spec an execution runs (the one it started with, while this process remembers it)."""
+        with self._lock:
+            found = self._by_execution.get(ex.id)
+            if found is not None:
+                self._by_execution.move_to_end(ex.id)
+                return found
         spec, _ = self.workflow_with_id(session, ex.workflow_name, ex.workflow_namespace or "")
         if spec is None:
             raise NotFoundError("Workflow", ex.workflow_name)
+        self.remember(ex.id, spec)
         return spec
+
+    def remember(self, execution_id: str, spec: WorkflowSpec) -> None:
+        """Record the spec an execution starts with."""
+        with self._lock:
+            self._by_execution[execution_id] = spec
+            while len(self._by_execution) > CACHE_SIZE * 8:
+                self._by_execution.popitem(last=False)
 
     def adhoc_action(self, session: Session, name: str, namespace: str) -> ActionSpec | None:
         """An ad-hoc action spec by full name."""

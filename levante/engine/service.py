@@ -9,9 +9,12 @@ listeners (the relay that publishes the outbox, the scheduler, waiters on execut
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 import threading
 from collections import OrderedDict, defaultdict
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
@@ -85,6 +88,43 @@ class StrictClock:
             return now
 
 
+def callback_token_hash(token: str) -> str:
+    """What is stored of a callback token: its SHA-256 (hex). The token is 256 random bits, so a
+    fast hash is enough: there is nothing to brute-force."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _with_callback_tokens(runs: list[RunAction], new_actions: list[ActionExecution]
+                          ) -> tuple[list[RunAction], dict[str, str | None]]:
+    """Give every new asynchronous action execution its own callback token.
+
+    The token (``secrets.token_urlsafe(32)``) goes to the executor in ``RunAction.info
+    ["callback_token"]`` (``std.mistral_http`` sends it to the third party); only its hash is stored
+    on the action execution. The outbox row, and then the broker message, hold the plain token
+    until it is delivered, and the row keeps it afterwards. That is acceptable: the outbox lives in
+    the same database as the action executions, so whoever can read it can already change any
+    action directly, and the broker is infrastructure as trusted as the database. It is also what
+    makes re-delivery work: a row the sweeper re-sends carries the same token. (A token derived as
+    an HMAC of the action id would need a server secret shared by every API and engine process;
+    a random token needs nothing.)
+
+    Returns the commands to send (with their tokens) and ``{action id: token hash}`` for every new
+    action execution (None for synchronous ones).
+    """
+    async_ids = {a.id for a in new_actions if not a.is_sync}
+    hashes: dict[str, str | None] = {a.id: None for a in new_actions}
+    if not async_ids:
+        return runs, hashes
+    out = []
+    for run in runs:
+        if run.action_execution_id in async_ids:
+            token = secrets.token_urlsafe(32)
+            hashes[run.action_execution_id] = callback_token_hash(token)
+            run = replace(run, info={**run.info, "callback_token": token})
+        out.append(run)
+    return out, hashes
+
+
 class EngineService:
     """Starts executions and applies events to them, one transaction per execution."""
 
@@ -97,6 +137,9 @@ class EngineService:
         self.on_outbox: Callable[[list[tuple[int, str, dict[str, Any]]]], None] | None = None
         #: Called after commit when delayed calls were added.
         self.on_schedule: Callable[[], None] | None = None
+        #: Called with the session at the end of each engine transaction (the node marks outbox
+        #: rows sent there).
+        self.before_commit: Callable[[Session], None] | None = None
         self._waiters: dict[str, list[threading.Event]] = defaultdict(list)
         self._waiters_lock = threading.Lock()
 
@@ -112,23 +155,42 @@ class EngineService:
         Raises:
             NotFoundError: no such workflow. InputError: the input does not fit.
         """
-        params = dict(params or {})
-        namespace = params.get("namespace") or ""
         outcome = _Outcome()
         with transaction(self.session_factory) as session:
-            if execution_id:
-                existing = _find(repo.get_execution, session, execution_id)
-                if existing is not None:
-                    return existing
-            spec, workflow_id = self.catalog.workflow_with_id(session, workflow, namespace)
-            if spec is None:
-                raise NotFoundError("Workflow", workflow)
-            params["env"] = self.catalog.resolve_env(session, params.get("env"))
-            ex = self._new_execution(spec, input, params, description, execution_id or new_id(), None)
-            ex.workflow_id = workflow_id
-            self._start(session, ex, spec, outcome)
+            ex = self.start_in(session, outcome, workflow, input, params, description, execution_id)
         self._after_commit(outcome)
         return ex
+
+    def start_in(self, session: Session, outcome: "_Outcome", workflow: str,
+                 input: dict[str, Any] | None = None,  # noqa: A002
+                 params: dict[str, Any] | None = None, description: str = "",
+                 execution_id: str | None = None) -> WorkflowExecution:
+        """:meth:`start_execution` inside the caller's transaction (e.g. with the cron trigger that
+        fires it). ``outcome`` (from :meth:`new_outcome`) goes to :meth:`after_commit` once the
+        caller committed. NotFoundError and InputError are raised before anything is written."""
+        params = dict(params or {})
+        namespace = params.get("namespace") or ""
+        if execution_id:
+            existing = _find(repo.get_execution, session, execution_id)
+            if existing is not None:
+                return existing
+        spec, workflow_id = self.catalog.workflow_with_id(session, workflow, namespace)
+        if spec is None:
+            raise NotFoundError("Workflow", workflow)
+        params["env"] = self.catalog.resolve_env(session, params.get("env"))
+        ex = self._new_execution(spec, input, params, description, execution_id or new_id(), None)
+        ex.workflow_id = workflow_id
+        self._start(session, ex, spec, outcome)
+        return ex
+
+    @staticmethod
+    def new_outcome() -> "_Outcome":
+        """What :meth:`start_in` collects for :meth:`after_commit`."""
+        return _Outcome()
+
+    def after_commit(self, outcome: "_Outcome") -> None:
+        """Tell the listeners what a caller's committed transaction produced."""
+        self._after_commit(outcome)
 
     def _new_execution(self, spec: Any, input: dict[str, Any] | None, params: dict[str, Any],  # noqa: A002
                        description: str, execution_id: str, parent: StartWorkflow | None) -> WorkflowExecution:
@@ -146,6 +208,7 @@ class EngineService:
 
     def _start(self, session: Session, ex: WorkflowExecution, spec: Any, outcome: _Outcome) -> None:
         repo.save(session, ex)
+        self.catalog.remember(ex.id, spec)
         state = ExecutionState(execution=ex, spec=spec)
         conductor = Conductor(state, self.catalog.bound(session), DbStore(session), clock=self.clock)
         commands = conductor.start()
@@ -194,10 +257,11 @@ class EngineService:
         new_actions = [r for r in records if isinstance(r, ActionExecution) and r.id in state.new_actions]
         others = [r for r in records if not (isinstance(r, ActionExecution) and r.id in state.new_actions)]
         repo.save_all(session, others)
-        repo.insert_action_executions(session, new_actions)
+        runs = [c for c in commands if isinstance(c, RunAction)]
+        runs, token_hashes = _with_callback_tokens(runs, new_actions)
+        repo.insert_action_executions(session, new_actions, token_hashes)
         if state.history:
             repo.append_events(session, state.execution.id, state.history)
-        runs = [c for c in commands if isinstance(c, RunAction)]
         if runs:
             messages = [(f"executor.{c.target}" if c.target else "executor", c.to_dict()) for c in runs]
             ids = repo.enqueue_many(session, messages)
@@ -205,6 +269,8 @@ class EngineService:
         for command in commands:
             if not isinstance(command, RunAction):
                 self._carry_out(session, command, outcome)
+        if self.before_commit is not None:
+            self.before_commit(session)
 
     def _carry_out(self, session: Session, command: Command, outcome: _Outcome) -> None:
         now = self.clock()

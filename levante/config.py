@@ -5,7 +5,7 @@ environment variables and command-line flags (in that order), then passed to con
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 DEFAULT_DB_URL = "sqlite:///levante.db"
@@ -37,6 +37,8 @@ class Config:
     max_body_bytes: int = 4 * 1024 * 1024
     #: Require an API key or callback token (default: on unless the API binds only to loopback).
     auth: bool | None = None
+    #: A key accepted as an ``admin`` API key besides the stored ones (``LEVANTE_ADMIN_KEY``).
+    admin_key: str | None = field(default=None, repr=False)
     #: Prefix of the broker's exchange and queue names (lets several deployments share a broker).
     namespace: str = "levante"
     #: How often the scheduler looks for due delayed calls when nothing wakes it, in seconds.
@@ -69,6 +71,7 @@ _ENV = {
     "LEVANTE_EXECUTOR_TARGET": "executor_target",
     "LEVANTE_ENGINE_THREADS": "engine_threads",
     "LEVANTE_AUTH": "auth",
+    "LEVANTE_ADMIN_KEY": "admin_key",
     "LEVANTE_NAMESPACE": "namespace",
 }
 

@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from levante.actions.registry import Registry
+from levante.api.cron import CronFirer
 from levante.config import Config
 from levante.db import repository as repo
 from levante.db.session import make_engine, make_session_factory, migrate, transaction
@@ -50,6 +51,8 @@ def _command(payload: dict[str, Any]) -> RunAction:
 ROLES = ("all", "api", "engine", "executor")
 #: How old an unsent outbox row must be before the sweeper sends it again, in seconds.
 SWEEP_AGE = 10.0
+#: How often the engine looks for due cron triggers, in seconds (patterns have minute resolution).
+CRON_INTERVAL = 1.0
 
 
 class Node:
@@ -74,6 +77,7 @@ class Node:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.worker_id = f"{socket.gethostname()}-{id(self):x}"
+        self.cron_interval = CRON_INTERVAL
         if config.role == "executor":
             return  # an executor needs no database
         self.db = make_engine(config.db_url)
@@ -85,6 +89,8 @@ class Node:
         self.service = EngineService(self.session_factory, self.catalog)
         self.service.on_outbox = self._relay if self.embedded else self._relay_to_broker
         self.service.on_schedule = self._wake_scheduler
+        #: Fires due cron triggers (engine role); tests may replace its ``next_time``.
+        self.cron = CronFirer(self.service)
         self.service.before_commit = self._mark_sent_in
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -105,6 +111,7 @@ class Node:
         loops: list[tuple[str, Any, int]] = [("outbox", self._mark_sent_loop, 1)]
         if role in ("all", "engine"):
             loops.append(("scheduler", self._scheduler_loop, 1))
+            loops.append(("cron", self._cron_loop, 1))
             if self.embedded:
                 loops.append(("engine", self._engine_loop, self.config.engine_threads))
             else:
@@ -188,6 +195,18 @@ class Node:
                 continue
             self._wake.wait(self._next_wait())
             self._wake.clear()
+
+    def _cron_loop(self) -> None:
+        """Fire due cron triggers, checking every ``cron_interval`` seconds."""
+        while not self._stop.wait(self.cron_interval):
+            try:
+                self.cron.fire_due()
+            except Exception:  # noqa: BLE001 - a broken trigger must not stop the loop
+                LOG.exception("cron: failed to fire due triggers; skipping their firings")
+                try:
+                    self.cron.skip_broken()
+                except Exception:  # noqa: BLE001
+                    LOG.exception("cron: failed to skip broken triggers")
 
     def _fire_due(self) -> int:
         with transaction(self.session_factory) as session:

@@ -15,11 +15,13 @@ import falcon
 
 from levante import config as config_mod
 from levante.api import errors
+from levante.api.auth import Guard
 from levante.api.context import ApiContext
 from levante.api.payloads import too_large
 from levante.api.resources import (
     action_executions,
     actions,
+    api_keys,
     cron_triggers,
     environments,
     executions,
@@ -46,6 +48,7 @@ class BodyLimit:
 def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
     action_execution = action_executions.ActionExecutionItem(ctx)
     action_execution_list = action_executions.ActionExecutionCollection(ctx)
+    heartbeat = action_executions.ActionExecutionHeartbeat(ctx)
     return [
         ("/", root.Versions()),
         ("/v2", root.V2Root()),
@@ -71,10 +74,14 @@ def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
         ("/v2/action_executions/{action_execution_id}", action_execution),
         ("/v2/action-executions", action_execution_list),
         ("/v2/action-executions/{action_execution_id}", action_execution),
+        ("/v2/action_executions/{action_execution_id}/heartbeat", heartbeat),
+        ("/v2/action-executions/{action_execution_id}/heartbeat", heartbeat),
         ("/v2/environments", environments.EnvironmentCollection(ctx)),
         ("/v2/environments/{name}", environments.EnvironmentItem(ctx)),
         ("/v2/cron_triggers", cron_triggers.CronTriggerCollection(ctx)),
         ("/v2/cron_triggers/{identifier}", cron_triggers.CronTriggerItem(ctx)),
+        ("/v2/api_keys", api_keys.ApiKeyCollection(ctx)),
+        ("/v2/api_keys/{identifier}", api_keys.ApiKeyItem(ctx)),
     ]
 
 
@@ -91,7 +98,7 @@ def create_app(config: Config | None = None, node: Node | None = None) -> falcon
         node = Node(config).start()
         atexit.register(node.stop)
     ctx = ApiContext(config, node)
-    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes)])
+    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes), Guard(ctx)])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     for path, resource in _routes(ctx):

@@ -4,14 +4,25 @@ Supports ``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n``, comma lists, month and day n
 ``mon``), 0 or 7 for Sunday, and the macros ``@yearly``, ``@annually``, ``@monthly``, ``@weekly``,
 ``@daily``, ``@midnight``, ``@hourly``. As in cron, when both day fields are restricted a day
 matching either one matches.
+
+:class:`CronFirer` fires due triggers; the node runs it (engine role).
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
-from levante.exceptions import InputError
+from levante.db import repository as repo
+from levante.db.session import transaction
+from levante.exceptions import InputError, NotFoundError
+
+LOG = logging.getLogger(__name__)
+#: Namespace of the execution ids a firing gets.
+_FIRING_NS = uuid.UUID("0b6f6a2e-5c1d-4f1e-9d7a-c0c0c0c0c0c0")
 
 _MACROS = {
     "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
@@ -119,3 +130,99 @@ def next_time(pattern: str | CronPattern, after: datetime) -> datetime:
         else:
             return when
     raise InputError(f"Cron pattern {pattern!r} never matches.")
+
+
+# --- firing ---------------------------------------------------------------------------------
+
+#: ``next_time``-like: the time after ``after`` at which a pattern fires next.
+NextTime = Callable[[str, datetime], datetime]
+
+
+class CronFirer:
+    """Starts the workflows of due cron triggers; one :meth:`fire_due` call is one pass.
+
+    The node runs it on a thread in the ``engine`` (and ``all``) role. Each trigger is handled in its
+    own transaction, which claims it (``due_cron_triggers``: ``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL, so engines running side by side take different triggers), creates and starts the
+    execution, and moves the trigger on: the next time from the pattern, one execution fewer, the
+    trigger deleted when none is left (or when it had no pattern). So a firing happens exactly once:
+    the execution and the trigger's new state commit together. The execution id is derived from
+    the trigger and the time it fired.
+
+    The next time is computed after ``max(now, the time it was due)``: after a downtime a trigger
+    fires once, not once per missed time. A trigger whose workflow is gone or whose input no longer
+    fits is moved on all the same (the error is logged), so it cannot block the others.
+
+    Args:
+        service: the engine service that starts executions.
+        next_time: computes the next time (tests inject one that does not wait a minute).
+        clock: the current time (aware UTC).
+    """
+
+    def __init__(self, service: Any, next_time: NextTime | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.service = service
+        self.next_time: NextTime = next_time or _default_next_time
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def fire_due(self, limit: int = 100) -> int:
+        """Fire the triggers due now (at most ``limit``); returns how many fired."""
+        fired = 0
+        for _ in range(limit):
+            if not self._fire_one():
+                break
+            fired += 1
+        return fired
+
+    def _fire_one(self) -> bool:
+        outcome = self.service.new_outcome()
+        now = self.clock()
+        with transaction(self.service.session_factory) as session:
+            due = repo.due_cron_triggers(session, now, limit=1)
+            if not due:
+                return False
+            trigger = due[0]
+            when = trigger.next_execution_time or now
+            execution_id = str(uuid.uuid5(_FIRING_NS, f"{trigger.id}/{when.isoformat()}"))
+            try:
+                self.service.start_in(
+                    session, outcome, trigger.workflow_id or trigger.workflow_name,
+                    dict(trigger.workflow_input or {}), dict(trigger.workflow_params or {}),
+                    description=f"Workflow execution created by cron trigger '{trigger.name}'.",
+                    execution_id=execution_id)
+            except (NotFoundError, InputError) as exc:  # raised before anything is written
+                LOG.error("cron trigger %s could not start workflow %s: %s", trigger.name,
+                          trigger.workflow_name, exc)
+            self._move_on(session, trigger, max(now, when))
+        self.service.after_commit(outcome)
+        return True
+
+    def _move_on(self, session: Any, trigger: Any, after: datetime) -> None:
+        remaining = trigger.remaining_executions
+        if remaining is not None:
+            remaining -= 1
+        if not trigger.pattern or (remaining is not None and remaining <= 0):
+            repo.delete_cron_trigger(session, trigger.id)
+            return
+        repo.update_cron_trigger(session, trigger.id, next_execution_time=self.next_time(trigger.pattern, after),
+                                 remaining_executions=remaining, updated_at=self.clock())
+
+    def skip_broken(self, limit: int = 100) -> None:
+        """After an unexpected failure: move every due trigger on without firing it, so that one
+        that fails every time does not block the others (logged)."""
+        now = self.clock()
+        with transaction(self.service.session_factory) as session:
+            for trigger in repo.due_cron_triggers(session, now, limit=limit):
+                LOG.error("cron trigger %s skipped its firing due at %s", trigger.name,
+                          trigger.next_execution_time)
+                self._move_on(session, trigger, max(now, trigger.next_execution_time or now))
+
+
+def _default_next_time(pattern: str, after: datetime) -> datetime:
+    """croniter when it is installed (it is not a dependency), else :func:`next_time`."""
+    try:
+        from croniter import croniter  # type: ignore[import-not-found]
+    except ImportError:
+        return next_time(pattern, after)
+    found = croniter(pattern, after).get_next(datetime)
+    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)

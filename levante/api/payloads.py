@@ -37,10 +37,12 @@ def text_body(req: falcon.Request, limit: int) -> str:
     return text
 
 
-def json_body(req: falcon.Request, limit: int) -> dict[str, Any]:
-    """A JSON object body."""
+def json_body(req: falcon.Request, limit: int, optional: bool = False) -> dict[str, Any]:
+    """A JSON object body (``optional``: an empty body is ``{}``)."""
     data = raw_body(req, limit)
     if not data.strip():
+        if optional:
+            return {}
         raise InputError("The request body is empty: a JSON object is expected.")
     try:
         body = json.loads(data)

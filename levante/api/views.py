@@ -36,11 +36,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "id", "name", "type", "workflow_name", "workflow_namespace", "workflow_id", "workflow_execution_id",
         "tags", "state", "state_info", "project_id", "runtime_context", "result", "published",
         "published_global", "processed", "created_at", "updated_at", "started_at", "finished_at",
+        "progress",
     ),
     "action_executions": (
         "id", "name", "description", "workflow_name", "workflow_namespace", "task_name", "task_execution_id",
         "state", "state_info", "tags", "project_id", "accepted", "input", "output", "params",
-        "created_at", "updated_at",
+        "created_at", "updated_at", "last_heartbeat", "progress",
     ),
     "workflows": (
         "id", "name", "namespace", "input", "interface", "definition", "checksum", "tags", "scope",
@@ -130,8 +131,10 @@ def execution_view(ex: WorkflowExecution, *, include_output: bool = True,
     return view
 
 
-def task_view(task: TaskExecution, ex: WorkflowExecution | None, detail: bool = False) -> dict[str, Any]:
-    """A task execution; ``detail`` (GET by id) adds ``result`` and ``published_global``."""
+def task_view(task: TaskExecution, ex: WorkflowExecution | None, detail: bool = False,
+              action_progress: Any = None) -> dict[str, Any]:
+    """A task execution; ``detail`` (GET by id) adds ``result`` and ``published_global``.
+    ``progress`` is the last progress its running (asynchronous) action reported, or None."""
     view: dict[str, Any] = {
         "id": task.id,
         "name": task.name,
@@ -151,6 +154,7 @@ def task_view(task: TaskExecution, ex: WorkflowExecution | None, detail: bool = 
         "updated_at": timestamp(task.updated_at),
         "started_at": timestamp(task.started_at),
         "finished_at": timestamp(task.finished_at),
+        "progress": action_progress,
     }
     if detail:
         view["result"] = json_text(task.result)
@@ -159,8 +163,13 @@ def task_view(task: TaskExecution, ex: WorkflowExecution | None, detail: bool = 
 
 
 def action_execution_view(action: ActionExecution, *, task_name: str | None = None,
-                          workflow_namespace: str = "", include_output: bool = True) -> dict[str, Any]:
-    """An action execution (``output`` is ``{"result": ...}`` once it completed)."""
+                          workflow_namespace: str = "", include_output: bool = True,
+                          heartbeat: tuple[datetime | None, Any] | None = None) -> dict[str, Any]:
+    """An action execution (``output`` is ``{"result": ...}`` once it completed).
+
+    ``heartbeat`` is ``(last_heartbeat, progress)`` as a long asynchronous action last reported
+    them (``PUT .../heartbeat``); ``progress`` is shown as the JSON value it is, not as JSON text."""
+    last_heartbeat, reported = heartbeat or (None, None)
     view: dict[str, Any] = {
         "id": action.id,
         "name": action.name,
@@ -178,6 +187,8 @@ def action_execution_view(action: ActionExecution, *, task_name: str | None = No
         "params": json_text({}),
         "created_at": timestamp(action.created_at),
         "updated_at": timestamp(action.updated_at),
+        "last_heartbeat": timestamp(last_heartbeat),
+        "progress": reported,
     }
     if include_output:
         view["output"] = json_text(action.output or {})

@@ -5,18 +5,28 @@ from __future__ import annotations
 import click
 
 from levante import __version__
-from levante.cli import run, server, validate
+from levante.cli import definitions, executions, graph, resources, run, server, validate
+from levante.cli.common import LevanteGroup, Remote
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LevanteGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="levante")
-def cli() -> None:
+@click.option("--url", envvar="LEVANTE_URL", default=None, metavar="URL",
+              help="The API (default: $LEVANTE_URL, else http://127.0.0.1:8989/v2).")
+@click.option("--api-key", envvar="LEVANTE_API_KEY", default=None, metavar="KEY",
+              help="API key, sent as X-API-Key (default: $LEVANTE_API_KEY).")
+@click.pass_context
+def cli(ctx: click.Context, url: str | None, api_key: str | None) -> None:
     """Levante: run and manage workflows written in Mistral's workflow language v2."""
+    ctx.obj = Remote(url, api_key)
 
 
 cli.add_command(validate.validate)
 cli.add_command(run.run)
 cli.add_command(server.server)
+for _module in (definitions, executions, resources, graph):
+    for _command in _module.commands:
+        cli.add_command(_command)
 
 
 def main() -> None:

@@ -36,6 +36,8 @@ from levante.node import Node
 
 LOG = logging.getLogger(__name__)
 ROLES = ("all", "api", "engine", "executor")
+#: Roles of API keys (``--create-api-key NAME --role admin``).
+KEY_ROLES = ("admin", "user")
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -115,6 +117,31 @@ def run_headless(config: Config) -> None:
         node.stop()
 
 
+def make_api_key(name: str, role: str, db_url: str | None) -> None:
+    """Store a new API key in the database and print it (the only time it is shown)."""
+    if role not in KEY_ROLES:
+        raise click.UsageError(f"--create-api-key needs --role admin or --role user, not {role!r}")
+    from levante.api import auth
+    from levante.db import repository as repo
+    from levante.db.session import make_engine, make_session_factory, migrate, transaction
+
+    try:
+        config = config_mod.load(db_url=db_url)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    engine = make_engine(config.db_url)
+    try:
+        migrate(engine)
+        key = auth.new_key()
+        with transaction(make_session_factory(engine)) as session:
+            repo.create_api_key(session, name, auth.key_hash(key), role)
+    finally:
+        engine.dispose()
+    click.echo(key)
+    click.echo(f"levante: stored {role} API key {name!r} in {masked(config.db_url)}; "
+               "it is shown only this once.", err=True)
+
+
 @click.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1; LEVANTE_HOST).")
 @click.option("--port", type=int, default=None,
@@ -123,20 +150,28 @@ def run_headless(config: Config) -> None:
               help="Database URL (default sqlite:///levante.db; LEVANTE_DB_URL).")
 @click.option("--transport", "transport_url", default=None,
               help="Message queue URL (default memory://; LEVANTE_TRANSPORT_URL).")
-@click.option("--role", type=click.Choice(ROLES), default=None,
-              help="What this process runs (default all; LEVANTE_ROLE).")
+@click.option("--role", type=click.Choice(ROLES + KEY_ROLES), default=None,
+              help="What this process runs (default all; LEVANTE_ROLE); with --create-api-key: the "
+                   "key's role, admin or user (default user).")
 @click.option("--target", "executor_target", default=None,
               help="Executor group this executor serves (tasks route to it with 'target'; LEVANTE_EXECUTOR_TARGET).")
 @click.option("--namespace", default=None, help="Prefix of the broker's queue names (LEVANTE_NAMESPACE).")
 @click.option("--public-url", default=None,
               help="Base URL third parties reach the API at, for callback URLs (LEVANTE_PUBLIC_URL).")
+@click.option("--create-api-key", "create_api_key", metavar="NAME", default=None,
+              help="Store a new API key named NAME (role from --role admin|user), print it once, exit.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Logging level.")
 def server(host: str | None, port: int | None, db_url: str | None, transport_url: str | None,
            role: str | None, executor_target: str | None, namespace: str | None, public_url: str | None,
-           log_level: str) -> None:
+           create_api_key: str | None, log_level: str) -> None:
     """Serve the REST API (Mistral v2 compatible) with the engine and an executor."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if create_api_key is not None:
+        make_api_key(create_api_key, role or "user", db_url)
+        return
+    if role in KEY_ROLES:
+        raise click.UsageError(f"--role {role} is a role of API keys: use it with --create-api-key NAME")
     try:
         config = config_mod.load(host=host, port=port, db_url=db_url, transport_url=transport_url,
                                  role=role, public_url=public_url, executor_target=executor_target,

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import secrets
 import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Callable, Iterable

@@ -5,6 +5,13 @@
 ``output`` may be any JSON value (Mistral 23 rejects scalars, so its own documented ``--output 3``
 fails); a string is parsed when it holds JSON. ``POST`` to the same URL and the hyphenated path
 ``/v2/action-executions/<id>`` (which Mistral's documentation shows) do the same.
+
+``PUT /v2/action_executions/<id>/heartbeat`` with ``{"progress": <any JSON>}`` (or no body) notes that
+a long asynchronous action is alive: ``last_heartbeat`` and ``progress`` show on the action, and the
+progress on its task. Both callbacks accept the action's callback token (``Levante-Callback-Token``
+header or ``?token=``) instead of an API key: see :mod:`levante.api.auth`. A rejected callback (bad
+token 401/403, body too large 413, not JSON or bad state 400, unknown id 404, finished action 409)
+changes nothing: every check happens before the engine is asked to do anything.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from levante.api.context import ApiContext
 from levante.api.payloads import bool_param, check_keys, json_body, json_value, text_field
 from levante.db import repository as repo
 from levante.engine.model import ActionExecution
-from levante.exceptions import InputError
+from levante.exceptions import ConflictError, InputError
+from levante.states import State
 
 FILTERS: dict[str, listing.Converter] = {
     "id": listing.as_text, "name": listing.as_text, "workflow_name": listing.as_text,
@@ -38,13 +46,16 @@ def _views(session: Any, found: list[ActionExecution], include_output: bool) -> 
     tasks = {t.id: t for t in repo.list_tasks(session, {"id": task_ids})} if task_ids else {}
     ex_ids = sorted({a.workflow_execution_id for a in found if a.workflow_execution_id})
     executions = {e.id: e for e in repo.list_executions(session, {"id": ex_ids})} if ex_ids else {}
+    async_ids = [a.id for a in found if not a.is_sync]
+    beats = repo.heartbeats_of(session, async_ids) if async_ids else {}
     out = []
     for action in found:
         task = tasks.get(action.task_execution_id or "")
         ex = executions.get(action.workflow_execution_id or "")
         out.append(views.action_execution_view(
             action, task_name=task.name if task else None,
-            workflow_namespace=ex.workflow_namespace if ex else "", include_output=include_output))
+            workflow_namespace=ex.workflow_namespace if ex else "", include_output=include_output,
+            heartbeat=beats.get(action.id)))
     return out
 
 
@@ -80,6 +91,9 @@ class ActionExecutionCollection:
 
 class ActionExecutionItem:
     """``GET``, ``PUT`` and ``POST`` ``/v2/action_executions/{action_execution_id}``."""
+
+    #: PUT and POST accept the action's callback token (levante.api.auth).
+    callback = True
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
@@ -118,3 +132,27 @@ class ActionExecutionItem:
                              "action execution.")
         # An async action set PAUSED pauses its task and workflow; RUNNING resumes them.
         self.ctx.service.complete_action(action_execution_id, state, None)
+
+
+class ActionExecutionHeartbeat:
+    """``PUT`` (or ``POST``) ``/v2/action_executions/{action_execution_id}/heartbeat``."""
+
+    callback = True
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, action_execution_id: str) -> None:
+        """Record ``last_heartbeat`` (now) and, when given, ``progress`` (any JSON value).
+        404 unknown id, 409 when the action is already completed."""
+        body = json_body(req, self.ctx.max_body, optional=True)
+        check_keys(body, {"progress"}, "a heartbeat")
+        with self.ctx.write() as session:
+            action = repo.get_action_execution(session, action_execution_id)
+            if action.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
+                raise ConflictError(f"Action execution {action_execution_id} is already completed "
+                                    f"(state {views.state_text(action.state)}).")
+            repo.record_heartbeat(session, action_execution_id, progress=body.get("progress"))
+        resp.media = detail(self.ctx, action_execution_id)
+
+    on_post = on_put

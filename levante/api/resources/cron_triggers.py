@@ -1,4 +1,4 @@
-"""``/v2/cron_triggers``: start a workflow on a cron pattern (stored and listed; firing comes later)."""
+"""``/v2/cron_triggers``: start a workflow on a cron pattern (the node fires them: levante.api.cron.CronFirer)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,10 @@ def list_tasks(ctx: ApiContext, req: falcon.Request, fixed: dict[str, Any] | Non
         found = repo.list_tasks(session, query.filters, query.limit, query.marker,
                                 query.sort_keys, query.sort_dirs)
         parents = _executions(session, found)
-    items = [views.pick(views.task_view(t, parents.get(t.workflow_execution_id)), query.fields)
+        running = [t.id for t in found if t.state == State.RUNNING]
+        progress = repo.running_progress_of(session, running) if running else {}
+    items = [views.pick(views.task_view(t, parents.get(t.workflow_execution_id),
+                                        action_progress=progress.get(t.id)), query.fields)
              for t in found]
     return listing.page(req, "tasks", items, query, found[-1].id if found else None)
 
@@ -52,7 +55,8 @@ def detail(ctx: ApiContext, task_id: str) -> dict[str, Any]:
     with ctx.read() as session:
         task = repo.get_task(session, task_id)
         ex = repo.get_execution(session, task.workflow_execution_id)
-    return views.task_view(task, ex, detail=True)
+        progress = repo.running_progress_of(session, [task.id]).get(task.id)
+    return views.task_view(task, ex, detail=True, action_progress=progress)
 
 
 class TaskCollection:

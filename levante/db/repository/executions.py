@@ -213,6 +213,30 @@ def record_heartbeat(
     _update_action(session, action_execution_id, **values)
 
 
+def heartbeats_of(session: Session, action_execution_ids: Sequence[str]) -> dict[str, tuple[datetime | None, Any]]:
+    """``{id: (last_heartbeat, progress)}`` of the given action executions."""
+    found: dict[str, tuple[datetime | None, Any]] = {}
+    t = ACTION_TABLE
+    for part in chunks(list(action_execution_ids)):
+        for row in session.execute(select(t.c.id, t.c.last_heartbeat, t.c.progress).where(t.c.id.in_(part))):
+            found[row[0]] = (row[1], row[2])
+    return found
+
+
+def running_progress_of(session: Session, task_ids: Sequence[str]) -> dict[str, Any]:
+    """``{task id: progress}`` of the running action executions of those tasks that reported one
+    (the latest such action when a task has several)."""
+    found: dict[str, Any] = {}
+    t = ACTION_TABLE
+    for part in chunks(list(task_ids)):
+        stmt = (select(t.c.task_execution_id, t.c.progress)
+                .where(t.c.task_execution_id.in_(part), t.c.state == "RUNNING", t.c.progress.is_not(None))
+                .order_by(t.c.created_at))
+        for row in session.execute(stmt):
+            found[row[0]] = row[1]
+    return found
+
+
 def _update_action(session: Session, action_execution_id: str, **values: Any) -> None:
     result = session.execute(
         update(ACTION_TABLE).where(ACTION_TABLE.c.id == action_execution_id).values(values)

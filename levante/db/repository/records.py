@@ -180,10 +180,16 @@ def _write(session: Session, cls: type, batch: list[dict[str, Any]]) -> None:
             session.execute(insert(table).values(values))
 
 
-def insert_action_executions(session: Session, records: Sequence[ActionExecution]) -> None:
-    """Insert new action executions in one executemany (e.g. every item of a with-items task)."""
+def insert_action_executions(session: Session, records: Sequence[ActionExecution],
+                             token_hashes: Mapping[str, str | None] | None = None) -> None:
+    """Insert new action executions in one executemany (e.g. every item of a with-items task);
+    ``token_hashes`` gives their ``callback_token_hash`` by id (asynchronous actions)."""
     if records:
-        session.execute(insert(ACTION_TABLE), [values_of(r) for r in records])
+        rows = [values_of(r) for r in records]
+        if token_hashes:
+            for row in rows:
+                row["callback_token_hash"] = token_hashes.get(row["id"])
+        session.execute(insert(ACTION_TABLE), rows)
 
 
 def update_action_states(

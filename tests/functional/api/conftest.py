@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import falcon.testing
@@ -11,7 +12,7 @@ import pytest
 from levante import config as config_mod
 from levante.api.app import create_app
 from levante.node import Node
-from tests.functional.api.helpers import MAX_BODY, Api
+from tests.functional.api.helpers import ADMIN_KEY, MAX_BODY, Api
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +42,14 @@ def name() -> str:
 @pytest.fixture
 def api(client: falcon.testing.TestClient, node: Node) -> Api:
     return Api(client, node)
+
+
+@pytest.fixture(scope="session")
+def auth_app(node: Node) -> Any:
+    """The same node behind an app with auth on (``ADMIN_KEY`` is an admin key)."""
+    return create_app(replace(node.config, auth=True, admin_key=ADMIN_KEY), node)
+
+
+@pytest.fixture
+def auth_client(auth_app: Any) -> falcon.testing.TestClient:
+    return falcon.testing.TestClient(auth_app)

@@ -12,6 +12,8 @@ from levante.node import Node
 
 #: Bodies above this answer 413 in these tests.
 MAX_BODY = 64 * 1024
+#: Accepted as an admin key by the auth-on app (``auth_client``).
+ADMIN_KEY = "test-admin-key-0123456789"
 
 
 class Api:
@@ -119,3 +121,17 @@ version: '2.0'
     broken:
       action: std.fail
 """
+
+
+def callback_token(node: Node, action_execution_id: str) -> str:
+    """The callback token the engine sent to the executor with the action (read from the outbox)."""
+    from sqlalchemy import select
+
+    from levante.db.models import OutboxMessage
+    from levante.db.session import transaction
+
+    with transaction(node.read_factory) as session:
+        for payload in session.scalars(select(OutboxMessage.payload).order_by(OutboxMessage.id.desc())):
+            if payload.get("action_execution_id") == action_execution_id:
+                return payload["info"]["callback_token"]
+    raise AssertionError(f"no outbox message for action {action_execution_id}")

@@ -1,0 +1,130 @@
+"""Who may call the API: API keys with a role, and per-action callback tokens.
+
+- **API keys** (``X-API-Key: <key>`` or ``Authorization: Bearer <key>``) have the role ``admin`` or
+  ``user``. Only the SHA-256 of a key is stored (``api_keys``): keys are 256 random bits, so a fast
+  hash is enough. ``LEVANTE_ADMIN_KEY`` (``Config.admin_key``), when set, is accepted as an admin
+  key too; ``levante server --create-api-key NAME --role admin`` stores a new key and prints it once.
+- **Callback tokens**: every asynchronous action execution has its own token (see
+  :func:`levante.engine.service._with_callback_tokens`); the third party sends it back in the
+  ``Levante-Callback-Token`` header or as ``?token=`` on the callback URL. A resource that accepts it
+  says so with ``callback = True`` (its URL carries ``action_execution_id``); it is accepted for
+  ``PUT`` and ``POST`` there.
+
+With auth on (``Config.auth_enabled``): every request but ``GET /`` and ``GET /health`` needs a valid
+key (401 without one or with an unknown one), except a callback with its action's token. A ``user``
+key may not ``DELETE`` (so neither force-delete an execution) nor use ``admin_only`` resources
+(the API keys): 403. With auth off everything is open, but a callback that presents a wrong token
+is still refused (403): a token is never ignored, it is right or the request is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import falcon
+
+from levante.api.context import ApiContext
+from levante.db import repository as repo
+from levante.engine.service import callback_token_hash
+
+ADMIN = "admin"
+USER = "user"
+ROLES = (ADMIN, USER)
+TOKEN_HEADER = "Levante-Callback-Token"
+KEY_HEADER = "X-API-Key"
+#: Requests anyone may make.
+PUBLIC = {("GET", "/"), ("GET", "/health")}
+#: Methods a callback token allows on a ``callback`` resource.
+CALLBACK_METHODS = ("PUT", "POST")
+
+
+def key_hash(key: str) -> str:
+    """What is stored of an API key."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key() -> str:
+    """A new API key (shown once to whoever creates it)."""
+    return "lvk_" + secrets.token_urlsafe(32)
+
+
+def presented_key(req: falcon.Request) -> str | None:
+    """The API key of a request, if it carries one."""
+    key = req.get_header(KEY_HEADER)
+    if key:
+        return key.strip()
+    authorization = req.get_header("Authorization") or ""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def presented_token(req: falcon.Request) -> str | None:
+    """The callback token of a request (header first, then ``?token=``), if any."""
+    token = req.get_header(TOKEN_HEADER)
+    if token:
+        return token.strip()
+    token = req.get_param("token")
+    return token or None
+
+
+def _unauthorized(message: str) -> falcon.HTTPUnauthorized:
+    return falcon.HTTPUnauthorized(title="Unauthorized", description=message,
+                                   challenges=['Bearer realm="levante"'])
+
+
+class Guard:
+    """falcon middleware enforcing the rules above; sets ``req.context.role`` (``admin``,
+    ``user``, ``callback``, or None when auth is off and nothing was presented)."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         params: dict[str, Any]) -> None:
+        req.context.role = None
+        if resource is None:
+            return  # no route: falcon answers 404
+        action_id = params.get("action_execution_id")
+        if getattr(resource, "callback", False) and action_id and req.method in CALLBACK_METHODS:
+            token = presented_token(req)
+            if token is not None:
+                self._check_token(action_id, token)
+                req.context.role = "callback"
+                return
+        if not self.ctx.config.auth_enabled:
+            return
+        if (req.method, req.path or "/") in PUBLIC:
+            return
+        key = presented_key(req)
+        if key is None:
+            raise _unauthorized("An API key is required (header X-API-Key or Authorization: Bearer).")
+        role = self.role_of(key)
+        if role is None:
+            raise _unauthorized("The API key is not valid.")
+        req.context.role = role
+        if role != ADMIN and (req.method == "DELETE" or getattr(resource, "admin_only", False)):
+            raise falcon.HTTPForbidden(title="Forbidden",
+                                       description=f"A '{role}' API key may not {req.method} {req.path}: "
+                                                   "an admin key is needed.")
+
+    def role_of(self, key: str) -> str | None:
+        """The role of an API key, or None when it is not valid."""
+        admin_key = self.ctx.config.admin_key
+        if admin_key and hmac.compare_digest(key.encode("utf-8"), admin_key.encode("utf-8")):
+            return ADMIN
+        with self.ctx.read() as session:
+            row = repo.find_api_key(session, key_hash(key))
+            return row.role if row is not None else None
+
+    def _check_token(self, action_execution_id: str, token: str) -> None:
+        """403 unless ``token`` is the action's callback token (404: no such action)."""
+        with self.ctx.read() as session:
+            stored = repo.callback_token_hash_of(session, action_execution_id)
+        if stored is None or not hmac.compare_digest(stored, callback_token_hash(token)):
+            raise falcon.HTTPForbidden(title="Forbidden", description=(
+                f"The callback token is not the one of action execution {action_execution_id}."))

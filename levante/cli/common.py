@@ -1,0 +1,247 @@
+"""What the commands that talk to a Levante server share: the connection, the output formats,
+argument parsing and the mapping of errors to exit statuses.
+
+Exit statuses: 0 success, 1 other server error, 2 bad usage (also a request the server rejects as
+invalid, 400), 3 not found (404), 4 conflict (409), 5 server unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from levante.client import Client
+from levante.client.errors import ExecutionFailed
+from levante.exceptions import (
+    ConflictError,
+    DSLError,
+    ExpressionError,
+    InputError,
+    LevanteError,
+    NotFoundError,
+    TransportError,
+)
+
+EXIT_OTHER, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_UNREACHABLE = 1, 2, 3, 4, 5
+FORMATS = ("table", "json", "yaml", "value")
+
+
+def exit_status(exc: LevanteError) -> int:
+    """The exit status for an error the client raised."""
+    if isinstance(exc, TransportError) and getattr(exc, "status", 0) == 0:
+        return EXIT_UNREACHABLE
+    if isinstance(exc, NotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, ConflictError):
+        return EXIT_CONFLICT
+    if isinstance(exc, (InputError, DSLError, ExpressionError)):
+        return EXIT_USAGE
+    return EXIT_OTHER
+
+
+class LevanteGroup(click.Group):
+    """The ``levante`` group: errors from the server become one line on stderr and an exit
+    status (never a traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ExecutionFailed as exc:
+            click.echo(f"levante: {exc}", err=True)
+            ctx.exit(EXIT_OTHER)
+        except LevanteError as exc:
+            message = " ".join(str(exc).split("\n", 1)[0].split()) if not isinstance(exc, DSLError) \
+                else str(exc)
+            click.echo(f"levante: error: {message}", err=True)
+            ctx.exit(exit_status(exc))
+        except NotImplementedError as exc:
+            click.echo(f"levante: error: {exc}", err=True)
+            ctx.exit(EXIT_OTHER)
+
+
+class Remote:
+    """The connection settings of the group (``--url``, ``--api-key``), and the client made
+    from them on first use."""
+
+    def __init__(self, url: str | None, api_key: str | None) -> None:
+        self.url = url
+        self.api_key = api_key
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.url, api_key=self.api_key)
+        return self._client
+
+
+def client() -> Client:
+    """The client of the current command (from the group's options)."""
+    ctx = click.get_current_context()
+    remote = ctx.find_object(Remote)
+    if remote is None:  # a command invoked outside the group (tests)
+        remote = Remote(None, None)
+        ctx.obj = remote
+    return remote.client
+
+
+# --- arguments ---------------------------------------------------------------------------------
+
+
+def read_text(path: str) -> str:
+    """A file's text (UsageError when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def json_arg(text: str | None, what: str) -> Any:
+    """A JSON value given inline, or the path of a JSON or YAML file (None stays None)."""
+    if text is None:
+        return None
+    if os.path.isfile(text):
+        try:
+            return yaml.safe_load(read_text(text))
+        except yaml.YAMLError as exc:
+            raise click.UsageError(f"{what}: {text} is not JSON or YAML: {exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.UsageError(f"{what} is neither valid JSON nor a file: {exc}") from None
+
+
+def object_arg(text: str | None, what: str) -> dict[str, Any] | None:
+    """:func:`json_arg` that must be a JSON object."""
+    value = json_arg(text, what)
+    if value is not None and not isinstance(value, dict):
+        raise click.UsageError(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def filters_arg(items: Iterable[str]) -> dict[str, str]:
+    """``--filter key=value`` options as query parameters."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--filter wants key=value, not {item!r}")
+        out[key] = value
+    return out
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``-f/--format`` and ``-c/--column`` (as Mistral's client has them)."""
+    func = click.option("-c", "--column", "columns", multiple=True,
+                        help="Show only this column (repeatable).")(func)
+    return click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True, help="Output format.")(func)
+
+
+def list_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mistral's list options: ``--marker --limit --sort_keys --sort_dirs --filter --oldest``."""
+    for decorator in reversed([
+        click.option("--marker", help="Id of the last item of the previous page."),
+        click.option("--limit", type=int, default=100, show_default=True,
+                     help="Largest number of items (-1: all)."),
+        click.option("--sort_keys", "--sort-keys", "sort_keys", default="created_at", show_default=True,
+                     help="Comma-separated keys to sort by."),
+        click.option("--sort_dirs", "--sort-dirs", "sort_dirs", default=None,
+                     help="Comma-separated asc/desc (default: the latest items, shown oldest first)."),
+        click.option("--filter", "filters", multiple=True, help="key=value or key=op:value (repeatable)."),
+        click.option("--oldest", is_flag=True, help="Show the oldest items rather than the latest."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def list_query(marker: str | None, limit: int, sort_keys: str, sort_dirs: str | None,
+               filters: Iterable[str], oldest: bool) -> tuple[dict[str, Any], bool]:
+    """The query of a list command, and whether to reverse the answer (the latest ``limit``
+    items are fetched newest first and shown oldest first, as Mistral's client does)."""
+    query: dict[str, Any] = {"marker": marker, "limit": limit if limit and limit > 0 else None,
+                             "sort_keys": sort_keys, **filters_arg(filters)}
+    latest = sort_dirs is None and marker is None and not oldest and sort_keys == "created_at"
+    query["sort_dirs"] = "desc" if latest else (sort_dirs or "asc")
+    return query, latest
+
+
+def title(column: str) -> str:
+    """``workflow_name`` -> ``Workflow name`` (the headers of Mistral's tables)."""
+    text = column.replace("_", " ")
+    return "ID" if column == "id" else text[:1].upper() + text[1:]
+
+
+def cell(value: Any) -> str:
+    """A value as text for a table or ``value`` output."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _pick(item: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+    return {c: item.get(c) for c in columns}
+
+
+def _columns(default: Iterable[str], chosen: Iterable[str]) -> list[str]:
+    chosen = list(chosen)
+    return chosen or list(default)
+
+
+def _console() -> Console:
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 10_000)
+
+
+def show_one(item: dict[str, Any], columns: Iterable[str], fmt: str, chosen: Iterable[str] = ()) -> None:
+    """Print one resource as Field/Value rows, JSON, YAML or bare values."""
+    data = _pick(item, _columns(columns, chosen))
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=4, sort_keys=False, default=str))
+    elif fmt == "yaml":
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+    elif fmt == "value":
+        for value in data.values():
+            click.echo(cell(value))
+    else:
+        table = Table("Field", "Value", show_lines=False)
+        for key, value in data.items():
+            table.add_row(title(key), cell(value))
+        _console().print(table)
+
+
+def show_list(items: list[dict[str, Any]], columns: Iterable[str], fmt: str,
+              chosen: Iterable[str] = ()) -> None:
+    """Print resources as a table, JSON, YAML or one line of bare values each."""
+    cols = _columns(columns, chosen)
+    rows = [_pick(i, cols) for i in items]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=4, default=str))
+    elif fmt == "yaml":
+        click.echo(yaml.safe_dump(rows, sort_keys=False, allow_unicode=True).rstrip())
+    elif fmt == "value":
+        for row in rows:
+            click.echo(" ".join(cell(v) for v in row.values()))
+    else:
+        table = Table(*[title(c) for c in cols])
+        for row in rows:
+            table.add_row(*[cell(v) for v in row.values()])
+        _console().print(table)
+
+
+def show_json(value: Any) -> None:
+    """Print a JSON value indented (``*-get-output``, ``*-get-input``...)."""
+    click.echo(json.dumps(value, indent=4, default=str))

@@ -1,0 +1,372 @@
+"""Each API operation as data: the request to send and how to read the answer.
+
+:class:`Calls` is the one place that knows the REST API's paths and shapes. The sync and async
+clients (``client.py``) run the same :class:`Call` objects over ``httpx.Client`` and
+``httpx.AsyncClient``, so the two cannot drift apart.
+
+Answers are returned as dicts shaped as the API's, except that JSON-typed fields (``input``,
+``output``, ``params``, ``published``, ``result``, ``variables``...) are decoded from the JSON
+strings Mistral's API sends; lists are returned as lists (the ``next`` link is dropped).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The JSON-typed fields of each resource (sent as JSON strings by the API).
+JSON_FIELDS: dict[str, tuple[str, ...]] = {
+    "executions": ("input", "output", "params", "published_global"),
+    "tasks": ("published", "published_global", "runtime_context", "result", "env"),
+    "action_executions": ("input", "output", "params"),
+    "workflows": ("interface",),
+    "cron_triggers": ("workflow_input", "workflow_params"),
+    "environments": ("variables",),
+    "workbooks": (),
+    "actions": (),
+}
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+
+
+def looks_like_uuid(text: str) -> bool:
+    """Whether ``text`` is a UUID (Mistral's client sends those as ``workflow_id``)."""
+    return bool(_UUID.match(text))
+
+
+def decode_item(kind: str, item: Any) -> Any:
+    """``item`` with its JSON-typed fields decoded (left as they are when they are not JSON)."""
+    if not isinstance(item, dict):
+        return item
+    out = dict(item)
+    for key in JSON_FIELDS.get(kind, ()):
+        value = out.get(key)
+        if isinstance(value, str):
+            try:
+                out[key] = json.loads(value)
+            except ValueError:
+                pass
+    return out
+
+
+def _one(kind: str) -> Callable[[Any], Any]:
+    return lambda body: decode_item(kind, body)
+
+
+def _many(kind: str, key: str | None = None) -> Callable[[Any], Any]:
+    return lambda body: [decode_item(kind, i) for i in (body or {}).get(key or kind, [])]
+
+
+def _nothing(body: Any) -> None:
+    return None
+
+
+def _query(**params: Any) -> dict[str, Any]:
+    """Query parameters without the ``None`` ones; booleans as ``true``/``false``; lists joined."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        out[key] = value
+    return out
+
+
+@dataclass
+class Call:
+    """One request and the reading of its answer."""
+
+    method: str
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    text: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    read: Callable[[Any], Any] = lambda body: body
+
+
+def _list(kind: str, path: str | None = None, *, limit: int | None = None, marker: str | None = None,
+          sort_keys: str | None = None, sort_dirs: str | None = None, fields: list[str] | None = None,
+          **filters: Any) -> Call:
+    params = _query(limit=limit, marker=marker, sort_keys=sort_keys, sort_dirs=sort_dirs,
+                    fields=fields, **filters)
+    return Call("GET", path or f"/{kind}", params, read=_many(kind))
+
+
+class Calls:
+    """Every operation of the API (names are those of the client methods)."""
+
+    # --- server -------------------------------------------------------------------------------
+
+    def health(self) -> Call:
+        """``GET /health`` (outside ``/v2``)."""
+        return Call("GET", "/../health")
+
+    # --- workbooks ----------------------------------------------------------------------------
+
+    def list_workbooks(self, **query: Any) -> Call:
+        """Workbooks (``limit``, ``marker``, ``sort_keys``, ``sort_dirs``, ``fields``, filters)."""
+        return _list("workbooks", **query)
+
+    def get_workbook(self, name: str, namespace: str | None = None) -> Call:
+        """One workbook."""
+        return Call("GET", f"/workbooks/{name}", _query(namespace=namespace), read=_one("workbooks"))
+
+    def create_workbook(self, definition: str, namespace: str | None = None, scope: str | None = None) -> Call:
+        """Store a workbook (YAML text); ConflictError when it exists."""
+        return Call("POST", "/workbooks", _query(namespace=namespace, scope=scope), text=definition,
+                    read=_one("workbooks"))
+
+    def update_workbook(self, definition: str, namespace: str | None = None, scope: str | None = None) -> Call:
+        """Replace the workbook named in the text."""
+        return Call("PUT", "/workbooks", _query(namespace=namespace, scope=scope), text=definition,
+                    read=_one("workbooks"))
+
+    def delete_workbook(self, name: str, namespace: str | None = None) -> Call:
+        """Delete a workbook record."""
+        return Call("DELETE", f"/workbooks/{name}", _query(namespace=namespace), read=_nothing)
+
+    def validate_workbook(self, definition: str) -> Call:
+        """``{"valid": bool, "error": ..., "errors": [...]}``."""
+        return Call("POST", "/workbooks/validate", text=definition)
+
+    # --- workflows ----------------------------------------------------------------------------
+
+    def list_workflows(self, **query: Any) -> Call:
+        """Workflow definitions."""
+        return _list("workflows", **query)
+
+    def get_workflow(self, identifier: str, namespace: str | None = None) -> Call:
+        """One workflow, by name or id."""
+        return Call("GET", f"/workflows/{identifier}", _query(namespace=namespace), read=_one("workflows"))
+
+    def create_workflows(self, definition: str, namespace: str | None = None,
+                         scope: str | None = None) -> Call:
+        """Store the workflows of a YAML document; returns the list stored."""
+        return Call("POST", "/workflows", _query(namespace=namespace, scope=scope), text=definition,
+                    read=_many("workflows"))
+
+    def update_workflows(self, definition: str, namespace: str | None = None, scope: str | None = None,
+                         id: str | None = None) -> Call:  # noqa: A002 - the API's name
+        """Replace (or create) the workflows of a document; with ``id``, the one workflow with that
+        id (returns a list either way)."""
+        if id:
+            return Call("PUT", f"/workflows/{id}", _query(namespace=namespace, scope=scope),
+                        text=definition, read=lambda body: [decode_item("workflows", body)])
+        return Call("PUT", "/workflows", _query(namespace=namespace, scope=scope), text=definition,
+                    read=_many("workflows"))
+
+    def delete_workflow(self, identifier: str, namespace: str | None = None) -> Call:
+        """Delete a workflow definition."""
+        return Call("DELETE", f"/workflows/{identifier}", _query(namespace=namespace), read=_nothing)
+
+    def validate_workflow(self, definition: str) -> Call:
+        """``{"valid": bool, "error": ..., "errors": [...]}``."""
+        return Call("POST", "/workflows/validate", text=definition)
+
+    # --- ad-hoc actions -----------------------------------------------------------------------
+
+    def list_actions(self, **query: Any) -> Call:
+        """System and ad-hoc actions."""
+        return _list("actions", **query)
+
+    def get_action(self, identifier: str, namespace: str | None = None) -> Call:
+        """One action, by name or id."""
+        return Call("GET", f"/actions/{identifier}", _query(namespace=namespace), read=_one("actions"))
+
+    def create_actions(self, definition: str, namespace: str | None = None, scope: str | None = None) -> Call:
+        """Store the ad-hoc actions of a YAML document."""
+        return Call("POST", "/actions", _query(namespace=namespace, scope=scope), text=definition,
+                    read=_many("actions"))
+
+    def update_actions(self, definition: str, namespace: str | None = None, scope: str | None = None) -> Call:
+        """Replace (or create) the ad-hoc actions of a document."""
+        return Call("PUT", "/actions", _query(namespace=namespace, scope=scope), text=definition,
+                    read=_many("actions"))
+
+    def delete_action(self, identifier: str, namespace: str | None = None) -> Call:
+        """Delete an ad-hoc action."""
+        return Call("DELETE", f"/actions/{identifier}", _query(namespace=namespace), read=_nothing)
+
+    def validate_action(self, definition: str) -> Call:
+        """``{"valid": bool, "error": ..., "errors": [...]}``."""
+        return Call("POST", "/actions/validate", text=definition)
+
+    # --- executions ---------------------------------------------------------------------------
+
+    def list_executions(self, **query: Any) -> Call:
+        """Executions (filters such as ``state``, ``workflow_name``, ``include_output``)."""
+        return _list("executions", **query)
+
+    def get_execution(self, execution_id: str) -> Call:
+        """One execution (with ``published_global`` and ``progress``)."""
+        return Call("GET", f"/executions/{execution_id}", read=_one("executions"))
+
+    def create_execution(self, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
+                         params: dict[str, Any] | None = None, *, description: str | None = None,
+                         namespace: str | None = None, id: str | None = None,  # noqa: A002
+                         source_execution_id: str | None = None, env: Any = None) -> Call:
+        """Start ``workflow`` (a name, or an id when it looks like a UUID). With an ``id`` that
+        exists, that execution is returned (idempotent)."""
+        params = dict(params or {})
+        if env is not None:
+            params["env"] = env
+        body: dict[str, Any] = {"workflow_id" if looks_like_uuid(workflow) else "workflow_name": workflow}
+        if not workflow:
+            body = {}
+        body.update({k: v for k, v in {
+            "input": json.dumps(input) if input is not None else None,
+            "params": json.dumps(params) if params else None,
+            "description": description, "workflow_namespace": namespace, "id": id,
+            "source_execution_id": source_execution_id}.items() if v is not None})
+        return Call("POST", "/executions", json=body, read=_one("executions"))
+
+    def update_execution(self, execution_id: str, state: str | None = None, *, state_info: str | None = None,
+                         description: str | None = None, env: dict[str, Any] | None = None) -> Call:
+        """Pause (PAUSED), resume (RUNNING), cancel (CANCELLED), stop (SUCCESS/ERROR), describe or
+        change the env."""
+        body: dict[str, Any] = {k: v for k, v in {"state": state, "state_info": state_info,
+                                                  "description": description}.items() if v is not None}
+        if env is not None:
+            body["params"] = {"env": env}
+        return Call("PUT", f"/executions/{execution_id}", json=body, read=_one("executions"))
+
+    def delete_execution(self, execution_id: str, force: bool = False) -> Call:
+        """Delete a completed execution (any with ``force``)."""
+        return Call("DELETE", f"/executions/{execution_id}", _query(force=force or None), read=_nothing)
+
+    def list_sub_executions(self, execution_id: str, errors_only: bool = False, max_depth: int = -1,
+                            include_output: bool = False) -> Call:
+        """Every execution below this one."""
+        return Call("GET", f"/executions/{execution_id}/executions",
+                    _query(errors_only=errors_only or None, max_depth=max_depth,
+                           include_output=include_output or None), read=_many("executions"))
+
+    # --- tasks --------------------------------------------------------------------------------
+
+    def list_tasks(self, execution_id: str | None = None, **query: Any) -> Call:
+        """Tasks (of one execution when ``execution_id`` is given)."""
+        path = f"/executions/{execution_id}/tasks" if execution_id else None
+        return _list("tasks", path, **query)
+
+    def get_task(self, task_id: str) -> Call:
+        """One task (with ``result`` and ``published_global``)."""
+        return Call("GET", f"/tasks/{task_id}", read=_one("tasks"))
+
+    def rerun_task(self, task_id: str, reset: bool = True, env: dict[str, Any] | None = None) -> Call:
+        """Rerun a task in ERROR (``reset=False``: only the failed with-items items)."""
+        body: dict[str, Any] = {"state": "RUNNING", "reset": reset}
+        if env is not None:
+            body["env"] = env
+        return Call("PUT", f"/tasks/{task_id}", json=body, read=_one("tasks"))
+
+    def skip_task(self, task_id: str) -> Call:
+        """Skip a task in ERROR."""
+        return Call("PUT", f"/tasks/{task_id}", json={"state": "SKIPPED"}, read=_one("tasks"))
+
+    def list_task_workflow_executions(self, task_id: str) -> Call:
+        """Sub-workflow executions a task started."""
+        return Call("GET", f"/tasks/{task_id}/workflow_executions", read=_many("executions"))
+
+    # --- action executions --------------------------------------------------------------------
+
+    def list_action_executions(self, task_id: str | None = None, **query: Any) -> Call:
+        """Action executions (of one task when ``task_id`` is given)."""
+        path = f"/tasks/{task_id}/action_executions" if task_id else None
+        return _list("action_executions", path, **query)
+
+    def get_action_execution(self, action_execution_id: str) -> Call:
+        """One action execution (with ``output``)."""
+        return Call("GET", f"/action_executions/{action_execution_id}", read=_one("action_executions"))
+
+    def update_action_execution(self, action_execution_id: str, state: str, output: Any = None,
+                                token: str | None = None) -> Call:
+        """Set an asynchronous action's state: SUCCESS (``output``: the result), ERROR (``output``:
+        the error), CANCELLED, PAUSED or RUNNING. ``output`` may be any JSON value."""
+        body: dict[str, Any] = {"state": state}
+        if output is not None:
+            body["output"] = output
+        headers = {"Levante-Callback-Token": token} if token else {}
+        return Call("PUT", f"/action_executions/{action_execution_id}", json=body, headers=headers,
+                    read=_one("action_executions"))
+
+    def complete_action(self, action_execution_id: str, output: Any = None, token: str | None = None) -> Call:
+        """Complete an asynchronous action with SUCCESS and ``output`` as its result."""
+        return self.update_action_execution(action_execution_id, "SUCCESS", output, token)
+
+    def fail_action(self, action_execution_id: str, error: Any, token: str | None = None) -> Call:
+        """Complete an asynchronous action with ERROR; ``error`` becomes its output."""
+        return self.update_action_execution(action_execution_id, "ERROR", error, token)
+
+    def heartbeat(self, action_execution_id: str, progress: Any = None, token: str | None = None) -> Call:
+        """Record that a running asynchronous action is alive (``progress``: any JSON value);
+        ConflictError when it is already completed."""
+        body = {"progress": progress} if progress is not None else {}
+        headers = {"Levante-Callback-Token": token} if token else {}
+        return Call("PUT", f"/action_executions/{action_execution_id}/heartbeat", json=body, headers=headers,
+                    read=_one("action_executions"))
+
+    # --- environments -------------------------------------------------------------------------
+
+    def list_environments(self, **query: Any) -> Call:
+        """Environments."""
+        return _list("environments", **query)
+
+    def get_environment(self, name: str) -> Call:
+        """One environment."""
+        return Call("GET", f"/environments/{name}", read=_one("environments"))
+
+    def create_environment(self, name: str, variables: dict[str, Any] | None = None,
+                           description: str | None = None, scope: str | None = None) -> Call:
+        """Store an environment; ConflictError when the name is taken."""
+        body = {k: v for k, v in {"name": name, "variables": variables, "description": description,
+                                  "scope": scope}.items() if v is not None}
+        return Call("POST", "/environments", json=body, read=_one("environments"))
+
+    def update_environment(self, name: str, variables: dict[str, Any] | None = None,
+                           description: str | None = None, scope: str | None = None) -> Call:
+        """Change an environment."""
+        body = {k: v for k, v in {"name": name, "variables": variables, "description": description,
+                                  "scope": scope}.items() if v is not None}
+        return Call("PUT", "/environments", json=body, read=_one("environments"))
+
+    def delete_environment(self, name: str) -> Call:
+        """Delete an environment."""
+        return Call("DELETE", f"/environments/{name}", read=_nothing)
+
+    # --- cron triggers ------------------------------------------------------------------------
+
+    def list_cron_triggers(self, **query: Any) -> Call:
+        """Cron triggers."""
+        return _list("cron_triggers", **query)
+
+    def get_cron_trigger(self, identifier: str) -> Call:
+        """One cron trigger, by name or id."""
+        return Call("GET", f"/cron_triggers/{identifier}", read=_one("cron_triggers"))
+
+    def create_cron_trigger(self, name: str, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
+                            params: dict[str, Any] | None = None, *, pattern: str | None = None,
+                            first_time: str | None = None, count: int | None = None,
+                            scope: str | None = None) -> Call:
+        """Start ``workflow`` on a cron ``pattern`` and/or once at ``first_time``
+        (``YYYY-MM-DD HH:MM`` UTC)."""
+        body: dict[str, Any] = {
+            "name": name, "workflow_id" if looks_like_uuid(workflow) else "workflow_name": workflow}
+        body.update({k: v for k, v in {
+            "workflow_input": input, "workflow_params": params, "pattern": pattern,
+            "first_execution_time": first_time, "remaining_executions": count, "scope": scope}.items()
+            if v is not None})
+        return Call("POST", "/cron_triggers", json=body, read=_one("cron_triggers"))
+
+    def delete_cron_trigger(self, identifier: str) -> Call:
+        """Delete a cron trigger."""
+        return Call("DELETE", f"/cron_triggers/{identifier}", read=_nothing)
+
+
+#: Names of the operations, in the order above (the clients expose each as a method).
+OPERATIONS = tuple(name for name in vars(Calls) if not name.startswith("_"))

@@ -1,0 +1,169 @@
+"""The Python client against a real server: sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from levante.client import AsyncClient, Client, ExecutionFailed
+from levante.exceptions import ConflictError, DSLError, InputError, LevanteError, NotFoundError, TransportError
+
+
+@pytest.fixture
+def client(server_url: str) -> Any:
+    with Client(server_url) as c:
+        yield c
+
+
+def _running_action(client: Client, execution_id: str) -> dict[str, Any]:
+    """The action execution of the execution's first task, once it is RUNNING."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        tasks = client.list_tasks(execution_id)  # type: ignore[attr-defined]
+        if tasks:
+            actions = client.list_action_executions(tasks[0]["id"])  # type: ignore[attr-defined]
+            if actions and actions[0]["state"] == "RUNNING":
+                return actions[0]  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError("no running action")
+
+
+def test_start_and_result(client: Client) -> None:
+    handle = client.start("greet", {"name": "ada"})
+    assert handle.result(timeout=10) == {"greeting": "hi ada"}
+    assert handle.status() == "SUCCESS"
+    assert handle.input() == {"name": "ada"}
+    described = handle.describe()
+    assert described["progress"] == {"tasks_done": 2, "tasks_total": 2}
+    assert described["task_states"] == {"SUCCESS": 2}
+    assert [t["name"] for t in handle.tasks()] == ["say", "done"]
+
+
+def test_start_with_an_id_is_idempotent(client: Client) -> None:
+    first = client.start("greet", {"name": "x"}, id="6f1c2a7e-0000-4000-8000-000000000001")
+    again = client.start("greet", {"name": "x"}, id="6f1c2a7e-0000-4000-8000-000000000001")
+    assert first.id == again.id == "6f1c2a7e-0000-4000-8000-000000000001"
+
+
+def test_complete_action_lets_the_workflow_finish(client: Client) -> None:
+    handle = client.start("waiter")
+    action = _running_action(client, handle.id)
+    done = client.complete_action(action["id"], output=3)  # type: ignore[attr-defined]
+    assert done["state"] == "SUCCESS" and done["output"] == {"result": 3}
+    assert handle.result(timeout=10) == {"answer": 3}
+    with pytest.raises(ConflictError):
+        client.complete_action(action["id"], output=4)  # type: ignore[attr-defined]
+
+
+def test_fail_action_fails_the_execution(client: Client) -> None:
+    handle = client.start("waiter")
+    action = _running_action(client, handle.id)
+    client.fail_action(action["id"], "refused")  # type: ignore[attr-defined]
+    with pytest.raises(ExecutionFailed) as caught:
+        handle.result(timeout=10)
+    assert caught.value.state == "ERROR"
+
+
+def test_pause_resume_cancel(client: Client) -> None:
+    handle = client.start("waiter")
+    _running_action(client, handle.id)
+    handle.pause()
+    assert handle.status() == "PAUSED"
+    handle.resume()
+    assert handle.status() == "RUNNING"
+    handle.cancel("no longer needed")
+    with pytest.raises(ExecutionFailed) as caught:
+        handle.result(timeout=10)
+    assert caught.value.state == "CANCELLED"
+    assert "no longer needed" in (caught.value.state_info or "")
+
+
+def test_failed_execution_raises(client: Client) -> None:
+    with pytest.raises(ExecutionFailed) as caught:
+        client.start("failing").result(timeout=10)
+    assert caught.value.state == "ERROR" and caught.value.state_info
+
+
+def test_result_times_out(client: Client) -> None:
+    handle = client.start("waiter")
+    with pytest.raises(TimeoutError):
+        handle.result(timeout=0.2)
+    handle.cancel()
+
+
+def test_errors_map_to_the_exception_tree(client: Client, server_url: str) -> None:
+    with pytest.raises(NotFoundError, match="does not exist"):
+        client.get_execution("nope")  # type: ignore[attr-defined]
+    with pytest.raises(ConflictError, match="already exists"):
+        client.create_workflows("version: '2.0'\ngreet: {tasks: {a: {action: std.noop}}}")  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="Invalid input"):
+        client.start("greet", {"wrong": 1})
+    with pytest.raises(DSLError) as caught:
+        client.create_workflows("version: '2.0'\nbad: {tasks: {a: {action: 3}}}")  # type: ignore[attr-defined]
+    assert caught.value.errors  # type: ignore[attr-defined]
+    with pytest.raises(TransportError), Client("http://127.0.0.1:9/v2") as dead:
+        dead.list_workflows()  # type: ignore[attr-defined]
+    assert issubclass(ExecutionFailed, LevanteError)
+
+
+def test_every_resource(client: Client) -> None:
+    env = client.create_environment("env1", {"k": "v"}, "an env")  # type: ignore[attr-defined]
+    assert env["variables"] == {"k": "v"}
+    assert client.update_environment("env1", {"k": "w"})["variables"] == {"k": "w"}  # type: ignore[attr-defined]
+    assert "env1" in [e["name"] for e in client.list_environments()]  # type: ignore[attr-defined]
+    client.delete_environment("env1")  # type: ignore[attr-defined]
+    trigger = client.create_cron_trigger("c1", "greet", {"name": "c"}, pattern="0 0 1 1 *")  # type: ignore[attr-defined]
+    assert trigger["workflow_input"] == {"name": "c"}
+    assert client.get_cron_trigger("c1")["pattern"] == "0 0 1 1 *"  # type: ignore[attr-defined]
+    client.delete_cron_trigger("c1")  # type: ignore[attr-defined]
+    assert client.validate_workflow("version: '2.0'\nx: {tasks: {a: {action: std.noop}}}")["valid"]  # type: ignore[attr-defined]
+    assert "std.noop" in [a["name"] for a in client.list_actions()]  # type: ignore[attr-defined]
+    assert client.get_workflow("greet")["interface"]["output"] == ["greeting"]  # type: ignore[attr-defined]
+    assert client.health()["status"] == "ok"  # type: ignore[attr-defined]
+
+
+def test_history_is_not_there_yet(client: Client) -> None:
+    with pytest.raises(NotImplementedError, match="no endpoint"):
+        client.handle("anything").history()
+
+
+def test_heartbeat(client: Client) -> None:
+    handle = client.start("waiter")
+    action = _running_action(client, handle.id)
+    assert client.heartbeat(action["id"], progress=0.5)["id"] == action["id"]  # type: ignore[attr-defined]
+    with pytest.raises(NotFoundError):
+        client.heartbeat("nope")  # type: ignore[attr-defined]
+    handle.cancel()
+
+
+def test_async_client(server_url: str) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server_url) as client:
+            handle = await client.start("greet", {"name": "bo"})
+            assert await handle.result(timeout=10) == {"greeting": "hi bo"}
+            assert (await handle.describe())["state"] == "SUCCESS"
+            waiting = await client.start("waiter")
+            deadline = time.monotonic() + 10
+            actions: list[Any] = []
+            while not actions and time.monotonic() < deadline:
+                tasks = await waiting.tasks()
+                actions = await client.list_action_executions(tasks[0]["id"]) if tasks else []  # type: ignore[attr-defined]
+                await asyncio.sleep(0.05)
+            await waiting.pause()
+            assert await waiting.status() == "PAUSED"
+            await waiting.resume()
+            await client.complete_action(actions[0]["id"], output={"ok": True})  # type: ignore[attr-defined]
+            assert await waiting.result(timeout=10) == {"answer": {"ok": True}}
+            cancelled = await client.start("waiter")
+            await cancelled.cancel("stop")
+            with pytest.raises(ExecutionFailed):
+                await cancelled.result(timeout=10)
+            with pytest.raises(NotFoundError):
+                await client.get_execution("nope")  # type: ignore[attr-defined]
+            with pytest.raises(NotImplementedError):
+                await handle.history()
+
+    asyncio.run(scenario())

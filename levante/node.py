@@ -43,12 +43,19 @@ LOG = logging.getLogger(__name__)
 BATCH = 256
 
 
+def _resent(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "info": {**payload.get("info", {}), "resent": True}}
+
+
 def _command(payload: dict[str, Any]) -> RunAction:
     fields = {k: v for k, v in payload.items() if k != "kind"}
     return RunAction(**fields)
 
 
 ROLES = ("all", "api", "engine", "executor")
+#: A delayed call claimed by a process that died is taken again after this long (handling one
+#: takes milliseconds; a crashed claimer must not hold, say, a sub-workflow's completion for long).
+RECLAIM_AFTER = timedelta(seconds=20)
 #: How old an unsent outbox row must be before the sweeper sends it again, in seconds.
 SWEEP_AGE = 10.0
 #: How often the engine looks for due cron triggers, in seconds (patterns have minute resolution).
@@ -210,7 +217,7 @@ class Node:
 
     def _fire_due(self) -> int:
         with transaction(self.session_factory) as session:
-            calls = repo.claim_due(session, utcnow(), BATCH, self.worker_id)
+            calls = repo.claim_due(session, utcnow(), BATCH, self.worker_id, reclaim_after=RECLAIM_AFTER)
         if not calls:
             return 0
         events = []
@@ -286,11 +293,16 @@ class Node:
                 LOG.exception("outbox: failed to mark %d row(s) sent", len(ids))
 
     def _sweep_outbox(self, older_than: float | None = None) -> None:
-        """Re-send outbox rows left unsent (by a crash, or a broker that was down)."""
+        """Re-send outbox rows left unsent (by a crash, or a broker that was down).
+
+        A row may be unmarked because the process died after publishing it, so its action may have
+        started already: re-sent rows are flagged ``resent``, and the executor treats them like a
+        redelivered message (it runs the action again only if the task is ``safe-rerun``).
+        """
         cutoff = utcnow() - timedelta(seconds=older_than) if older_than else None
         with transaction(self.read_factory) as session:
             rows = repo.pending(session, 10_000, older_than=cutoff)
-            found = [(r.id, r.topic, r.payload) for r in rows]
+            found = [(r.id, r.topic, _resent(r.payload)) for r in rows]
         if found:
             LOG.info("outbox: re-sending %d unsent message(s)", len(found))
             self.service.on_outbox(found)  # type: ignore[misc]

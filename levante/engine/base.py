@@ -113,6 +113,10 @@ class ConductorBase:
         """Every action execution of a task (tasks)."""
         raise NotImplementedError
 
+    def run_again(self, env: dict[str, Any] | None = None) -> None:
+        """Run again after a pause (machine)."""
+        raise NotImplementedError
+
     def resume_work(self) -> None:
         """Carry on after a resume (transitions)."""
         raise NotImplementedError

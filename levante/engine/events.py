@@ -57,6 +57,15 @@ class SubworkflowPaused(Event):
 
 
 @dataclass(frozen=True)
+class SubworkflowResumed(Event):
+    """A paused sub-workflow runs again; ``execution_id`` is the parent's."""
+
+    kind: ClassVar[str] = "subworkflow_resumed"
+    task_execution_id: str
+    sub_execution_id: str
+
+
+@dataclass(frozen=True)
 class SubworkflowReopened(Event):
     """A failed sub-workflow runs again (a task in it was rerun); ``execution_id`` is the parent's."""
 
@@ -130,7 +139,8 @@ class SkipRequested(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (ActionCompleted, SubworkflowCompleted, SubworkflowPaused, SubworkflowReopened, TimerFired,
+    for cls in (ActionCompleted, SubworkflowCompleted, SubworkflowPaused, SubworkflowResumed, SubworkflowReopened,
+                TimerFired,
                 PauseRequested, ResumeRequested, CancelRequested, StopRequested, RerunRequested, SkipRequested)
 }
 

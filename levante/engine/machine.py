@@ -64,6 +64,7 @@ class Conductor(TaskLogic, TransitionLogic):
             ev.ActionCompleted: self.on_action_completed,
             ev.SubworkflowCompleted: self.on_subworkflow_completed,
             ev.SubworkflowPaused: self.on_subworkflow_paused,
+            ev.SubworkflowResumed: self.on_subworkflow_resumed,
             ev.SubworkflowReopened: self.on_subworkflow_reopened,
             ev.TimerFired: self.on_timer,
             ev.PauseRequested: self.on_pause,
@@ -85,6 +86,8 @@ class Conductor(TaskLogic, TransitionLogic):
     def on_pause(self, event: ev.PauseRequested) -> None:
         """RUNNING -> PAUSED; running sub-workflows are paused too."""
         if self.ex.state == State.PAUSED:
+            self.ex.runtime_context.pop("paused_by_children", None)  # now paused on request: stays so
+            self.state.touch(self.ex)
             return
         self.set_workflow_state(State.PAUSED)
         for child in self.running_children():
@@ -96,9 +99,16 @@ class Conductor(TaskLogic, TransitionLogic):
             return
         if event.env:
             self.ex.params["env"] = ctx.deep_merge(ctx.env_of(self.ex), event.env)
+        self.run_again(event.env)
+
+    def run_again(self, env: dict[str, Any] | None = None) -> None:
+        """Run again: tell the parent, resume paused children, and carry on."""
+        self.ex.runtime_context.pop("paused_by_children", None)
         self.set_workflow_state(State.RUNNING)
+        if self.ex.parent_id and self.ex.task_execution_id:
+            self.emit(Dispatch(ev.SubworkflowResumed(self.ex.parent_id, self.ex.task_execution_id, self.ex.id)))
         for child in self.paused_children():
-            self.emit(Dispatch(ev.ResumeRequested(child, env=event.env)))
+            self.emit(Dispatch(ev.ResumeRequested(child, env=env)))
         for task_ex in self.state.tasks:
             if task_ex.state == State.PAUSED and task_ex.type == "WORKFLOW":
                 self.set_task_state(task_ex, State.RUNNING)

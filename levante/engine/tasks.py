@@ -349,7 +349,27 @@ class TaskLogic(ConductorBase):
         if task_ex is not None and task_ex.state == State.RUNNING:
             self.set_task_state(task_ex, State.PAUSED)
         if self.ex.state == State.RUNNING:
+            # Remember that the children paused us, so that their resume resumes us too.
+            self.ex.runtime_context["paused_by_children"] = [event.sub_execution_id]
             self.set_workflow_state(State.PAUSED)
+        elif event.sub_execution_id not in self.ex.runtime_context.get("paused_by_children", [event.sub_execution_id]):
+            self.ex.runtime_context["paused_by_children"].append(event.sub_execution_id)
+        self.state.touch(self.ex)
+
+    def on_subworkflow_resumed(self, event: ev.SubworkflowResumed) -> None:
+        """A paused sub-workflow runs again: its task runs again, and this workflow too when only
+        its children had paused it."""
+        task_ex = self.state.task_by_id(event.task_execution_id)
+        if task_ex is not None and task_ex.state == State.PAUSED:
+            self.set_task_state(task_ex, State.RUNNING)
+        waiting = self.ex.runtime_context.get("paused_by_children")
+        if self.ex.state != State.PAUSED or waiting is None:
+            return
+        if event.sub_execution_id in waiting:
+            waiting.remove(event.sub_execution_id)
+        self.state.touch(self.ex)
+        if not waiting:
+            self.run_again()
 
     def on_subworkflow_reopened(self, event: ev.SubworkflowReopened) -> None:
         """A failed sub-workflow was rerun: its task (and this workflow) run again."""

@@ -24,7 +24,8 @@ class ActionRequest:
     """What an executor receives: the engine's RunAction plus delivery facts."""
 
     command: RunAction
-    #: The message was delivered before (the previous executor may have died mid-run).
+    #: The message was delivered before (the previous executor may have died mid-run). A request
+    #: re-sent from the outbox after a crash (``command.info["resent"]``) counts as redelivered too.
     redelivered: bool = False
 
 
@@ -43,7 +44,7 @@ class ActionRunner:
         """Run one request. Returns the event to send to the engine, or None when an async action
         started and now waits for its callback."""
         command = request.command
-        if request.redelivered and not command.safe_rerun:
+        if (request.redelivered or command.info.get("resent")) and not command.safe_rerun:
             return self._event(command, "ERROR", (
                 "Request to run an action was redelivered, but it cannot be re-run safely. The only safe "
                 f"thing to do is fail it [action={command.action_name}, action_ex_id={command.action_execution_id}]."))

@@ -51,12 +51,15 @@ def test_a_delayed_call_survives_a_restart(tmp_path: Path) -> None:
     assert str(done.state) == "SUCCESS" and done.output == {"said": "awake"}
 
 
+SAFE = WAIT.replace("wait-before: 1", "safe-rerun: true")
+
+
 def test_outbox_rows_a_crash_left_unsent_are_sent_at_start(tmp_path: Path) -> None:
     first = _node(tmp_path)
     first.service.on_outbox = lambda rows: None  # the process "dies" between commit and publish
     with first:
         with transaction(first.session_factory) as session:
-            store(session, "workflows", WAIT.replace("wait-before: 1", "wait-before: 0"))
+            store(session, "workflows", SAFE)
         ex = first.service.start_execution("wf")
         with transaction(first.session_factory) as session:
             assert len(repo.pending(session, 10)) == 1
@@ -91,3 +94,20 @@ def test_a_duplicate_result_changes_nothing(tmp_path: Path) -> None:
     assert str(done.state) == "SUCCESS" and done.output == {"got": "first"}
     assert names == ["wait", "after"]
     assert stored.output == {"result": "first"}
+
+
+def test_a_resent_action_that_is_not_safe_rerun_fails_instead_of_running_twice(tmp_path: Path) -> None:
+    # After a crash the outbox cannot tell "never published" from "published, not marked": the
+    # action may already be running elsewhere, so only a safe-rerun action runs again.
+    first = _node(tmp_path)
+    first.service.on_outbox = lambda rows: None
+    with first:
+        with transaction(first.session_factory) as session:
+            store(session, "workflows", WAIT.replace("wait-before: 1", "wait-before: 0"))
+        ex = first.service.start_execution("wf")
+    with _node(tmp_path) as second:
+        done = second.service.wait(ex.id, 10)
+        with transaction(second.session_factory) as session:
+            (task,) = repo.tasks_of(session, ex.id)
+    assert str(done.state) == "ERROR"
+    assert "cannot be re-run safely" in (task.state_info or "")

@@ -129,7 +129,8 @@ class Node:
                 loops.append(("sweeper", self._sweeper_loop, 1))
         for name, target, count in loops:
             for i in range(count):
-                thread = threading.Thread(target=target, name=f"levante-{name}-{i}", daemon=True)
+                thread = threading.Thread(target=self._keep_alive, args=(target,), name=f"levante-{name}-{i}",
+                                          daemon=True)
                 thread.start()
                 self._threads.append(thread)
         if role in ("all", "engine"):
@@ -166,6 +167,17 @@ class Node:
 
     # --- the engine -----------------------------------------------------------------------
 
+    def _keep_alive(self, loop: Any) -> None:
+        """Run a loop; if it dies of an unexpected error, log it and start it again (a thread that
+        silently died would leave delayed calls or results unhandled for good)."""
+        while not self._stop.is_set():
+            try:
+                loop()
+                return
+            except Exception:  # noqa: BLE001
+                LOG.exception("%s died; restarting it", threading.current_thread().name)
+                self._stop.wait(1.0)
+
     def _engine_loop(self) -> None:
         while not self._stop.is_set():
             first = self.inbox.get()
@@ -200,7 +212,12 @@ class Node:
                 handled = 0
             if handled:
                 continue
-            self._wake.wait(self._next_wait())
+            try:
+                wait = self._next_wait()
+            except Exception:  # noqa: BLE001 - the database may be restarting: keep the loop alive
+                LOG.exception("scheduler: cannot read the next due time; trying again shortly")
+                wait = self.config.scheduler_interval * 4
+            self._wake.wait(wait)
             self._wake.clear()
 
     def _cron_loop(self) -> None:

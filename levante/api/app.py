@@ -17,6 +17,7 @@ from levante import config as config_mod
 from levante.api import errors
 from levante.api.auth import Guard
 from levante.api.context import ApiContext
+from levante.api.openapi import OpenApi
 from levante.api.payloads import too_large
 from levante.api.resources import (
     action_executions,
@@ -25,6 +26,7 @@ from levante.api.resources import (
     cron_triggers,
     environments,
     executions,
+    history,
     root,
     tasks,
     workbooks,
@@ -53,6 +55,7 @@ def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
         ("/", root.Versions()),
         ("/v2", root.V2Root()),
         ("/health", root.Health(ctx)),
+        ("/v2/openapi.json", OpenApi()),
         ("/v2/workbooks", workbooks.WorkbookCollection(ctx)),
         ("/v2/workbooks/validate", workbooks.WorkbookValidation(ctx)),
         ("/v2/workbooks/{name}", workbooks.WorkbookItem(ctx)),
@@ -66,6 +69,7 @@ def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
         ("/v2/executions/{execution_id}", executions.ExecutionItem(ctx)),
         ("/v2/executions/{execution_id}/tasks", executions.ExecutionTasks(ctx)),
         ("/v2/executions/{execution_id}/executions", executions.SubExecutions(ctx)),
+        ("/v2/executions/{execution_id}/history", history.ExecutionHistory(ctx)),
         ("/v2/tasks", tasks.TaskCollection(ctx)),
         ("/v2/tasks/{task_id}", tasks.TaskItem(ctx)),
         ("/v2/tasks/{task_id}/action_executions", tasks.TaskActionExecutions(ctx)),

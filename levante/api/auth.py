@@ -10,7 +10,8 @@
   says so with ``callback = True`` (its URL carries ``action_execution_id``); it is accepted for
   ``PUT`` and ``POST`` there.
 
-With auth on (``Config.auth_enabled``): every request but ``GET /`` and ``GET /health`` needs a valid
+With auth on (``Config.auth_enabled``): every request but ``GET /``, ``GET /health`` and
+``GET /v2/openapi.json`` needs a valid
 key (401 without one or with an unknown one), except a callback with its action's token. A ``user``
 key may not ``DELETE`` (so neither force-delete an execution) nor use ``admin_only`` resources
 (the API keys): 403. With auth off everything is open, but a callback that presents a wrong token
@@ -36,7 +37,7 @@ ROLES = (ADMIN, USER)
 TOKEN_HEADER = "Levante-Callback-Token"
 KEY_HEADER = "X-API-Key"
 #: Requests anyone may make.
-PUBLIC = {("GET", "/"), ("GET", "/health")}
+PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/v2/openapi.json")}
 #: Methods a callback token allows on a ``callback`` resource.
 CALLBACK_METHODS = ("PUT", "POST")
 

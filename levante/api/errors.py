@@ -8,10 +8,12 @@ the same body. Anything else is a bug: it is logged with its traceback and answe
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import falcon
+import sqlalchemy.exc
 
 from levante.exceptions import LevanteError
 
@@ -50,6 +52,15 @@ def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception
     resp.media = fault(500, "Internal server error (see the server log).")
 
 
+def handle_database_unavailable(req: falcon.Request, resp: falcon.Response, exc: Exception,
+                                params: dict[str, Any]) -> None:
+    """The database cannot be reached (restart, failover): 503 with Retry-After, not a bare 500."""
+    LOG.warning("%s %s: database unavailable: %s", req.method, req.path, str(exc).splitlines()[0])
+    resp.status = falcon.HTTP_503
+    resp.set_header("Retry-After", "1")
+    resp.media = fault(503, "The database is unavailable; retry shortly.")
+
+
 def serialize_http_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
     """falcon's own errors (404 route, 405, 413, malformed media) in Mistral's shape."""
     message = exc.description or exc.title or str(exc.status)
@@ -57,8 +68,24 @@ def serialize_http_error(req: falcon.Request, resp: falcon.Response, exc: falcon
     resp.media = fault(exc.status_code, message)
 
 
+def dumps(value: Any) -> str:
+    """JSON text for falcon's JSON handler: UTF-8 as it is, unless the value holds lone surrogates
+    (YAML's ``"\\ud800"`` escapes let them into names and messages), which UTF-8 cannot encode: then
+    ASCII with ``\\u`` escapes, so that such an answer is still JSON and not a 500."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True)
+    return text
+
+
 def install(app: falcon.App) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers on ``app`` (and the JSON handler of :func:`dumps`)."""
+    handler = falcon.media.JSONHandler(dumps=dumps)
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(LevanteError, handle_levante_error)
+    app.add_error_handler(sqlalchemy.exc.OperationalError, handle_database_unavailable)
     app.set_error_serializer(serialize_http_error)

@@ -2,7 +2,8 @@
 argument parsing and the mapping of errors to exit statuses.
 
 Exit statuses: 0 success, 1 other server error, 2 bad usage (also a request the server rejects as
-invalid, 400), 3 not found (404), 4 conflict (409), 5 server unreachable.
+invalid, 400), 3 not found (404), 4 conflict (409), 5 server unreachable. A refused API key (401,
+403) is an "other" error: 1.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class LevanteGroup(click.Group):
         except LevanteError as exc:
             message = " ".join(str(exc).split("\n", 1)[0].split()) if not isinstance(exc, DSLError) \
                 else str(exc)
+            if getattr(exc, "status", 0) == 401:
+                message += " Give one with --api-key or LEVANTE_API_KEY."
             click.echo(f"levante: error: {message}", err=True)
             ctx.exit(exit_status(exc))
         except NotImplementedError as exc:

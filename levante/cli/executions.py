@@ -27,6 +27,7 @@ TASK_COLUMNS = ("id", "name", "workflow_name", "workflow_namespace", "workflow_e
 ACTION_EXECUTION_COLUMNS = ("id", "name", "workflow_name", "workflow_namespace", "task_name",
                             "task_execution_id", "state", "state_info", "accepted", "created_at",
                             "updated_at")
+HISTORY_COLUMNS = ("id", "created_at", "kind", "task_execution_id", "action_execution_id", "payload")
 EXECUTION_STATES = ("RUNNING", "PAUSED", "SUCCESS", "ERROR", "CANCELLED")
 
 commands: list[click.Command] = []
@@ -160,6 +161,14 @@ def execution_get_sub_executions(execution_id: str, errors_only: bool, max_depth
     """List the executions below one."""
     show_list(client().list_sub_executions(execution_id, errors_only, max_depth), EXECUTION_COLUMNS, fmt,
               columns)
+
+
+@_register("execution-get-history")
+@click.argument("execution_id")
+@output_options
+def execution_get_history(execution_id: str, fmt: str, columns: tuple[str, ...]) -> None:
+    """Show an execution's event history, oldest first (every state change, with its details)."""
+    show_list(client().get_execution_history(execution_id), HISTORY_COLUMNS, fmt, columns)
 
 
 # --- tasks -------------------------------------------------------------------------------------

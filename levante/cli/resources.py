@@ -1,4 +1,4 @@
-"""``environment-*`` and ``cron-trigger-*``."""
+"""``environment-*``, ``cron-trigger-*`` and ``api-key-*``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from levante.cli.common import client, json_arg, object_arg, output_options, sho
 ENVIRONMENT_COLUMNS = ("name", "description", "scope", "created_at", "updated_at")
 CRON_COLUMNS = ("name", "workflow_name", "workflow_params", "workflow_input", "pattern", "next_execution_time",
                 "remaining_executions", "created_at", "updated_at")
+
+API_KEY_COLUMNS = ("id", "name", "role", "created_at")
 
 commands: list[click.Command] = []
 
@@ -124,3 +126,32 @@ def cron_trigger_delete(identifiers: tuple[str, ...]) -> None:
     for identifier in identifiers:
         client().delete_cron_trigger(identifier)
         click.echo(f"Request to delete cron trigger {identifier} has been accepted.")
+
+
+# --- API keys (admin keys only) ----------------------------------------------------------------
+
+
+@_register("api-key-list")
+@output_options
+def api_key_list(fmt: str, columns: tuple[str, ...]) -> None:
+    """List the stored API keys (never the keys themselves)."""
+    show_list(client().list_api_keys(), API_KEY_COLUMNS, fmt, columns)
+
+
+@_register("api-key-create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(("user", "admin")), default=None,
+              help="The key's role (default: user).")
+@output_options
+def api_key_create(name: str, role: str | None, fmt: str, columns: tuple[str, ...]) -> None:
+    """Create an API key; the key is shown this once only."""
+    show_one(client().create_api_key(name, role), API_KEY_COLUMNS + ("key",), fmt, columns)
+
+
+@_register("api-key-delete")
+@click.argument("identifiers", nargs=-1, required=True)
+def api_key_delete(identifiers: tuple[str, ...]) -> None:
+    """Delete API keys (by id or name)."""
+    for identifier in identifiers:
+        client().delete_api_key(identifier)
+        click.echo(f"Request to delete API key {identifier} has been accepted.")

@@ -27,6 +27,8 @@ JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "environments": ("variables",),
     "workbooks": (),
     "actions": (),
+    "events": (),
+    "api_keys": (),
 }
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 
@@ -247,6 +249,11 @@ class Calls:
                     _query(errors_only=errors_only or None, max_depth=max_depth,
                            include_output=include_output or None), read=_many("executions"))
 
+    def get_execution_history(self, execution_id: str) -> Call:
+        """An execution's event history, oldest first: dicts with ``id``, ``execution_id``,
+        ``task_execution_id``, ``action_execution_id``, ``created_at``, ``kind``, ``payload``."""
+        return Call("GET", f"/executions/{execution_id}/history", read=_many("events"))
+
     # --- tasks --------------------------------------------------------------------------------
 
     def list_tasks(self, execution_id: str | None = None, **query: Any) -> Call:
@@ -366,6 +373,22 @@ class Calls:
     def delete_cron_trigger(self, identifier: str) -> Call:
         """Delete a cron trigger."""
         return Call("DELETE", f"/cron_triggers/{identifier}", read=_nothing)
+
+    # --- API keys (admin keys only) -----------------------------------------------------------
+
+    def list_api_keys(self) -> Call:
+        """Stored API keys: ``id``, ``name``, ``role``, ``created_at`` (never the key)."""
+        return Call("GET", "/api_keys", read=_many("api_keys"))
+
+    def create_api_key(self, name: str, role: str | None = None) -> Call:
+        """A new key (``role``: the server's default, ``user``, when not given). The answer's
+        ``key`` is shown this once only."""
+        body = {k: v for k, v in {"name": name, "role": role}.items() if v is not None}
+        return Call("POST", "/api_keys", json=body)
+
+    def delete_api_key(self, identifier: str) -> Call:
+        """Delete a key, by id or name."""
+        return Call("DELETE", f"/api_keys/{identifier}", read=_nothing)
 
 
 #: Names of the operations, in the order above (the clients expose each as a method).

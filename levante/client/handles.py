@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 FINAL = ("SUCCESS", "ERROR", "CANCELLED")
 #: Task states that count as done.
 TASK_DONE = ("SUCCESS", "ERROR", "CANCELLED", "SKIPPED")
-_NO_HISTORY = ("history: the Levante API has no endpoint for an execution's event history yet "
-               "(use tasks() and the action executions meanwhile).")
 
 
 def _poll_delays() -> Any:
@@ -113,8 +111,10 @@ class ExecutionHandle:
         return self.client.list_tasks(self.id)  # type: ignore[attr-defined,no-any-return]
 
     def history(self) -> list[dict[str, Any]]:
-        """Not available yet (no event history endpoint in the API)."""
-        raise NotImplementedError(_NO_HISTORY)
+        """The execution's event history, oldest first (``GET /v2/executions/<id>/history``):
+        dicts with ``id``, ``execution_id``, ``task_execution_id``, ``action_execution_id``,
+        ``created_at``, ``kind`` and ``payload``."""
+        return self.client.get_execution_history(self.id)  # type: ignore[attr-defined,no-any-return]
 
 
 class AsyncExecutionHandle:
@@ -177,5 +177,5 @@ class AsyncExecutionHandle:
         return await self.client.list_tasks(self.id)  # type: ignore[attr-defined,no-any-return]
 
     async def history(self) -> list[dict[str, Any]]:
-        """Not available yet (no event history endpoint in the API)."""
-        raise NotImplementedError(_NO_HISTORY)
+        """See :meth:`ExecutionHandle.history`."""
+        return await self.client.get_execution_history(self.id)  # type: ignore[attr-defined,no-any-return]

@@ -111,3 +111,24 @@ def test_a_resent_action_that_is_not_safe_rerun_fails_instead_of_running_twice(t
             (task,) = repo.tasks_of(session, ex.id)
     assert str(done.state) == "ERROR"
     assert "cannot be re-run safely" in (task.state_info or "")
+
+
+def test_the_scheduler_survives_database_errors(tmp_path: Path) -> None:
+    node = _node(tmp_path)
+    real = node._next_wait
+    failures = []
+
+    def flaky() -> float:
+        if len(failures) < 3:
+            failures.append(1)
+            raise OSError("database restarting")
+        return real()
+
+    node._next_wait = flaky  # type: ignore[method-assign]
+    with node:
+        with transaction(node.session_factory) as session:
+            store(session, "workflows", WAIT)
+        ex = node.service.start_execution("wf")
+        done = node.service.wait(ex.id, 15)
+    assert failures  # the scheduler met the error, and still fired the call after it
+    assert str(done.state) == "SUCCESS"

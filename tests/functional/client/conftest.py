@@ -40,14 +40,15 @@ failing:
 """
 
 
-def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``levante server`` on a free port with a SQLite file in ``directory``."""
+def start_server(directory: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``levante server`` on a free port with a SQLite file in ``directory`` (``env``: extra
+    variables, e.g. ``LEVANTE_AUTH``; the caller's ``LEVANTE_*`` ones are not passed on)."""
     log = directory / "server.out"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "levante", "server", "--port", "0", "--db",
              f"sqlite:///{directory / 'levante.db'}"],
-            env={k: v for k, v in os.environ.items() if not k.startswith("LEVANTE_")},
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("LEVANTE_")}, **(env or {})},
             stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from levante.client import AsyncClient, Client, ExecutionFailed
@@ -125,9 +126,36 @@ def test_every_resource(client: Client) -> None:
     assert client.health()["status"] == "ok"  # type: ignore[attr-defined]
 
 
-def test_history_is_not_there_yet(client: Client) -> None:
-    with pytest.raises(NotImplementedError, match="no endpoint"):
-        client.handle("anything").history()
+def test_history(client: Client) -> None:
+    handle = client.start("greet", {"name": "h"})
+    handle.result(timeout=10)
+    events = handle.history()
+    assert events == client.get_execution_history(handle.id)  # type: ignore[attr-defined]
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)  # oldest first
+    assert {tuple(sorted(e)) for e in events} == {("action_execution_id", "created_at", "execution_id", "id",
+                                                   "kind", "payload", "task_execution_id")}
+    assert all(e["execution_id"] == handle.id for e in events)
+    states = [e["payload"]["state"] for e in events if e["kind"] == "workflow_state"]
+    assert states[0] == "RUNNING" and states[-1] == "SUCCESS"
+    tasks = {t["id"]: t["name"] for t in handle.tasks()}
+    seen = {e["task_execution_id"] for e in events if e["task_execution_id"]}
+    assert seen == set(tasks)  # both tasks appear in the history
+    with pytest.raises(NotFoundError):
+        client.handle("nope").history()
+
+
+def test_history_endpoint(client: Client, server_url: str) -> None:
+    """``GET /v2/executions/<id>/history`` itself: ``{"events": [...]}``, payloads as objects."""
+    handle = client.start("greet", {"name": "raw"})
+    handle.result(timeout=10)
+    answer = httpx.get(f"{server_url}/executions/{handle.id}/history", timeout=10)
+    assert answer.status_code == 200 and list(answer.json()) == ["events"]
+    events = answer.json()["events"]
+    assert events[0]["kind"] == "workflow_state" and events[0]["payload"] == {
+        "state": "RUNNING", "previous": "IDLE", "info": None}
+    assert all(isinstance(e["id"], int) and isinstance(e["created_at"], str) for e in events)
+    missing = httpx.get(f"{server_url}/executions/nope/history", timeout=10)
+    assert missing.status_code == 404 and "nope" in missing.json()["faultstring"]
 
 
 def test_heartbeat(client: Client) -> None:
@@ -163,7 +191,10 @@ def test_async_client(server_url: str) -> None:
                 await cancelled.result(timeout=10)
             with pytest.raises(NotFoundError):
                 await client.get_execution("nope")  # type: ignore[attr-defined]
-            with pytest.raises(NotImplementedError):
-                await handle.history()
+            events = await handle.history()
+            assert events and events[-1]["kind"] == "workflow_state"
+            assert events[-1]["payload"]["state"] == "SUCCESS"
+            with pytest.raises(NotFoundError):
+                await client.handle("nope").history()
 
     asyncio.run(scenario())

@@ -1,0 +1,656 @@
+"""Fault campaign (issue #7): runs a mix of workflows on PostgreSQL + RabbitMQ with the API under
+gunicorn (2 workers), 2 engines and 2 executors, injects faults while they run, and prints a verdict.
+
+    python bench/faults.py [--slim] [--executions N] [--seed S] [--json] [--keep]
+
+Faults (each once with ``--slim``, several times otherwise): SIGKILL of an engine, of an executor,
+of a gunicorn worker; a restart of RabbitMQ; a restart of PostgreSQL; a callback sent twice; a
+callback that lands while its execution is paused (paused by the harness, resumed after). Killed
+engines and executors are restarted by the harness (as a supervisor would); gunicorn's master
+restarts its workers. ``pause-before`` pauses are resumed by the harness.
+
+Verdict (exit 0 only when all hold): every execution ended SUCCESS with its expected output; no
+action without ``safe-rerun`` ran more than once; no callback the third party got a 2xx for is
+missing from its action's output; no execution is left unfinished ``--settle`` seconds after the
+last fault.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import faults_mix as mix  # noqa: E402
+from bench.faults_third_party import ThirdParty  # noqa: E402
+
+PG_ADMIN = os.environ.get("LEVANTE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+AMQP = os.environ.get("LEVANTE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+TERMINAL = ("SUCCESS", "ERROR", "CANCELLED")
+FAULTS = ("kill_engine", "kill_executor", "kill_api_worker", "restart_rabbitmq", "restart_postgresql",
+          "callback_twice", "callback_during_pause")
+
+
+def log(msg: str) -> None:
+    print(f"[faults {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Unreachable(RuntimeError):
+    """PostgreSQL or RabbitMQ cannot be reached."""
+
+
+def check_backends() -> None:
+    """Raise :class:`Unreachable` when PostgreSQL or RabbitMQ does not answer."""
+    from kombu import Connection
+    from sqlalchemy import text
+    from sqlalchemy.pool import NullPool
+
+    from levante.db.session import make_engine
+
+    try:
+        eng = make_engine(PG_ADMIN, poolclass=NullPool, connect_args={"connect_timeout": 5})
+        with eng.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        eng.dispose()
+    except Exception as exc:  # noqa: BLE001
+        raise Unreachable(f"PostgreSQL at {PG_ADMIN} is not reachable: {str(exc).splitlines()[0]}") from exc
+    try:
+        with Connection(AMQP, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001
+        raise Unreachable(f"RabbitMQ at {AMQP} is not reachable: {exc}") from exc
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the deployment --------------------------------------------------------------------------
+
+
+class Deployment:
+    """gunicorn API (2 workers), 2 engines, 2 executors on a fresh database and a private namespace;
+    a supervisor thread restarts engines and executors that exit."""
+
+    def __init__(self, tmp: Path, api_workers: int = 2) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.tmp = tmp
+        self.db_name = f"levante_faults_{uuid.uuid4().hex[:8]}"
+        self.namespace = f"levante_faults_{uuid.uuid4().hex[:8]}"
+        self.port = _free_port()
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.base = self.root + "/v2"
+        self.api_workers = api_workers
+        db_url = make_url(PG_ADMIN).set(drivername="postgresql+psycopg", database=self.db_name)
+        self.env = {**os.environ, "LEVANTE_DB_URL": db_url.render_as_string(hide_password=False),
+                    "LEVANTE_TRANSPORT_URL": AMQP, "LEVANTE_NAMESPACE": self.namespace,
+                    "LEVANTE_EXECUTOR_THREADS": "16", "LEVANTE_PUBLIC_URL": self.root}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.restarts: Counter[str] = Counter()
+        self.unexpected_exits: list[str] = []
+        self._expected_dead: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def _admin(self) -> Any:
+        from sqlalchemy.pool import NullPool
+
+        from levante.db.session import make_engine
+
+        return make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def spawn(self, name: str) -> None:
+        logf = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process's life
+        if name == "api":
+            cmd = [sys.executable, "-m", "gunicorn", "-w", str(self.api_workers), "--threads", "4",
+                   "--graceful-timeout", "5", "-b", f"127.0.0.1:{self.port}", "levante.api.app:create_app()"]
+            env = {**self.env, "LEVANTE_ROLE": "api"}
+        else:
+            role = name.split("-")[0]
+            cmd = [sys.executable, "-m", "levante", "server", "--role", role]
+            env = self.env
+        with self._lock:
+            self.procs[name] = subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT)
+
+    def start(self) -> None:
+        from sqlalchemy import text
+
+        admin = self._admin()
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.db_name}"'))
+        admin.dispose()
+        self.spawn("engine-1")  # migrates the schema before the API workers start
+        self._wait_for_schema()
+        self.spawn("engine-2")
+        self.spawn("executor-1")
+        self.spawn("executor-2")
+        self.spawn("api")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.root + "/health", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"the API did not start; logs in {self.tmp}")
+        time.sleep(2.0)  # consumers connect
+        threading.Thread(target=self._supervise, name="supervisor", daemon=True).start()
+
+    def _wait_for_schema(self) -> None:
+        from sqlalchemy import inspect
+
+        from levante.db.session import make_engine
+
+        eng = make_engine(self.env["LEVANTE_DB_URL"])
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                if "alembic_version" in inspect(eng).get_table_names():
+                    time.sleep(1.0)
+                    return
+                time.sleep(0.3)
+        finally:
+            eng.dispose()
+        raise RuntimeError(f"the engine did not create the schema; logs in {self.tmp}")
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(0.3):
+            with self._lock:
+                dead = [(n, p.returncode) for n, p in self.procs.items() if p.poll() is not None]
+            for name, code in dead:
+                if self._stop.is_set():
+                    return
+                if name in self._expected_dead:
+                    self._expected_dead.discard(name)
+                else:
+                    self.unexpected_exits.append(f"{name} exited with {code}")
+                    log(f"{name} exited by itself with status {code}; restarting it")
+                time.sleep(0.5)
+                self.restarts[name] += 1
+                self.spawn(name)
+
+    def kill(self, name: str) -> int:
+        with self._lock:
+            proc = self.procs[name]
+            self._expected_dead.add(name)
+        proc.kill()
+        proc.wait(10)
+        return proc.pid
+
+    def api_worker_pids(self) -> list[int]:
+        master = self.procs["api"].pid
+        try:
+            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True,
+                                 check=False).stdout
+        except FileNotFoundError:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text()
+            return [int(p) for p in children.split()]
+        return [int(p) for p in out.split()]
+
+    def stop(self, keep: bool) -> None:
+        self._stop.set()
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if keep:
+            return
+        from kombu import Connection
+        from sqlalchemy import text
+
+        try:
+            admin = self._admin()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
+            admin.dispose()
+        except Exception as exc:  # noqa: BLE001
+            log(f"could not drop {self.db_name}: {exc}")
+        try:
+            with Connection(AMQP) as conn:
+                channel = conn.channel()
+                for queue in ("engine", "executor", "dead"):
+                    channel.queue_delete(f"{self.namespace}.{queue}")
+                channel.exchange_delete(self.namespace)
+        except Exception as exc:  # noqa: BLE001
+            log(f"could not delete the queues of {self.namespace}: {exc}")
+
+
+# --- REST, tolerant of the faults ----------------------------------------------------------
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.errors: Counter[str] = Counter()
+
+    def call(self, method: str, path: str, body: Any = None, plain: bool = False, patience: float = 120,
+             ok: tuple[int, ...] = ()) -> Any:
+        """Retries connection errors and 5xx for up to ``patience`` seconds (the faults cause them).
+        An HTTP error in ``ok`` is returned as ``{"_status": code}``."""
+        data = None if body is None else (body.encode() if plain else json.dumps(body).encode())
+        headers = {} if body is None else {"Content-Type": "text/plain" if plain else "application/json"}
+        deadline = time.monotonic() + patience
+        while True:
+            req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    return json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                text = exc.read()[:500].decode(errors="replace")
+                if exc.code in ok:
+                    return {"_status": exc.code, "_body": text}
+                if exc.code < 500 or time.monotonic() > deadline:
+                    raise RuntimeError(f"{method} {path} -> {exc.code}: {text}") from None
+                self.errors[f"{exc.code}"] += 1
+            except (OSError, urllib.error.URLError) as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{method} {path}: {exc}") from None
+                self.errors[type(exc).__name__] += 1
+            time.sleep(0.5)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+# --- the campaign ----------------------------------------------------------------------------
+
+
+class Campaign:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.tmp = Path(tempfile.mkdtemp(prefix="levante-faults-"))
+        self.dep = Deployment(self.tmp)
+        self.third = ThirdParty(args.seed)
+        self.api: Api
+        self.prefix = f"f{uuid.uuid4().hex[:6]}_"
+        #: execution id -> (kind, v, tag)
+        self.executions: dict[str, tuple[str, int, str]] = {}
+        self.duplicates_started: list[str] = []
+        self.held: set[str] = set()  # executions the harness paused itself
+        self.pause_faults_wanted = 0
+        self.pause_asked = 0
+        self.pause_results: list[dict[str, Any]] = []
+        self.faults_done: Counter[str] = Counter()
+        self.fault_log: list[str] = []
+        self.resumed_pause_before = 0
+        self.lock = threading.Lock()
+
+    # --- starting executions ------------------------------------------------------------
+
+    def start_execution(self, kind: str, v: int) -> None:
+        tag = uuid.uuid4().hex
+        body = {"workflow_name": self.prefix + kind, "input": {"base": self.third.url, "v": v},
+                "description": tag}
+        try:
+            ex = self.api.call("POST", "/executions", body, patience=0)
+            with self.lock:
+                self.executions[ex["id"]] = (kind, v, tag)
+            return
+        except RuntimeError as exc:
+            log(f"starting an execution failed ({exc}); looking for it by its tag before retrying")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            found = self._find_by_tag(tag)
+            if found is None:  # the API not answering: try again later
+                time.sleep(1)
+                continue
+            if found:
+                with self.lock:
+                    self.executions[found[0]] = (kind, v, tag)
+                    self.duplicates_started += found[1:]
+                return
+            try:
+                ex = self.api.call("POST", "/executions", body, patience=0)
+                with self.lock:
+                    self.executions[ex["id"]] = (kind, v, tag)
+                return
+            except RuntimeError:
+                time.sleep(1)
+        raise RuntimeError("could not start an execution for 120 s")
+
+    def _find_by_tag(self, tag: str) -> list[str] | None:
+        try:
+            listed = self.api.call("GET", "/executions?limit=1000", patience=0)["executions"]
+        except RuntimeError:
+            return None
+        return [e["id"] for e in listed if e.get("description") == tag]
+
+    # --- pauses -------------------------------------------------------------------------
+
+    def pause_hook(self, ex_id: str, wf_name: str) -> Any:
+        """Third-party hook before a callback: pause the execution (once per fault asked for)."""
+        try:
+            return self._pause_hook(ex_id, wf_name)
+        except Exception as exc:  # noqa: BLE001 - the callback must still be sent
+            self.fault_log.append(f"callback_during_pause failed: {exc!r}")
+            log(f"callback_during_pause failed: {exc!r}")
+            return None
+
+    def _pause_hook(self, ex_id: str, wf_name: str) -> Any:
+        with self.lock:
+            if self.pause_faults_wanted <= 0 or ex_id in self.held:
+                return None
+            self.pause_faults_wanted -= 1
+            self.held.add(ex_id)
+        # A paused sub-workflow pauses its parent, and resuming the sub-workflow leaves the parent
+        # PAUSED: pause and resume the root execution (which pauses and resumes its children).
+        child = ex_id
+        ex_id = self.api.call("GET", f"/executions/{child}").get("root_execution_id") or child
+        with self.lock:
+            self.held.add(ex_id)
+        record: dict[str, Any] = {"execution": ex_id, "callback_of": child, "workflow": wf_name}
+        ans = self.api.call("PUT", f"/executions/{ex_id}", {"state": "PAUSED"}, ok=(400, 409))
+        record["pause"] = ans.get("_status", 200) if isinstance(ans, dict) else 200
+        time.sleep(0.3)
+
+        def after() -> None:
+            time.sleep(1.0)
+            record["state_after_callback"] = self.api.call("GET", f"/executions/{ex_id}")["state"]
+            ans = self.api.call("PUT", f"/executions/{ex_id}", {"state": "RUNNING"}, ok=(400, 409))
+            record["resume"] = ans.get("_status", 200) if isinstance(ans, dict) else 200
+            with self.lock:
+                self.held.discard(ex_id)
+                self.held.discard(child)
+                self.pause_results.append(record)
+            self.faults_done["callback_during_pause"] += 1
+            self.fault_log.append(f"callback_during_pause: {record}")
+
+        return after
+
+    # --- faults -------------------------------------------------------------------------
+
+    def inject(self, fault: str) -> None:
+        dep = self.dep
+        if fault == "kill_engine":
+            name = self.rng.choice(["engine-1", "engine-2"])
+            pid = dep.kill(name)
+            self.fault_log.append(f"SIGKILL {name} (pid {pid})")
+        elif fault == "kill_executor":
+            name = self.rng.choice(["executor-1", "executor-2"])
+            pid = dep.kill(name)
+            self.fault_log.append(f"SIGKILL {name} (pid {pid})")
+        elif fault == "kill_api_worker":
+            pids = dep.api_worker_pids()
+            if not pids:
+                self.fault_log.append("kill_api_worker: no gunicorn worker found")
+                return
+            pid = self.rng.choice(pids)
+            os.kill(pid, signal.SIGKILL)
+            self.fault_log.append(f"SIGKILL gunicorn worker {pid} (of {pids})")
+        elif fault == "restart_rabbitmq":
+            t0 = time.monotonic()
+            for cmd in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"]):
+                res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+                if res.returncode:
+                    raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr[-500:]}")
+            self.fault_log.append(f"RabbitMQ restarted ({time.monotonic() - t0:.1f} s)")
+        elif fault == "restart_postgresql":
+            version = sorted(os.listdir("/etc/postgresql"))[-1]
+            t0 = time.monotonic()
+            res = subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                                 capture_output=True, text=True, check=False, timeout=120)
+            if res.returncode:
+                raise RuntimeError(f"pg_ctlcluster restart failed: {res.stderr[-500:]}")
+            self.fault_log.append(f"PostgreSQL restarted ({time.monotonic() - t0:.1f} s)")
+        elif fault == "callback_twice":
+            with self.third.lock:
+                self.third.double_next += 1
+            self.fault_log.append("next callback will be sent twice")
+        elif fault == "callback_during_pause":
+            with self.lock:
+                self.pause_faults_wanted += 1
+            self.fault_log.append("next callback lands while its execution (top-level or sub-workflow) is paused")
+            deadline = time.monotonic() + 10
+            self.pause_asked += 1
+            while self.faults_done[fault] < self.pause_asked and time.monotonic() < deadline:
+                time.sleep(0.2)
+            return  # counted when it happened
+        self.faults_done[fault] += 1
+
+    # --- the run ------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        args = self.args
+        t0 = time.monotonic()
+        self.third.pause_hook = self.pause_hook
+        self.third.start()
+        self.dep.start()
+        self.api = Api(self.dep.base)
+        self.api.call("POST", "/workflows", mix.workflows(self.prefix), plain=True)
+        log(f"deployment up in {time.monotonic() - t0:.1f} s (logs in {self.tmp})")
+        n = args.executions
+        rounds = 1 if args.slim else args.rounds
+        plan = [f for _ in range(rounds) for f in self.rng.sample(FAULTS, len(FAULTS))]
+        if args.no_faults:
+            plan = []
+        # Executions are started in waves across the fault phase, so that faults hit work in flight.
+        waves = max(1, len(plan) + 1)
+        kinds = [mix.KINDS[i % len(mix.KINDS)] for i in range(n)]
+        self.rng.shuffle(kinds)
+        per_wave = [kinds[i::waves] for i in range(waves)]
+        stop_resumer = threading.Event()
+        resumer = threading.Thread(target=self._resume_pause_before, args=(stop_resumer,), daemon=True)
+        resumer.start()
+        t_work = time.monotonic()
+        for i in range(waves):
+            self._start_wave(per_wave[i])
+            if i < len(plan):
+                time.sleep(args.interval * self.rng.uniform(0.5, 1.0))
+                fault = plan[i]
+                log(f"fault {i + 1}/{len(plan)}: {fault}")
+                try:
+                    self.inject(fault)
+                except Exception as exc:  # noqa: BLE001
+                    self.fault_log.append(f"{fault} FAILED to inject: {exc}")
+                    log(f"fault {fault} could not be injected: {exc}")
+        last_fault = time.monotonic()
+        log(f"all {len(self.executions)} executions started; waiting (settle {args.settle:.0f} s after the last fault)")
+        unfinished = self._wait_all(last_fault + args.settle, t_work + args.max_wait)
+        # Wait for outstanding callbacks (or their giving up) before counting lost ones.
+        deadline = time.monotonic() + 30
+        while self.third.pending > 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop_resumer.set()
+        verdict = self._verdict(unfinished)
+        verdict["seconds"] = round(time.monotonic() - t0, 1)
+        return verdict
+
+    def _start_wave(self, kinds: list[str]) -> None:
+        threads = [threading.Thread(target=self.start_execution, args=(k, self.rng.randint(1, 1000)))
+                   for k in kinds]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _resume_pause_before(self, stop: threading.Event) -> None:
+        """Resumes the executions paused by ``pause-before`` (the interactive policy)."""
+        while not stop.wait(1.0):
+            try:
+                listed = self.api.call("GET", "/executions?state=PAUSED&limit=1000", patience=0)["executions"]
+            except RuntimeError:
+                continue
+            for ex in listed:
+                with self.lock:  # only pause-before pauses: the 'policies' executions
+                    if (ex["id"] in self.held or ex.get("state") != "PAUSED"
+                            or self.executions.get(ex["id"], ("?",))[0] != "policies"):
+                        continue
+                ans = self.api.call("PUT", f"/executions/{ex['id']}", {"state": "RUNNING"}, patience=10,
+                                    ok=(400, 404, 409))
+                if not (isinstance(ans, dict) and "_status" in ans):
+                    self.resumed_pause_before += 1
+
+    def _wait_all(self, settle_until: float, hard_until: float) -> dict[str, str]:
+        pending = set(self.executions)
+        states: dict[str, str] = {}
+        while pending:
+            for ex_id in list(pending):
+                try:
+                    state = self.api.call("GET", f"/executions/{ex_id}", patience=5)["state"]
+                except RuntimeError:
+                    continue
+                states[ex_id] = state
+                if state in TERMINAL:
+                    pending.discard(ex_id)
+            now = time.monotonic()
+            if not pending or now > min(settle_until, hard_until):
+                break
+            time.sleep(1.0)
+        return {ex_id: states.get(ex_id, "?") for ex_id in pending}
+
+    # --- the verdict --------------------------------------------------------------------
+
+    def _verdict(self, unfinished: dict[str, str]) -> dict[str, Any]:
+        expected_ok = 0
+        unexpected: list[dict[str, Any]] = []
+        for ex_id, (kind, v, _tag) in self.executions.items():
+            ex = self.api.call("GET", f"/executions/{ex_id}")
+            want = mix.expected(kind, v)
+            got = _json(ex.get("output"))
+            if ex["state"] == "SUCCESS" and got == want:
+                expected_ok += 1
+            else:
+                unexpected.append({"id": ex_id, "kind": kind, "state": ex["state"],
+                                   "state_info": (ex.get("state_info") or "")[:300], "output": got,
+                                   "expected": want})
+        # Runs per action execution: std.mistral_http by its id; std.http by task (calls vs actions).
+        reruns: list[dict[str, Any]] = []
+        for ae_id, count in self.third.async_calls.items():
+            if count > 1:
+                reruns.append({"action_execution": ae_id, "runs": count, **self.third.async_meta.get(ae_id, {})})
+        by_task: dict[tuple[str, str], int] = Counter()
+        for key, count in self.third.sync_calls.items():
+            ex_id, task = key.rsplit("/", 1)
+            by_task[(ex_id, task)] += count
+        task_ids: dict[str, dict[str, str]] = {}
+        for (ex_id, task), calls in by_task.items():
+            if ex_id not in task_ids:
+                tasks = self.api.call("GET", f"/executions/{ex_id}/tasks")["tasks"]
+                task_ids[ex_id] = {t["name"]: t["id"] for t in tasks}
+            actions = self.api.call("GET", f"/tasks/{task_ids[ex_id][task]}/action_executions")["action_executions"]
+            if calls > len(actions):
+                reruns.append({"execution": ex_id, "task": task, "calls": calls, "action_executions": len(actions)})
+        # Callbacks the API accepted (2xx) must be their action's output.
+        lost: list[dict[str, Any]] = []
+        for ae_id, output in self.third.delivered.items():
+            ae = self.api.call("GET", f"/action_executions/{ae_id}")
+            got = _json(ae.get("output"))
+            if isinstance(got, dict) and set(got) == {"result"}:  # Mistral wraps an action's output
+                got = got["result"]
+            if ae.get("state") != "SUCCESS" or got != output:
+                lost.append({"action_execution": ae_id, "state": ae.get("state"), "output": got, "sent": output,
+                             **self.third.async_meta.get(ae_id, {})})
+        stuck = []
+        for ex_id, state in unfinished.items():
+            stuck.append({"id": ex_id, "kind": self.executions[ex_id][0], "state": state})
+        wanted = 1 if self.args.slim else self.args.rounds
+        missing_faults = {f: wanted - self.faults_done[f] for f in FAULTS
+                          if self.faults_done[f] < wanted and not self.args.no_faults}
+        ok = (expected_ok == len(self.executions) and not reruns and not lost and not stuck
+              and not missing_faults and not self.duplicates_started)
+        return {
+            "ok": ok,
+            "mode": "slim" if self.args.slim else "full",
+            "seed": self.args.seed,
+            "executions": len(self.executions),
+            "ended_as_expected": expected_ok,
+            "unexpected": len(unexpected),
+            "non_safe_rerun_actions_run_twice": len(reruns),
+            "callbacks_delivered": len(self.third.delivered),
+            "callbacks_lost": len(lost),
+            "stuck_executions": len(stuck),
+            "duplicate_executions_started": len(self.duplicates_started),
+            "faults": dict(self.faults_done),
+            "faults_missing": missing_faults,
+            "callbacks_sent_twice": [{"action_execution": a, "statuses": s} for a, s in self.third.doubled],
+            "callbacks_during_pause": self.pause_results,
+            "callback_conflicts_409": sum(self.third.conflicts.values()),
+            "callback_rejected": self.third.rejected,
+            "callback_put_retries": self.third.put_retries,
+            "pause_before_resumed": self.resumed_pause_before,
+            "process_restarts": dict(self.dep.restarts),
+            "unexpected_process_exits": self.dep.unexpected_exits,
+            "api_errors_retried": dict(self.api.errors),
+            "fault_log": self.fault_log,
+            "details": {"unexpected": unexpected[:20], "reruns": reruns[:20], "lost": lost[:20], "stuck": stuck[:20]},
+            "logs": str(self.tmp),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--slim", action="store_true", help="a few dozen executions, each fault once")
+    parser.add_argument("--executions", type=int, default=None, help="executions (200 full, 30 slim)")
+    parser.add_argument("--rounds", type=int, default=3, help="times each fault is injected (full)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--interval", type=float, default=None, help="seconds between faults")
+    parser.add_argument("--settle", type=float, default=60.0,
+                        help="seconds after the last fault before an unfinished execution counts as stuck")
+    parser.add_argument("--max-wait", type=float, default=900.0)
+    parser.add_argument("--no-faults", action="store_true", help="the workload alone (a baseline)")
+    parser.add_argument("--keep", action="store_true", help="keep the database, queues and logs")
+    parser.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
+    args = parser.parse_args(argv)
+    if args.executions is None:
+        args.executions = 30 if args.slim else 200
+    if args.interval is None:
+        args.interval = 4.0 if args.slim else 6.0
+    try:
+        check_backends()
+    except Unreachable as exc:
+        print(f"faults: {exc}", file=sys.stderr)
+        return 2
+    campaign = Campaign(args)
+    try:
+        verdict = campaign.run()
+    finally:
+        campaign.third.stopping = True
+        campaign.dep.stop(keep=args.keep)
+        campaign.third.shutdown()
+    if args.json:
+        print(json.dumps(verdict))
+    else:
+        for key in ("ok", "executions", "ended_as_expected", "unexpected", "non_safe_rerun_actions_run_twice",
+                    "callbacks_delivered", "callbacks_lost", "stuck_executions", "duplicate_executions_started",
+                    "faults", "faults_missing", "process_restarts", "unexpected_process_exits", "seconds", "logs"):
+            print(f"{key}: {json.dumps(verdict[key])}")
+        for key, items in verdict["details"].items():
+            for item in items:
+                print(f"{key}: {json.dumps(item)}")
+    return 0 if verdict["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,6 +32,7 @@ from levante.engine.catalog import DbCatalog
 from levante.engine.commands import RunAction
 from levante.engine.model import utcnow
 from levante.engine.service import EngineService
+from levante.exceptions import LevanteError
 from levante.executor.runner import ActionRequest, ActionRunner
 from levante.executor.worker import ExecutorWorker
 from levante.messaging.engine_consumer import EngineConsumer
@@ -237,16 +238,39 @@ class Node:
             calls = repo.claim_due(session, utcnow(), BATCH, self.worker_id, reclaim_after=RECLAIM_AFTER)
         if not calls:
             return 0
-        events = []
+        pairs = []
         for call in calls:
             try:
-                events.append(ev.from_dict(call.payload))
+                pairs.append((call.id, ev.from_dict(call.payload)))
             except (ValueError, TypeError):
                 LOG.error("scheduler: dropping malformed delayed call %s: %r", call.id, call.payload)
-        self.service.handle(events)
+                pairs.append((call.id, None))
+        done = [call_id for call_id, event in pairs if event is None]
+        try:
+            self.service.handle([event for _, event in pairs if event is not None])
+            done = [call_id for call_id, _ in pairs]
+        except Exception:  # noqa: BLE001 - find the call at fault; the others must not wait for it
+            LOG.exception("scheduler: a batch of %d delayed calls failed; firing them one by one", len(pairs))
+            done += self._fire_one_by_one([(i, e) for i, e in pairs if e is not None])
         with transaction(self.session_factory) as session:
-            repo.delete_calls(session, [c.id for c in calls])
+            repo.delete_calls(session, done)
         return len(calls)
+
+    def _fire_one_by_one(self, pairs: list[tuple[int, ev.Event]]) -> list[int]:
+        """Fire calls alone. One whose event is refused (an error of ours: it can never succeed) is
+        dropped with an error in the log; one that fails otherwise (the database) stays claimed and
+        is taken again after RECLAIM_AFTER."""
+        done = []
+        for call_id, event in pairs:
+            try:
+                self.service.handle([event])
+            except (LevanteError, ValueError, TypeError, KeyError):
+                LOG.exception("scheduler: dropping delayed call %s, its event is refused: %r", call_id, event)
+            except Exception:  # noqa: BLE001
+                LOG.exception("scheduler: delayed call %s failed; it will be taken again", call_id)
+                continue
+            done.append(call_id)
+        return done
 
     def _next_wait(self) -> float:
         with transaction(self.read_factory) as session:

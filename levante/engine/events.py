@@ -92,6 +92,9 @@ class PauseRequested(Event):
     """Pause the execution (and its running sub-workflows)."""
 
     kind: ClassVar[str] = "pause_requested"
+    #: From a parent pausing its children: a child that has ended meanwhile ignores it (a request
+    #: from a user to pause an ended execution is refused instead).
+    cascade: bool = False
 
 
 @dataclass(frozen=True)

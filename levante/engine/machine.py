@@ -89,9 +89,11 @@ class Conductor(TaskLogic, TransitionLogic):
             self.ex.runtime_context.pop("paused_by_children", None)  # now paused on request: stays so
             self.state.touch(self.ex)
             return
+        if event.cascade and self.ex.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
+            return  # the parent's pause arrived after this child ended
         self.set_workflow_state(State.PAUSED)
         for child in self.running_children():
-            self.emit(Dispatch(ev.PauseRequested(child)))
+            self.emit(Dispatch(ev.PauseRequested(child, cascade=True)))
 
     def on_resume(self, event: ev.ResumeRequested) -> None:
         """PAUSED/IDLE -> RUNNING, then carry on with what the pause held back."""

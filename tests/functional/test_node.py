@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from levante.config import load
@@ -10,6 +11,7 @@ from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine import events as ev
 from levante.engine.definitions import store
+from levante.engine.model import utcnow
 from levante.node import Node
 
 WAIT = """
@@ -132,3 +134,20 @@ def test_the_scheduler_survives_database_errors(tmp_path: Path) -> None:
         done = node.service.wait(ex.id, 15)
     assert failures  # the scheduler met the error, and still fired the call after it
     assert str(done.state) == "SUCCESS"
+
+
+def test_a_refused_delayed_call_does_not_hold_back_the_others(tmp_path: Path) -> None:
+    with _node(tmp_path) as node:
+        with transaction(node.session_factory) as session:
+            store(session, "workflows", ASYNC.replace("action: std.async_noop", "action: std.noop"))
+        done_first = node.service.wait(node.service.start_execution("wf").id, 10)
+        with transaction(node.session_factory) as session:
+            store(session, "workflows", WAIT, update=True)
+            # a poison call (pausing an ended execution is refused), due before the real one
+            repo.schedule(session, utcnow(), done_first.id, ev.PauseRequested(done_first.id).to_dict())
+        ex = node.service.start_execution("wf")
+        done = node.service.wait(ex.id, 15)
+        with transaction(node.session_factory) as session:  # every call, claimed or not
+            left = repo.claim_due(session, utcnow() + timedelta(hours=1), 10, "probe", reclaim_after=timedelta(0))
+    assert str(done.state) == "SUCCESS"
+    assert left == []  # the refused call was dropped, not retried forever

@@ -15,7 +15,7 @@ from typing import Any
 
 from levante.config import load
 from levante.db.session import transaction
-from levante.engine.definitions import store
+from levante.engine.service.definitions import store
 from levante.node import Node
 
 from bench.cluster import Cluster

@@ -28,10 +28,10 @@ from levante.config import Config
 from levante.db import repository as repo
 from levante.db.session import make_engine, make_session_factory, migrate, transaction
 from levante.engine import events as ev
-from levante.engine.catalog import DbCatalog
 from levante.engine.commands import RunAction
 from levante.engine.model import utcnow
 from levante.engine.service import EngineService
+from levante.engine.service.catalog import DbCatalog
 from levante.exceptions import LevanteError
 from levante.executor.runner import ActionRequest, ActionRunner
 from levante.executor.worker import ExecutorWorker

@@ -19,7 +19,7 @@ import click
 from levante import config as config_mod
 from levante.db import repository as repo
 from levante.db.session import transaction
-from levante.engine.definitions import store
+from levante.engine.service.definitions import store
 from levante.exceptions import LevanteError
 from levante.node import Node
 from levante.workflows import parser

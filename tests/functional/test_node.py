@@ -10,8 +10,8 @@ from levante.config import load
 from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine import events as ev
-from levante.engine.definitions import store
 from levante.engine.model import utcnow
+from levante.engine.service.definitions import store
 from levante.node import Node
 
 WAIT = """

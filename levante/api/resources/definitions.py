@@ -14,7 +14,7 @@ from levante.api.context import ApiContext
 from levante.api.payloads import text_body
 from levante.db import repository as repo
 from levante.db.models import ActionDefinition, WorkbookDefinition, WorkflowDefinition
-from levante.engine.definitions import store
+from levante.engine.service.definitions import store
 from levante.exceptions import InputError, LevanteError
 from levante.workflows import parser
 

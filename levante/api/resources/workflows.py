@@ -9,7 +9,7 @@ from levante.api.context import ApiContext
 from levante.api.payloads import text_body
 from levante.api.resources import definitions as defs
 from levante.db import repository as repo
-from levante.engine.definitions import input_text
+from levante.engine.service.definitions import input_text
 from levante.exceptions import InputError
 from levante.workflows import parser
 

@@ -12,7 +12,7 @@ import pytest
 from levante.config import load
 from levante.db import repository as repo
 from levante.db.session import transaction
-from levante.engine.definitions import store
+from levante.engine.service.definitions import store
 from levante.node import Node
 
 pytestmark = pytest.mark.integration

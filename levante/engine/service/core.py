@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, lock_execution, transaction
 from levante.engine import events as ev
-from levante.engine.catalog import DbCatalog
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.context import deep_merge
 from levante.engine.inputs import prepare_input
 from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
+from levante.engine.service.catalog import DbCatalog
 from levante.engine.state import ExecutionState
 from levante.exceptions import ConflictError, InputError, NotFoundError
 from levante.states import State

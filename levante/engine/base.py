@@ -11,13 +11,31 @@ from typing import Any, Callable
 
 from levante.engine import events as ev
 from levante.engine.commands import Command, Dispatch
+from levante.engine.context import task_data
 from levante.engine.model import TaskExecution, WorkflowExecution, utcnow
+from levante.engine.policies import PolicyError, value_of
 from levante.engine.state import Catalog, ExecutionState, StateRuntime, Store
+from levante.exceptions import ExpressionError
 from levante.states import State, check_transition
 from levante.workflows.specs import WorkflowSpec
 
 #: Longest state_info kept (Mistral truncates at the same length).
 MAX_STATE_INFO = 65500
+
+
+class TaskFailure(Exception):
+    """A task cannot start or complete for a reason that force-fails it (carries the message)."""
+
+
+def generation(task_ex: TaskExecution) -> int:
+    """How many times the task was rerun (timeouts are set once per run, across its retries)."""
+    return int(task_ex.runtime_context.get("rerun_no", 0))
+
+
+def attempt(task_ex: TaskExecution) -> int:
+    """The task's attempt number: bumped by every retry and rerun, so stale results and timers of
+    an earlier attempt are recognised."""
+    return int(task_ex.runtime_context.get("attempt", 0))
 
 
 class ConductorBase:
@@ -73,10 +91,25 @@ class ConductorBase:
         task_ex.updated_at = self.clock()
         self.state.touch(task_ex)
 
+    def policy_value(self, task_ex: TaskExecution, name: str, raw: Any, kind: str) -> Any:
+        data = task_data(self.ex, task_ex)
+        try:
+            return value_of(name, raw, kind, data, self.runtime(task_ex))
+        except (PolicyError, ExpressionError) as exc:
+            raise TaskFailure(str(exc)) from None
+
     # --- implemented by the parts (declared here so each part can call the others) ----------
 
     def force_fail(self, task_ex: TaskExecution, message: str) -> None:
         """Fail the task and the workflow at once (machine)."""
+        raise NotImplementedError
+
+    def task_spec(self, task_ex: TaskExecution) -> Any:
+        """The spec of a task execution (tasks)."""
+        raise NotImplementedError
+
+    def schedule_work(self, task_ex: TaskExecution) -> None:
+        """Run the task's action(s) or sub-workflow(s) (tasks)."""
         raise NotImplementedError
 
     def finish(self, state: State, info: str | None = None) -> None:

@@ -1,5 +1,6 @@
 """Task-level decisions: start (with before-start policies), scheduling actions or sub-workflows
-(including with-items), completing (publish, keep-result, after-complete policies), timers.
+(including with-items), results, completing (publish, keep-result); the after-complete policies and
+timers are in :mod:`levante.engine.timers`.
 
 A mixin of :class:`levante.engine.machine.Conductor`; it reads ``self.state``, ``self.catalog``
 and ``self.store`` and emits commands through ``self.emit``.
@@ -11,11 +12,11 @@ from typing import Any
 
 from levante.engine import context as ctx
 from levante.engine import events as ev
-from levante.engine.base import ConductorBase
+from levante.engine.base import TaskFailure, attempt, generation
 from levante.engine.commands import Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.inputs import prepare_input
 from levante.engine.model import ActionExecution, TaskExecution, new_id
-from levante.engine.policies import PolicyError, retry_delay, value_of
+from levante.engine.timers import TimerLogic
 from levante.exceptions import ExpressionError, InputError
 from levante.states import State
 from levante.workflows import expressions
@@ -24,11 +25,7 @@ from levante.workflows.specs import ActionSpec, TaskSpec, thaw
 _DONE = (State.SUCCESS, State.ERROR, State.CANCELLED, State.SKIPPED)
 
 
-class _TaskFailure(Exception):
-    """A task cannot start or complete for a reason that force-fails it (carries the message)."""
-
-
-class TaskLogic(ConductorBase):
+class TaskLogic(TimerLogic):
     """Task lifecycle; a part of the Conductor."""
 
     # --- creation and start ---------------------------------------------------------------
@@ -65,33 +62,27 @@ class TaskLogic(ConductorBase):
             if not skip_policies and self._before_start(task_ex, spec):
                 return
             self.schedule_work(task_ex)
-        except _TaskFailure as exc:
+        except TaskFailure as exc:
             self.force_fail(task_ex, str(exc))
-
-    def _policy(self, task_ex: TaskExecution, name: str, raw: Any, kind: str) -> Any:
-        data = ctx.task_data(self.ex, task_ex)
-        try:
-            return value_of(name, raw, kind, data, self.runtime(task_ex))
-        except (PolicyError, ExpressionError) as exc:
-            raise _TaskFailure(str(exc)) from None
 
     def _before_start(self, task_ex: TaskExecution, spec: TaskSpec) -> bool:
         """pause-before, timeout, wait-before. Returns True when the task must wait."""
         policies = spec.policies
         rc = task_ex.runtime_context
-        if policies.pause_before is not None and self._policy(task_ex, "pause-before", policies.pause_before, "bool"):
+        pause = policies.pause_before
+        if pause is not None and self.policy_value(task_ex, "pause-before", pause, "bool"):
             self.set_task_state(task_ex, State.IDLE, "Set by 'pause-before' policy")
             if self.ex.state == State.RUNNING:
                 self.set_workflow_state(State.PAUSED)
             return True
         if policies.timeout is not None:
-            timeout = self._policy(task_ex, "timeout", policies.timeout, "number")
+            timeout = self.policy_value(task_ex, "timeout", policies.timeout, "number")
             if timeout > 0:
                 rc["timeout"] = timeout
                 self.emit(Schedule(timeout, ev.TimerFired(
                     self.ex.id, task_ex.id, "timeout", generation(task_ex))))
         if policies.wait_before is not None and not rc.get("wait_before_policy", {}).get("skip"):
-            delay = self._policy(task_ex, "wait-before", policies.wait_before, "number")
+            delay = self.policy_value(task_ex, "wait-before", policies.wait_before, "number")
             if delay > 0:
                 rc["wait_before_policy"] = {"skip": True}
                 self.set_task_state(task_ex, State.DELAYED, f"Delayed by 'wait-before' policy [delay={delay}]")
@@ -117,14 +108,14 @@ class TaskLogic(ConductorBase):
             try:
                 values = expressions.evaluate(thaw(item.source), data, self.runtime(task_ex))
             except ExpressionError as exc:
-                raise _TaskFailure(str(exc)) from None
+                raise TaskFailure(str(exc)) from None
             if isinstance(values, dict):
                 values = list(values)  # Mistral iterates a map's keys
             if not isinstance(values, (list, tuple, str)):
-                raise _TaskFailure(f"with-items: '{item.var}' must be a list, got {type(values).__name__}")
+                raise TaskFailure(f"with-items: '{item.var}' must be a list, got {type(values).__name__}")
             lists.append((item.var, list(values)))
         if len({len(values) for _, values in lists}) > 1:
-            raise _TaskFailure("Invalid input: all arrays must have the same length for with-items "
+            raise TaskFailure("Invalid input: all arrays must have the same length for with-items "
                                f"({', '.join(f'{var}: {len(values)}' for var, values in lists)})")
         count = len(lists[0][1]) if lists else 0
         return [{var: values[i] for var, values in lists} for i in range(count)]
@@ -134,7 +125,7 @@ class TaskLogic(ConductorBase):
         items = self._items(task_ex, spec)
         capacity = None
         if spec.policies.concurrency is not None:
-            capacity = self._policy(task_ex, "concurrency", spec.policies.concurrency, "int") or None
+            capacity = self.policy_value(task_ex, "concurrency", spec.policies.concurrency, "int") or None
         task_ex.runtime_context["with_items"] = {
             "count": len(items), "capacity": capacity, "next": 0, "running": 0, "done": 0,
             "errors": 0, "cancelled": 0,
@@ -179,7 +170,7 @@ class TaskLogic(ConductorBase):
         self.set_task_state(task_ex, State.RUNNING)
         try:
             self._fill_items(task_ex, self.task_spec(task_ex))
-        except _TaskFailure as exc:
+        except TaskFailure as exc:
             self.force_fail(task_ex, str(exc))
 
     def _run_item(self, task_ex: TaskExecution, spec: TaskSpec, index: int, item: dict[str, Any] | None) -> None:
@@ -191,9 +182,9 @@ class TaskLogic(ConductorBase):
             if expressions.has_expressions(name):
                 name = expressions.evaluate_string(name, data, runtime)
         except ExpressionError as exc:
-            raise _TaskFailure(str(exc)) from None
+            raise TaskFailure(str(exc)) from None
         if not isinstance(raw_input, dict):
-            raise _TaskFailure(f"Wrong dynamic input for task '{task_ex.name}': expected a map, "
+            raise TaskFailure(f"Wrong dynamic input for task '{task_ex.name}': expected a map, "
                                f"got {type(raw_input).__name__}")
         if spec.workflow:
             self._start_subworkflow(task_ex, str(name), raw_input, index)
@@ -208,12 +199,12 @@ class TaskLogic(ConductorBase):
             sub = self.catalog.workflow(f"{self.spec.workbook}.{name}", namespace)
         sub = sub or self.catalog.workflow(name, namespace)
         if sub is None:
-            raise _TaskFailure(f"Workflow not found [workflow_name={name}, namespace={namespace}]")
+            raise TaskFailure(f"Workflow not found [workflow_name={name}, namespace={namespace}]")
         declared = {p.name for p in sub.input}
         try:
             prepare_input(sub, {k: v for k, v in given.items() if k in declared})
         except InputError as exc:
-            raise _TaskFailure(str(exc)) from None
+            raise TaskFailure(str(exc)) from None
         params = {k: v for k, v in given.items() if k not in declared}
         params.update({"env": ctx.env_of(ex), "namespace": namespace, "index": index,
                        "task_execution_id": task_ex.id, "root_execution_id": ex.root_execution_id or ex.id})
@@ -244,26 +235,26 @@ class TaskLogic(ConductorBase):
             if adhoc is None:
                 system = self.catalog.system_action(name)
                 if system is None:
-                    raise _TaskFailure(f"Failed to find action [action_name={name}, namespace={namespace}]")
+                    raise TaskFailure(f"Failed to find action [action_name={name}, namespace={namespace}]")
                 return system, given, chain
             given = self._adhoc_input(adhoc, given, data)
             chain.append(adhoc.name)
             name, workbook = adhoc.base, adhoc.workbook
-        raise _TaskFailure(f"Ad-hoc action chain too deep at '{name}'")
+        raise TaskFailure(f"Ad-hoc action chain too deep at '{name}'")
 
     def _adhoc_input(self, adhoc: ActionSpec, given: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         declared = {p.name for p in adhoc.input}
         missing = [p.name for p in adhoc.input if not p.has_default and p.name not in given]
         unexpected = sorted(k for k in given if k not in declared)
         if missing or unexpected:
-            raise _TaskFailure(f"Invalid input [name={adhoc.name}, missing={missing}, unexpected={unexpected}]")
+            raise TaskFailure(f"Invalid input [name={adhoc.name}, missing={missing}, unexpected={unexpected}]")
         full = {p.name: thaw(p.default) for p in adhoc.input if p.has_default}
         full.update(given)
         try:
             return dict(expressions.evaluate(thaw(adhoc.base_input), {**data, **full},
                                              self.runtime()))
         except ExpressionError as exc:
-            raise _TaskFailure(str(exc)) from None
+            raise TaskFailure(str(exc)) from None
 
     def _start_action(self, task_ex: TaskExecution, spec: TaskSpec, name: str, given: dict[str, Any],
                       index: int, data: dict[str, Any]) -> None:
@@ -273,15 +264,15 @@ class TaskLogic(ConductorBase):
             action_input = {**defaults, **action_input}
         problem = system.input_error(action_input)
         if problem:
-            raise _TaskFailure(problem)
+            raise TaskFailure(problem)
         target = None
         if spec.target:
             try:
                 target = expressions.evaluate(spec.target, {**data, **action_input},
                                               self.runtime(task_ex))
             except ExpressionError as exc:
-                raise _TaskFailure(str(exc)) from None
-        safe_rerun = bool(self._policy(task_ex, "safe-rerun", spec.safe_rerun, "bool"))
+                raise TaskFailure(str(exc)) from None
+        safe_rerun = bool(self.policy_value(task_ex, "safe-rerun", spec.safe_rerun, "bool"))
         action_ex = ActionExecution(
             id=new_id(), name=name, task_execution_id=task_ex.id, workflow_execution_id=self.ex.id,
             workflow_name=self.ex.workflow_name, state=State.RUNNING, input=action_input,
@@ -444,7 +435,7 @@ class TaskLogic(ConductorBase):
         if wi["done"] < wi["count"]:
             try:
                 self._fill_items(task_ex, spec)
-            except _TaskFailure as exc:
+            except TaskFailure as exc:
                 self.force_fail(task_ex, str(exc))
             return
         results = self.item_results(task_ex)
@@ -489,11 +480,11 @@ class TaskLogic(ConductorBase):
         try:
             self.publish(task_ex, spec)
             keep = spec.keep_result
-            if keep is not True and not self._policy(task_ex, "keep-result", keep, "bool"):
+            if keep is not True and not self.policy_value(task_ex, "keep-result", keep, "bool"):
                 task_ex.result = None
             if self._after_complete(task_ex, spec):
                 return
-        except (_TaskFailure, ExpressionError) as exc:
+        except (TaskFailure, ExpressionError) as exc:
             self.force_fail(task_ex, f"Failed to handle action completion [error={exc}, "
                                      f"wf={self.ex.workflow_name}, task={task_ex.name}]")
             return
@@ -520,125 +511,6 @@ class TaskLogic(ConductorBase):
         if glob:
             self.ex.context = ctx.deep_merge(self.ex.context, glob)
             self.state.touch(self.ex)
-
-    def _after_complete(self, task_ex: TaskExecution, spec: TaskSpec) -> bool:
-        """wait-after, fail-on, retry. True when the task goes on waiting instead of completing."""
-        policies = spec.policies
-        rc = task_ex.runtime_context
-        if task_ex.state == State.CANCELLED:
-            return False
-        if policies.wait_after is not None and not rc.get("wait_after_policy", {}).get("skip"):
-            delay = self._policy(task_ex, "wait-after", policies.wait_after, "number")
-            if delay > 0:
-                rc["wait_after_policy"] = {"skip": True, "state": str(task_ex.state), "info": task_ex.state_info}
-                self.set_task_state(task_ex, State.DELAYED, f"Delayed by 'wait-after' policy [delay={delay}]")
-                self.emit(Schedule(delay, ev.TimerFired(
-                    self.ex.id, task_ex.id, "wait_after", attempt(task_ex))))
-                return True
-        if policies.fail_on is not None and task_ex.state == State.SUCCESS:
-            if self._policy(task_ex, "fail-on", policies.fail_on, "bool"):
-                self.set_task_state(task_ex, State.ERROR, "Failed by 'fail-on' policy")
-        if policies.retry is not None and not rc.get("timed_out"):
-            return self._retry(task_ex, spec)
-        return False
-
-    def _retry(self, task_ex: TaskExecution, spec: TaskSpec) -> bool:
-        retry = spec.policies.retry
-        assert retry is not None
-        rc = task_ex.runtime_context
-        rc.setdefault("retry_task_policy", {})  # Mistral shows {} until the first retry
-        retry_no = rc["retry_task_policy"].get("retry_no", 0)
-        count = self._policy(task_ex, "retry count", retry.count, "int")
-        data = ctx.transition_data(self.ex, task_ex)
-        runtime = self.runtime(task_ex)
-        try:
-            cont = None if retry.continue_on is None else bool(expressions.evaluate(retry.continue_on, data, runtime))
-            brk = None if retry.break_on is None else bool(expressions.evaluate(retry.break_on, data, runtime))
-        except ExpressionError as exc:
-            raise _TaskFailure(str(exc)) from None
-        if retry_no >= count or (task_ex.state == State.SUCCESS and cont is None) or cont is False \
-                or (task_ex.state == State.ERROR and brk):
-            return False
-        delay = retry_delay(
-            retry_no,
-            self._policy(task_ex, "retry delay", retry.delay, "number"),
-            self._policy(task_ex, "retry backoff", retry.backoff, "number"),
-            None if retry.max_delay is None else self._policy(task_ex, "retry max-delay", retry.max_delay, "number"),
-            bool(self._policy(task_ex, "retry jitter", retry.jitter, "bool")),
-            self.rng,
-        )
-        for action_ex in self.task_actions(task_ex):
-            if action_ex.accepted:
-                action_ex.accepted = False
-                self.state.touch(action_ex)
-        rc["retry_task_policy"] = {"retry_no": retry_no + 1}
-        rc["attempt"] = attempt(task_ex) + 1
-        waiting = State.WAITING if spec.join is not None else State.DELAYED
-        self.set_task_state(task_ex, waiting, f"Delayed by 'retry' policy [delay={delay}]")
-        self.emit(Schedule(delay, ev.TimerFired(self.ex.id, task_ex.id, "retry", attempt(task_ex))))
-        return True
-
-    # --- timers -----------------------------------------------------------------------------
-
-    def on_timer(self, event: ev.TimerFired) -> None:
-        """A delayed call came due."""
-        task_ex = self.state.task_by_id(event.task_execution_id)
-        if task_ex is None:
-            return
-        if event.purpose == "timeout":
-            # One timeout covers every retry of a run: it is stale only after a rerun.
-            if event.attempt == generation(task_ex) and task_ex.state in (State.RUNNING, State.DELAYED, State.WAITING):
-                task_ex.runtime_context["timed_out"] = True
-                task_ex.runtime_context["wait_after_policy"] = {"skip": True}
-                timeout = task_ex.runtime_context.get("timeout")
-                self.complete_task(task_ex, State.ERROR, None, f"Task timed out [timeout(s)={timeout}].")
-            return
-        if event.attempt != attempt(task_ex):
-            return  # stale timer (the task was retried or rerun since)
-        if self.ex.state != State.RUNNING:
-            task_ex.runtime_context["resume_timer"] = event.purpose
-            self.state.touch(task_ex)
-            return
-        self.continue_after_timer(task_ex, event.purpose)
-
-    def continue_after_timer(self, task_ex: TaskExecution, purpose: str) -> None:
-        """Carry on after wait-before, wait-after or a retry delay."""
-        if purpose == "wait_after" and task_ex.state == State.DELAYED:
-            saved = task_ex.runtime_context.get("wait_after_policy", {})
-            self.set_task_state(task_ex, State(saved.get("state", "SUCCESS")), saved.get("info"))
-            try:
-                if self._after_complete(task_ex, self.task_spec(task_ex)):
-                    return
-            except _TaskFailure as exc:
-                self.force_fail(task_ex, f"Failed to complete task [error={exc}]")
-                return
-            self.process_transitions(task_ex)
-        elif purpose == "wait_before" and task_ex.state == State.DELAYED:
-            self.set_task_state(task_ex, State.RUNNING)
-            self._schedule_or_fail(task_ex)
-        elif purpose == "retry" and task_ex.state in (State.DELAYED, State.WAITING):
-            task_ex.finished_at = None
-            task_ex.runtime_context.pop("wait_after_policy", None)
-            self.set_task_state(task_ex, State.RUNNING)
-            self._schedule_or_fail(task_ex)
-
-    def _schedule_or_fail(self, task_ex: TaskExecution) -> None:
-        try:
-            self.schedule_work(task_ex)
-        except _TaskFailure as exc:
-            self.force_fail(task_ex, str(exc))
-
-
-def generation(task_ex: TaskExecution) -> int:
-    """How many times the task was rerun (timeouts are set once per run, across its retries)."""
-    return int(task_ex.runtime_context.get("rerun_no", 0))
-
-
-def attempt(task_ex: TaskExecution) -> int:
-    """The task's attempt number: bumped by every retry and rerun, so stale results and timers of
-    an earlier attempt are recognised."""
-    return int(task_ex.runtime_context.get("attempt", 0))
-
 
 def _failure_info(state: State, result: Any, kind: str) -> str | None:
     """A failed task's state_info: the error (a sub-workflow's own ``result``), None if empty."""

@@ -93,6 +93,9 @@ BODIES: dict[str, Any] = {
         "name": {"type": "string"}, "workflow_name": {"type": "string"}}, ("state",)),
     "action_execution_update": _json_body({
         "state": {"enum": ["SUCCESS", "ERROR", "CANCELLED", "PAUSED", "RUNNING"]}, "output": ANY}, ("state",)),
+    "action_run": _json_body({
+        "name": {"type": "string"}, "input": JSON_OBJECT_OR_TEXT, "description": {"type": "string"},
+        "params": JSON_OBJECT_OR_TEXT}, ("name",)),
     "heartbeat": {"required": False, "content": {"application/json": {"schema": {
         "type": "object", "properties": {"progress": ANY}, "additionalProperties": False}}}},
     "environment": _json_body({
@@ -237,7 +240,9 @@ ROUTES: dict[str, dict[str, Operation]] = {
 }
 for _prefix in ("/v2/action_executions", "/v2/action-executions"):
     ROUTES[_prefix] = {"get": ("list action executions", PAGING + [_query("include_output", BOOL)], None, 200,
-                               _list_of("action_executions", "ActionExecution"))}
+                               _list_of("action_executions", "ActionExecution")),
+                       "post": ("run a registered action on its own", [], "action_run", 201,
+                                _ref("ActionExecution"))}
     ROUTES[_prefix + "/{action_execution_id}"] = {
         "get": ("get an action execution", [_query("fields")], None, 200, _ref("ActionExecution")),
         "put": ("complete an asynchronous action (callback)", [_query("token")], "action_execution_update", 200,

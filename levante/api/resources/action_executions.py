@@ -16,6 +16,7 @@ changes nothing: every check happens before the engine is asked to do anything.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import falcon
@@ -79,14 +80,42 @@ def detail(ctx: ApiContext, action_execution_id: str) -> dict[str, Any]:
         return _views(session, [action], include_output=True)[0]
 
 
+RUN_KEYS = {"name", "input", "description", "params"}
+#: Longest a ``run_sync`` request waits for the action's result, in seconds.
+RUN_SYNC_TIMEOUT = 60.0
+
+
 class ActionExecutionCollection:
-    """``GET /v2/action_executions``."""
+    """``GET /v2/action_executions``, and ``POST`` to run an action on its own."""
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = list_action_executions(self.ctx, req)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Run a registered action outside any workflow: ``{"name", "input", "description",
+        "params": {"run_sync": bool}}``. With ``run_sync`` (the default for synchronous actions, as
+        Mistral does) the answer waits for the result; otherwise the action runs in the background
+        and the answer is the RUNNING action execution."""
+        body = json_body(req, self.ctx.max_body)
+        check_keys(body, RUN_KEYS, "an action run")
+        name = text_field(body, "name")
+        action_input = json_value(body.get("input")) or {}
+        params = json_value(body.get("params")) or {}
+        if not isinstance(action_input, dict) or not isinstance(params, dict):
+            raise InputError("'input' and 'params' must be JSON objects")
+        description = body.get("description") or ""
+        action = self.ctx.service.run_action(name, action_input, str(description))
+        run_sync = params.get("run_sync", action.is_sync)
+        deadline = time.monotonic() + RUN_SYNC_TIMEOUT
+        result = detail(self.ctx, action.id)
+        while run_sync and result["state"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.01)
+            result = detail(self.ctx, action.id)
+        resp.status = falcon.HTTP_201
+        resp.media = result
 
 
 class ActionExecutionItem:

@@ -228,8 +228,16 @@ class EngineService:
         the others back.
         """
         groups: dict[str, list[ev.Event]] = {}
+        standalone = []
         for event in events:
-            groups.setdefault(event.execution_id, []).append(event)
+            if not event.execution_id and isinstance(event, ev.ActionCompleted):
+                standalone.append(event)  # an action run on its own (POST /v2/action_executions)
+            else:
+                groups.setdefault(event.execution_id, []).append(event)
+        if standalone:
+            with transaction(self.session_factory) as session:
+                for result in standalone:
+                    self._complete_standalone(session, result)
         items = sorted(groups.items())
         for start in range(0, len(items), EXECUTIONS_PER_TRANSACTION):
             chunk = items[start:start + EXECUTIONS_PER_TRANSACTION]
@@ -377,6 +385,44 @@ class EngineService:
             action_ex = repo.get_action_execution(session, action_execution_id)
         self._after_commit(outcome)
         return action_ex
+
+    def run_action(self, name: str, action_input: dict[str, Any] | None = None,
+                   description: str = "") -> ActionExecution:
+        """Run a registered action on its own, outside any workflow (``POST /v2/action_executions``).
+
+        Raises:
+            NotFoundError: no action has that name. InputError: the input does not fit it.
+        """
+        action_input = dict(action_input or {})
+        system = self.catalog.system_action(name)
+        if system is None:
+            raise NotFoundError("Action", name)
+        problem = system.input_error(action_input)
+        if problem:
+            raise InputError(problem)
+        outcome = _Outcome()
+        action_ex = ActionExecution(id=new_id(), name=name, state=State.RUNNING, input=action_input,
+                                    is_sync=system.is_sync, description=description, created_at=self.clock(),
+                                    runtime_context={"index": 0})
+        run = RunAction(action_execution_id=action_ex.id, action_name=system.name, input=action_input)
+        with transaction(self.session_factory) as session:
+            runs, hashes = _with_callback_tokens([run], [action_ex])
+            repo.insert_action_executions(session, [action_ex], token_hashes=hashes)
+            payload = runs[0].to_dict()
+            [row_id] = repo.enqueue_many(session, [("executor", payload)])
+            outcome.outbox.append((row_id, "executor", payload))
+        self._after_commit(outcome)
+        return action_ex
+
+    def _complete_standalone(self, session: Session, event: ev.ActionCompleted) -> None:
+        action_ex = _find(repo.get_action_execution, session, event.action_execution_id)
+        if action_ex is None or action_ex.state in _DONE or action_ex.task_execution_id:
+            return  # unknown or already completed: a duplicate changes nothing
+        action_ex.state = State(event.state)
+        action_ex.output = {"result": event.result}
+        action_ex.accepted = True
+        action_ex.updated_at = self.clock()
+        repo.save(session, action_ex)
 
     def request(self, event: ev.Event) -> WorkflowExecution:
         """Apply a lifecycle request (pause, resume, cancel, rerun, skip, stop) now."""

@@ -124,3 +124,29 @@ def test_pausing_an_async_action_pauses_its_task_and_workflow(api, name):
     assert api.get(f"/v2/executions/{ex['id']}")["state"] == "RUNNING"
     api.put(f"/v2/action_executions/{action['id']}", {"state": "SUCCESS", "output": {"ok": 1}})
     assert api.wait(ex["id"], timeout=5)["state"] == "SUCCESS"
+
+
+def test_run_an_action_on_its_own(api):
+    ran = api.client.simulate_post("/v2/action_executions",
+                                   json={"name": "std.echo", "input": {"output": "hi"}, "description": "direct"})
+    assert ran.status_code == 201
+    assert ran.json["state"] == "SUCCESS"  # a sync action answers with its result (run_sync)
+    assert decoded(ran.json["output"]) == {"result": "hi"}
+    assert ran.json["task_execution_id"] is None and ran.json["description"] == "direct"
+    assert api.get(f"/v2/action_executions/{ran.json['id']}")["state"] == "SUCCESS"
+
+
+def test_run_an_async_action_on_its_own_then_complete_it(api):
+    ran = api.client.simulate_post("/v2/action_executions", json={"name": "std.async_noop"})
+    assert ran.status_code == 201 and ran.json["state"] == "RUNNING"
+    done = api.put(f"/v2/action_executions/{ran.json['id']}", {"state": "SUCCESS", "output": {"x": 1}})
+    assert done["state"] == "SUCCESS" and decoded(done["output"]) == {"result": {"x": 1}}
+
+
+def test_running_an_unknown_action_or_with_bad_input_is_refused(api):
+    unknown = api.client.simulate_post("/v2/action_executions", json={"name": "std.nope"})
+    assert unknown.status_code == 404 and "std.nope" in unknown.json["faultstring"]
+    bad = api.client.simulate_post("/v2/action_executions", json={"name": "std.echo", "input": {"x": 1}})
+    assert bad.status_code == 400 and "missing=['output']" in bad.json["faultstring"]
+    before = api.get("/v2/action_executions")["action_executions"]
+    assert all(a["name"] != "std.nope" for a in before)

@@ -50,8 +50,13 @@ def list_executions(ctx: ApiContext, req: falcon.Request,
     with ctx.read() as session:
         found = repo.list_executions(session, query.filters, query.limit, query.marker,
                                      query.sort_keys, query.sort_dirs)
-    items = [views.pick(views.execution_view(ex, include_output=include_output), query.fields)
-             for ex in found]
+        counts = repo.task_progress(session, [ex.id for ex in found]) if found else {}
+    items = []
+    for ex in found:
+        view = views.execution_view(ex, include_output=include_output)
+        done, total = counts.get(ex.id, (0, 0))
+        view["progress"] = {"tasks_done": done, "tasks_total": total}
+        items.append(views.pick(view, query.fields))
     return listing.page(req, "executions", items, query, found[-1].id if found else None)
 
 

@@ -43,6 +43,7 @@ from levante.db.repository.executions import (
     running_progress_of,
     set_callback_token_hash,
     sub_executions_of,
+    task_progress,
     tasks_of,
 )
 from levante.db.repository.queues import (
@@ -159,6 +160,7 @@ __all__ = [
     "schedule",
     "set_callback_token_hash",
     "sub_executions_of",
+    "task_progress",
     "tasks_of",
     "to_record",
     "to_row",

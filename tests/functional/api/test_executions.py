@@ -268,3 +268,16 @@ def test_failed_execution_shows_state_info(api, name):
     assert done["state"] == "ERROR"
     assert "broken" in done["state_info"]
     assert api.get("/v2/executions", workflow_name=name, state="ERROR")["executions"][0]["id"] == ex["id"]
+
+
+def test_every_listed_execution_shows_its_progress(api, name):
+    api.upload("workflows", ASYNC_WF.format(name=name))
+    waiting = api.start(name)
+    api.running_action(waiting["id"], "wait")
+    listed = {e["id"]: e for e in api.get("/v2/executions", workflow_name=name)["executions"]}
+    assert listed[waiting["id"]]["progress"] == {"tasks_done": 0, "tasks_total": 1}
+    action = api.running_action(waiting["id"], "wait")
+    api.put(f"/v2/action_executions/{action['id']}", {"state": "SUCCESS", "output": {"v": 1}})
+    api.wait(waiting["id"], timeout=5)
+    listed = {e["id"]: e for e in api.get("/v2/executions", workflow_name=name)["executions"]}
+    assert listed[waiting["id"]]["progress"] == {"tasks_done": 2, "tasks_total": 2}

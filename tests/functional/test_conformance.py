@@ -11,44 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.functional.servers import wait_ready
+
 REPO = Path(__file__).resolve().parents[2]
 KIT = REPO.parent / "shared" / "conformance"
 RUNNER = KIT / "conformance.py"
 CASES = sorted(p.name[: -len(".case.json")] for p in (KIT / "cases").glob("*.case.json"))
-READY = re.compile(r"serving on (http://\S+/v2)")
 
 pytestmark = pytest.mark.skipif(not RUNNER.is_file(), reason=f"conformance kit not found at {KIT}")
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], out: Path, err: Path, timeout: float = 60.0) -> str:
-    """The API URL the server printed, once ``/health`` answers."""
-    deadline = time.monotonic() + timeout
-    url = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"levante server exited with {proc.returncode}:\n{err.read_text()}")
-        found = READY.search(out.read_text())
-        if found:
-            url = found.group(1)
-            try:
-                with urllib.request.urlopen(url.removesuffix("/v2") + "/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return url
-            except OSError:
-                pass
-        time.sleep(0.1)
-    raise RuntimeError(f"levante server not ready after {timeout}s (url {url}):\n{err.read_text()}")
 
 
 def _selected_cases(session: pytest.Session) -> list[str]:
@@ -67,7 +45,7 @@ def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=tmp)
     try:
-        url = _wait_ready(proc, out, err)
+        url = wait_ready(proc, out, err)
         report_file = tmp / "report.json"
         args = [sys.executable, str(RUNNER), "--url", url, "--json", str(report_file),
                 "--timeout", os.environ.get("LEVANTE_CONFORMANCE_TIMEOUT", "60"),

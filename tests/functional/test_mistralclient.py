@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.functional.servers import wait_ready
+
 REPO = Path(__file__).resolve().parents[2]
 MISTRAL = shutil.which("mistral")
-READY = re.compile(r"serving on (http://\S+/v2)")
 
 pytestmark = pytest.mark.skipif(MISTRAL is None, reason="python-mistralclient is not installed (test extra)")
 
@@ -59,24 +58,6 @@ mc_fail:
 """
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], out: Path, err: Path, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"levante server exited with {proc.returncode}:\n{err.read_text()}")
-        found = READY.search(out.read_text())
-        if found:
-            url = found.group(1)
-            try:
-                with urllib.request.urlopen(url.removesuffix("/v2") + "/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return url
-            except OSError:
-                pass
-        time.sleep(0.1)
-    raise RuntimeError(f"levante server not ready after {timeout}s:\n{err.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     tmp = tmp_path_factory.mktemp("mistralclient")
@@ -88,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=tmp)
     try:
-        yield _wait_ready(proc, out, err), tmp
+        yield wait_ready(proc, out, err), tmp
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -248,3 +248,14 @@ def show_list(items: list[dict[str, Any]], columns: Iterable[str], fmt: str,
 def show_json(value: Any) -> None:
     """Print a JSON value indented (``*-get-output``, ``*-get-input``...)."""
     click.echo(json.dumps(value, indent=4, default=str))
+
+
+def show_value(value: Any, fmt: str) -> None:
+    """Print one JSON value (an action's output...) in an output format: indented JSON for
+    ``table`` and ``json``, YAML, or bare for ``value``."""
+    if fmt == "yaml":
+        click.echo(yaml.safe_dump(value, sort_keys=False, allow_unicode=True).rstrip())
+    elif fmt == "value":
+        click.echo(cell(value))
+    else:
+        show_json(value)

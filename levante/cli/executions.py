@@ -17,6 +17,7 @@ from levante.cli.common import (
     show_json,
     show_list,
     show_one,
+    show_value,
 )
 
 EXECUTION_COLUMNS = ("id", "workflow_id", "workflow_name", "workflow_namespace", "description",
@@ -290,3 +291,27 @@ def action_execution_update(action_execution_id: str, state: str | None, output:
             value = output  # Mistral's client sends a non-JSON output as a string
     result = client().update_action_execution(action_execution_id, state or "SUCCESS", value)
     show_one(result, ACTION_EXECUTION_COLUMNS + ("output",), fmt, columns)
+
+
+@_register("run-action")
+@click.argument("name")
+@click.argument("action_input", required=False)
+@click.option("-s", "--save-result", is_flag=True,
+              help="Show the action execution rather than its output (it is always kept).")
+@click.option("--run-sync", is_flag=True, help="Wait for the result, even of an asynchronous action.")
+@click.option("-t", "--target", default=None, help="Executor target to run the action on.")
+@output_options
+def run_action(name: str, action_input: str | None, save_result: bool, run_sync: bool, target: str | None,
+               fmt: str, columns: tuple[str, ...]) -> None:
+    """Run the action NAME on its own with INPUT (JSON, or a file of JSON or YAML).
+
+    A synchronous action runs to its end and its output is printed (exit 1 when it failed). An
+    asynchronous one, or any with --save-result, is shown as its action execution."""
+    result = client().run_action(name, object_arg(action_input, "input"), run_sync=run_sync or None,
+                                 save_result=save_result or None, target=target)
+    if result["state"] == "RUNNING" or (save_result and not run_sync):
+        show_one(result, ACTION_EXECUTION_COLUMNS + ("output",), fmt, columns)
+    else:
+        show_value(result.get("output"), fmt)
+    if result["state"] == "ERROR":
+        raise click.exceptions.Exit(1)

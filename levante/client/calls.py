@@ -318,6 +318,23 @@ class Calls:
         return Call("PUT", f"/action_executions/{action_execution_id}/heartbeat", json=body, headers=headers,
                     read=_one("action_executions"))
 
+    def run_action(self, name: str, input: dict[str, Any] | None = None, *,  # noqa: A002
+                   run_sync: bool | None = None, save_result: bool | None = None, target: str | None = None,
+                   description: str | None = None) -> Call:
+        """Run a registered action on its own, outside any workflow. A synchronous action answers
+        once it is done (``state`` SUCCESS or ERROR, ``output`` ``{"result": ...}``); an
+        asynchronous one, or any with ``run_sync=False``, answers RUNNING: read it again with
+        :meth:`get_action_execution`, or complete it through its callback. ``None`` leaves a
+        parameter to the server (``run_sync`` defaults to whether the action is synchronous)."""
+        params = {k: v for k, v in {"run_sync": run_sync, "save_result": save_result,
+                                    "target": target}.items() if v is not None}
+        body: dict[str, Any] = {"name": name, "input": json.dumps(input or {})}
+        if params:
+            body["params"] = json.dumps(params)
+        if description is not None:
+            body["description"] = description
+        return Call("POST", "/action_executions", json=body, read=_one("action_executions"))
+
     # --- environments -------------------------------------------------------------------------
 
     def list_environments(self, **query: Any) -> Call:

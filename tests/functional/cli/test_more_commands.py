@@ -1,5 +1,5 @@
-"""The commands test_commands.py leaves out: history, workbooks, ad-hoc actions, task rerun/skip,
-environment-update, cron-trigger-get, and ``--api-key`` against a server with auth on."""
+"""The commands test_commands.py leaves out: history, workbooks, ad-hoc actions, run-action, task
+rerun/skip, environment-update, cron-trigger-get, and ``--api-key`` against a server with auth on."""
 
 from __future__ import annotations
 
@@ -133,6 +133,38 @@ def test_action_commands(levante: Any, tmp_path: Path) -> None:
     bad.write_text("version: '2.0'\nbad: {base: 3}\n")
     assert "base" in _json(levante("action-validate", str(bad), "-f", "json", code=1))["error"]
 
+
+def test_run_action(levante: Any, tmp_path: Path) -> None:
+    # a synchronous action: its output, in each format
+    assert _json(levante("run-action", "std.echo", '{"output": "hi"}')) == {"result": "hi"}
+    assert _json(levante("run-action", "std.echo", '{"output": 3}', "-f", "json")) == {"result": 3}
+    assert levante("run-action", "std.echo", '{"output": [1, 2]}', "-f", "yaml").stdout == "result:\n- 1\n- 2\n"
+    assert levante("run-action", "std.echo", '{"output": 1}', "-f", "value").stdout == '{"result": 1}\n'
+    source = tmp_path / "input.yaml"
+    source.write_text("output: from a file\n")
+    assert _json(levante("run-action", "std.echo", str(source))) == {"result": "from a file"}
+    # --save-result shows the action execution, which is kept
+    saved = _json(levante("run-action", "std.echo", '{"output": 5}', "-s", "-f", "json"))
+    assert saved["state"] == "SUCCESS" and saved["output"] == {"result": 5} and saved["task_execution_id"] is None
+    assert _json(levante("action-execution-get", saved["id"], "-f", "json"))["output"] == {"result": 5}
+    # a failed action: its output and exit status 1
+    failed = levante("run-action", "std.fail", code=1)
+    assert "Fail action expected exception" in _json(failed)["result"]
+    # an asynchronous action answers RUNNING (a table by default), and completes through its callback
+    table = levante("run-action", "std.async_noop").stdout
+    assert "State" in table and "RUNNING" in table and "std.async_noop" in table
+    pending = _json(levante("run-action", "std.async_noop", "-f", "json"))
+    assert pending["state"] == "RUNNING" and set(pending) >= {"id", "name", "accepted", "output"}
+    assert levante("run-action", "std.async_noop", "-f", "value", "-c", "state").stdout == "RUNNING\n"
+    levante("action-execution-update", pending["id"], "--state", "SUCCESS", "--output", "7")
+    assert _json(levante("action-execution-get-output", pending["id"])) == {"result": 7}
+    # errors: one line, the usual exit statuses
+    nf = levante("run-action", "std.nope", code=3)
+    assert nf.output == 'levante: error: Action "std.nope" does not exist.\n'
+    bad = levante("run-action", "std.echo", '{"x": 1}', code=2)
+    assert bad.output.startswith("levante: error: Invalid input") and bad.output.count("\n") == 1
+    assert "must be a JSON object" in levante("run-action", "std.echo", "[1]", code=2).output
+    assert "Missing argument" in levante("run-action", code=2).output
 
 def test_task_rerun_and_skip(levante: Any, tmp_path: Path) -> None:
     path = tmp_path / "flaky.yaml"

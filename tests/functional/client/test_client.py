@@ -167,6 +167,38 @@ def test_heartbeat(client: Client) -> None:
     handle.cancel()
 
 
+def test_run_action(client: Client) -> None:
+    ran = client.run_action("std.echo", {"output": "hi"}, description="direct")  # type: ignore[attr-defined]
+    assert ran["state"] == "SUCCESS" and ran["output"] == {"result": "hi"}  # a sync action answers when done
+    assert ran["task_execution_id"] is None and ran["description"] == "direct"
+    assert client.get_action_execution(ran["id"])["output"] == {"result": "hi"}  # type: ignore[attr-defined]
+    failed = client.run_action("std.fail")  # type: ignore[attr-defined]
+    assert failed["state"] == "ERROR" and "Fail action" in failed["output"]["result"]
+    pending = client.run_action("std.async_noop")  # type: ignore[attr-defined]
+    assert pending["state"] == "RUNNING"
+    done = client.complete_action(pending["id"], output={"x": 1})  # type: ignore[attr-defined]
+    assert done["state"] == "SUCCESS" and done["output"] == {"result": {"x": 1}}
+    with pytest.raises(NotFoundError, match="std.nope"):
+        client.run_action("std.nope")  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="missing"):
+        client.run_action("std.echo", {"x": 1})  # type: ignore[attr-defined]
+
+
+def test_run_action_async(server_url: str) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server_url) as client:
+            ran = await client.run_action("std.echo", {"output": [1, 2]})  # type: ignore[attr-defined]
+            assert ran["state"] == "SUCCESS" and ran["output"] == {"result": [1, 2]}
+            pending = await client.run_action("std.async_noop", run_sync=False)  # type: ignore[attr-defined]
+            assert pending["state"] == "RUNNING"
+            await client.fail_action(pending["id"], "no")  # type: ignore[attr-defined]
+            got = await client.get_action_execution(pending["id"])  # type: ignore[attr-defined]
+            assert got["state"] == "ERROR" and got["output"] == {"result": "no"}
+            with pytest.raises(NotFoundError):
+                await client.run_action("std.nope")  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())
+
 def test_async_client(server_url: str) -> None:
     async def scenario() -> None:
         async with AsyncClient(server_url) as client:

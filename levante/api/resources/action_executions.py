@@ -26,6 +26,7 @@ from levante.api.context import ApiContext
 from levante.api.payloads import bool_param, check_keys, json_body, json_value, text_field
 from levante.db import repository as repo
 from levante.engine.model import ActionExecution
+from levante.engine.state import ExecutionState
 from levante.exceptions import ConflictError, InputError
 from levante.states import State
 
@@ -71,6 +72,17 @@ def list_action_executions(ctx: ApiContext, req: falcon.Request,
                                             query.sort_keys, query.sort_dirs)
         items = [views.pick(v, query.fields) for v in _views(session, found, include_output)]
     return listing.page(req, "action_executions", items, query, found[-1].id if found else None)
+
+
+def _describe(session: Any, action: ActionExecution, loaded: ExecutionState | None) -> dict[str, Any]:
+    """The view of an action just completed, from the execution state the engine loaded."""
+    if loaded is None:
+        return _views(session, [action], include_output=True)[0]
+    task = loaded.task_by_id(action.task_execution_id or "")
+    beats = repo.heartbeats_of(session, [action.id]) if not action.is_sync else {}
+    return views.action_execution_view(action, task_name=task.name if task else None,
+                                       workflow_namespace=loaded.execution.workflow_namespace,
+                                       include_output=True, heartbeat=beats.get(action.id))
 
 
 def detail(ctx: ApiContext, action_execution_id: str) -> dict[str, Any]:
@@ -148,8 +160,7 @@ class ActionExecutionItem:
             output = "Unknown error"
         if state == "CANCELLED":
             output = None
-        self.ctx.service.complete_action(action_execution_id, state, output)
-        resp.media = detail(self.ctx, action_execution_id)
+        resp.media = self.ctx.service.complete_action(action_execution_id, state, output, describe=_describe)
 
     on_post = on_put
 

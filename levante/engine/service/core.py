@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
-from levante.db.session import SessionFactory, lock_execution, transaction
+from levante.db.session import SessionFactory, transaction
 from levante.engine import events as ev
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.context import deep_merge
@@ -37,6 +37,11 @@ LOG = logging.getLogger(__name__)
 #: Most executions one engine transaction applies events to.
 EXECUTIONS_PER_TRANSACTION = 32
 _DONE = (State.SUCCESS, State.ERROR, State.CANCELLED)
+
+
+def _refuse_done(action_ex: ActionExecution) -> None:
+    if action_ex.state in _DONE:
+        raise ConflictError(f"Action execution {action_ex.id} is already completed (state {action_ex.state}).")
 
 
 def _find(getter: Callable[[Session, str], Any], session: Session, key: str) -> Any:
@@ -277,20 +282,29 @@ class EngineService:
 
     def _apply(self, session: Session, execution_id: str, events: list[ev.Event],
                outcome: _Outcome) -> WorkflowExecution:
-        lock_execution(session, execution_id)
-        ex = repo.get_execution(session, execution_id)
+        state = self._load(session, execution_id, events)
+        self._decide(session, state, events, outcome)
+        return state.execution
+
+    def _load(self, session: Session, execution_id: str, events: list[ev.Event]) -> ExecutionState:
+        """Lock the execution and load what deciding ``events`` needs: the execution (locked by
+        the same statement that reads it), its spec, its tasks and the actions the events name."""
+        ex = repo.get_execution(session, execution_id, lock=True)
         spec = self.catalog.spec_of(session, ex)
         state = ExecutionState(execution=ex, spec=spec, tasks=repo.tasks_of(session, execution_id))
         wanted = [e.action_execution_id for e in events if isinstance(e, ev.ActionCompleted)]
         for found in repo.action_executions_by_id(session, wanted) if wanted else ():
             state.actions[found.id] = found
+        return state
+
+    def _decide(self, session: Session, state: ExecutionState, events: list[ev.Event], outcome: _Outcome) -> None:
+        """Run the events through the conductor and write what it decided."""
         conductor = Conductor(state, self.catalog.bound(session), DbStore(session), clock=self.clock)
         commands: list[Command] = []
         for event in events:
             conductor.commands = []
             commands += conductor.handle(event)
         self._persist(session, state, commands, outcome)
-        return ex
 
     def _persist(self, session: Session, state: ExecutionState, commands: list[Command], outcome: _Outcome) -> None:
         records = list(state.changed.values())
@@ -354,37 +368,42 @@ class EngineService:
 
     # --- requests from the API ------------------------------------------------------------
 
-    def complete_action(self, action_execution_id: str, state: str, output: Any) -> ActionExecution:
+    def complete_action(self, action_execution_id: str, state: str, output: Any,
+                        describe: Callable[[Session, ActionExecution, ExecutionState | None], Any] | None = None,
+                        ) -> Any:
         """Complete an (async) action execution from outside: a callback, the CLI, the API.
+
+        Returns the action execution as it is after the change, or, with ``describe``, what
+        ``describe(session, action_execution, execution_state)`` returns, called in the same
+        transaction (so that an answer about the action needs no transaction of its own);
+        ``execution_state`` is its workflow execution with its tasks (None for an action run on its
+        own).
 
         Raises:
             NotFoundError: unknown id. ConflictError: the action execution is already completed.
         """
         outcome = _Outcome()
+        loaded: ExecutionState | None = None
         with transaction(self.session_factory) as session:
             action_ex = repo.get_action_execution(session, action_execution_id)
             if action_ex.workflow_execution_id:
-                lock_execution(session, action_ex.workflow_execution_id)
-                action_ex = repo.get_action_execution(session, action_execution_id)
-            if action_ex.state in _DONE:
-                raise ConflictError(f"Action execution {action_execution_id} is already completed "
-                                    f"(state {action_ex.state}).")
-            if state in ("PAUSED", "RUNNING") and not action_ex.workflow_execution_id:
-                action_ex.state = State(state)
-                repo.save(session, action_ex)
-                return action_ex
-            event = ev.ActionCompleted(action_ex.workflow_execution_id or "", action_execution_id, state, output)
-            if action_ex.workflow_execution_id:
-                self._apply(session, action_ex.workflow_execution_id, [event], outcome)
+                event = ev.ActionCompleted(action_ex.workflow_execution_id, action_execution_id, state, output)
+                loaded = self._load(session, action_ex.workflow_execution_id, [event])
+                action_ex = loaded.actions[action_execution_id]  # as it is now the execution is locked
+                _refuse_done(action_ex)
+                self._decide(session, loaded, [event], outcome)
+                action_ex = loaded.actions.get(action_execution_id, action_ex)
             else:
+                _refuse_done(action_ex)
                 action_ex.state = State(state)
-                action_ex.output = {"result": output}
-                action_ex.accepted = True
-                action_ex.updated_at = self.clock()
+                if state not in ("PAUSED", "RUNNING"):
+                    action_ex.output = {"result": output}
+                    action_ex.accepted = True
+                    action_ex.updated_at = self.clock()
                 repo.save(session, action_ex)
-            action_ex = repo.get_action_execution(session, action_execution_id)
+            answer = describe(session, action_ex, loaded) if describe is not None else action_ex
         self._after_commit(outcome)
-        return action_ex
+        return answer
 
     def run_action(self, name: str, action_input: dict[str, Any] | None = None,
                    description: str = "") -> ActionExecution:

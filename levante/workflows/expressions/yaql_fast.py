@@ -2,7 +2,8 @@
 
 A yaql function call costs tens of microseconds (overload resolution), so even ``$.a + 1`` takes
 over 100 us through the engine. Most workflow expressions are of this kind: ``$`` paths, literals,
-arithmetic, comparisons and boolean logic. For those, the parsed yaql tree is compiled once into
+arithmetic, comparisons and boolean logic, and ``task()`` / ``task(name)`` followed by a path (as in
+``publish: {x: <% task().result.x %>}``). For those, the parsed yaql tree is compiled once into
 Python closures that compute the same result directly.
 
 The fast path is purely an optimisation and never decides an outcome it is unsure of: any node
@@ -20,7 +21,8 @@ from typing import Any, Callable
 
 from yaql.language import expressions as nodes
 
-#: A compiled node: data context in, value out (may raise Fallback).
+#: A compiled node: the evaluation scope (``levante.workflows.expressions.runtime.Scope``: its
+#: ``data`` is ``$``, its ``runtime`` answers ``task()``) in, value out (may raise Fallback).
 Thunk = Callable[[Any], Any]
 
 _SCALAR_CONSTANTS = (str, int, float, bool, type(None))
@@ -103,18 +105,18 @@ def _compile_binary(node: Any) -> Thunk | None:
             return None
         left = _compile(left_node)
         get = _attribute(right_node.value)
-        return None if left is None else (lambda data: get(left(data)))
+        return None if left is None else (lambda scope: get(left(scope)))
     left, right = _compile(left_node), _compile(right_node)
     if left is None or right is None:
         return None
     if node.name == "#operator_and":
-        return lambda data: left(data) and right(data)
+        return lambda scope: left(scope) and right(scope)
     if node.name == "#operator_or":
-        return lambda data: left(data) or right(data)
+        return lambda scope: left(scope) or right(scope)
     apply = _BINARY.get(node.name)
     if apply is None:
         return None
-    return lambda data: apply(left(data), right(data))
+    return lambda scope: apply(left(scope), right(scope))
 
 
 def _compile_unary(node: Any) -> Thunk | None:
@@ -122,11 +124,11 @@ def _compile_unary(node: Any) -> Thunk | None:
     if operand is None:
         return None
     if node.name == "#unary_operator_not":
-        return lambda data: not operand(data)
+        return lambda scope: not operand(scope)
     if node.name == "#unary_operator_-":
 
-        def negate(data: Any) -> Any:
-            value = operand(data)
+        def negate(scope: Any) -> Any:
+            value = operand(scope)
             if _number(value):
                 return -value
             raise Fallback
@@ -139,14 +141,16 @@ def _compile(node: Any) -> Thunk | None:
     kind = type(node)
     if kind is nodes.Constant or kind is nodes.KeywordConstant:
         value = node.value  # a bare identifier outside ``x.name`` is a string
-        return (lambda data: value) if isinstance(value, _SCALAR_CONSTANTS) else None
+        return (lambda scope: value) if isinstance(value, _SCALAR_CONSTANTS) else None
     if kind is nodes.Wrap:
         return _compile(node.expr)
     if kind is nodes.GetContextValue:
         name = node.args[0]
         if type(name) is nodes.Constant and name.value == "$":
-            return lambda data: data
+            return lambda scope: scope.data
         return None
+    if kind is nodes.Function:
+        return _compile_function(node)
     if kind is nodes.BinaryOperator and len(node.args) == 2:
         return _compile_binary(node)
     if kind is nodes.UnaryOperator and len(node.args) == 1:
@@ -156,11 +160,24 @@ def _compile(node: Any) -> Thunk | None:
     return None
 
 
+def _compile_function(node: Any) -> Thunk | None:
+    """``task()`` and ``task(name)`` with a literal name: the runtime's task dict."""
+    if node.name != "task" or len(node.args) > 1:
+        return None
+    if not node.args:
+        return lambda scope: scope.runtime.task(None)
+    arg = node.args[0]
+    if type(arg) not in (nodes.Constant, nodes.KeywordConstant) or type(arg.value) is not str:
+        return None
+    name = arg.value
+    return lambda scope: scope.runtime.task(name)
+
+
 def _compile_index(node: Any) -> Thunk | None:
     container, key = _compile(node.args[0]), _compile(node.args[1])
     if container is None or key is None:
         return None
-    return lambda data: _index(container(data), key(data))
+    return lambda scope: _index(container(scope), key(scope))
 
 
 def compile_statement(statement: Any) -> Thunk | None:
@@ -170,8 +187,8 @@ def compile_statement(statement: Any) -> Thunk | None:
         statement: What the yaql engine returns for an expression.
 
     Returns:
-        A function of the (raw, unconverted) data context that returns the raw result or raises
-        :class:`Fallback`.
+        A function of the evaluation scope (its raw, unconverted data context and its runtime)
+        that returns the raw result or raises :class:`Fallback`.
     """
     try:
         return _compile(statement.expression)

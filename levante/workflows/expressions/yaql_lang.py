@@ -148,7 +148,7 @@ def _run(piece: YaqlPiece, scope: Scope) -> Any:
         prepared = _prepare(piece.source)
         if FAST_PATH and prepared.fast is not None:
             try:
-                return _as_output(prepared.fast(scope.data))
+                return _as_output(prepared.fast(scope))
             except Exception:  # noqa: BLE001, S110 - Fallback or any doubt: ask yaql itself
                 pass
         context = _root_context().create_child_context()

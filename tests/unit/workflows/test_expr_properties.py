@@ -22,6 +22,9 @@ DATA: dict[str, Any] = {
     "d": {"k": "v", "n": {"m": 2.5}},
     "t": True,
     "z": None,
+    # What the engine's runtime answers task() and task(name) from (DataRuntime).
+    "__task_execution": {"name": "t1", "state": "SUCCESS", "result": {"step": 3, "l": [1, "x"]}},
+    "__tasks": {"t0": {"name": "t0", "state": "ERROR", "result": "boom"}},
 }
 
 FRAGMENTS = st.sampled_from(
@@ -78,7 +81,9 @@ def test_validate_problems_mean_evaluation_fails(text: str) -> None:
 LEAVES = st.sampled_from(
     ["$", "$.a", "$.b", "$.l", "$.d", "$.t", "$.z", "$.missing", "$.d.k", "$.d.n.m", "$.l[0]", "$.l[1]",
      "$.l[-1]", "$.l[9]", "$.d['k']", "$.d['nope']", "$.l[3].k", "$.a.b", "0", "1", "-2", "2.5", "'x'",
-     "'s'", "''", "null", "true", "false", "ERROR", "$.d[$.b]", "$.l[$.a]", "$.l[true]"]
+     "'s'", "''", "null", "true", "false", "ERROR", "$.d[$.b]", "$.l[$.a]", "$.l[true]",
+     "task()", "task().result", "task().result.step", "task().result.l[1]", "task().result.nope", "task(t0).result",
+     "task('t1').state", "task(t0).result.x", "task(nope)", "task(nope).result", "task().name.x"]
 )
 BINARY = st.sampled_from(["+", "-", "*", "=", "!=", "<", "<=", ">", ">=", "and", "or"])
 
@@ -118,8 +123,15 @@ def test_fast_path_matches_yaql_engine(expression: str, inline: bool) -> None:
 @pytest.mark.parametrize(
     "expression",
     ["$.a + 1", "$.d.n.m * 2", "$.b + 's'", "$.l[3].k >= 3", "not $.z", "$.t and $.b", "$.z or $.d",
-     "$.a = 1.0", "$.b = ERROR", "$", "$.l", "-$.a", "$.l[$.a]"],
+     "$.a = 1.0", "$.b = ERROR", "$", "$.l", "-$.a", "$.l[$.a]", "task().result.step", "task(t0).result",
+     "task().result.l[1] + 'y'", "task(t1).state = 'SUCCESS'"],
 )
 def test_fast_path_known_cases(expression: str) -> None:
+    assert yaql_lang._prepare(expression).fast is not None, "expected to be in the fast subset"
     for text in (f"<% {expression} %>", f"x <% {expression} %>"):
         assert _outcome(text, fast=True) == _outcome(text, fast=False)
+
+
+@pytest.mark.parametrize("expression", ["task($.b)", "task(name => t0)", "task(t0, 1)", "tasks()", "len($.l)"])
+def test_outside_the_fast_subset(expression: str) -> None:
+    assert yaql_lang._prepare(expression).fast is None

@@ -1,17 +1,23 @@
-"""``workflow-graph`` and ``execution-graph``: the task graph as Graphviz dot or Mermaid.
+"""``workflow-graph`` and ``execution-graph``: the task graph as Graphviz dot, Mermaid or SVG.
 
 Edges come from the ``on-success`` (green), ``on-error`` (red), ``on-complete`` (blue) and
 ``on-skip`` clauses of direct workflows and from ``requires`` of reverse workflows (dashed). In an
 execution's graph each task that ran is coloured by its state (of its latest run).
+
+SVG is laid out by Graphviz (``dot -Tsvg``) when its ``dot`` command is installed, and otherwise by
+the small layered layout of :mod:`levante.cli.svg`, so ``--format svg`` works everywhere.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from typing import Any
 
 import click
 
+from levante.cli import svg
 from levante.cli.common import client, read_text
 from levante.exceptions import LevanteError
 from levante.workflows import parser
@@ -92,7 +98,30 @@ def to_mermaid(spec: WorkflowSpec, states: dict[str, str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def to_svg(spec: WorkflowSpec, states: dict[str, str] | None = None) -> str:
+    """The graph as an SVG document: Graphviz's layout when ``dot`` is installed, else ours."""
+    dot = shutil.which("dot")
+    if dot:
+        try:
+            return subprocess.run([dot, "-Tsvg"], input=to_dot(spec, states), capture_output=True, text=True,
+                                  timeout=60, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            pass  # a broken Graphviz: draw it ourselves
+    return layered_svg(spec, states)
+
+
+def layered_svg(spec: WorkflowSpec, states: dict[str, str] | None = None) -> str:
+    """The graph as SVG, laid out without Graphviz."""
+    edge_list = [svg.Edge(src, dst, EDGE_COLOURS[kind], kind == "requires", label, kind)
+                 for src, dst, kind, label in edges(spec)]
+    fills = {name: STATE_COLOURS.get(state, "#ffffff") for name, state in (states or {}).items()}
+    return svg.render(spec.name, list(spec.tasks), edge_list, fills, states)
+
+
 def render(spec: WorkflowSpec, fmt: str, states: dict[str, str] | None = None) -> str:
+    """The graph in ``fmt``: ``dot``, ``mermaid`` or ``svg``."""
+    if fmt == "svg":
+        return to_svg(spec, states)
     return to_mermaid(spec, states) if fmt == "mermaid" else to_dot(spec, states)
 
 
@@ -114,8 +143,9 @@ def _spec_from(text: str, wanted: str | None, where: str) -> WorkflowSpec:
 
 
 def _format_option(func: Any) -> Any:
-    return click.option("--format", "fmt", type=click.Choice(("dot", "mermaid")), default="dot",
-                        show_default=True, help="Graph language.")(func)
+    return click.option("--format", "fmt", type=click.Choice(("dot", "mermaid", "svg")),
+                        default="dot", show_default=True,
+                        help="Graph language (svg: laid out by Graphviz's dot when installed).")(func)
 
 
 @click.command("workflow-graph")
@@ -131,7 +161,7 @@ def workflow_graph(source: str, wanted: str | None, namespace: str | None, fmt: 
     else:
         row = client().get_workflow(source, namespace)
         spec = _spec_from(row["definition"], wanted or row["name"], row["name"])
-    click.echo(render(spec, fmt))
+    click.echo(render(spec, fmt).rstrip("\n"))
 
 
 @click.command("execution-graph")
@@ -146,7 +176,7 @@ def execution_graph(execution_id: str, fmt: str) -> None:
     states: dict[str, str] = {}
     for task in api.list_tasks(execution_id, sort_keys="created_at", sort_dirs="asc"):
         states[task["name"]] = task["state"]
-    click.echo(render(spec, fmt, states))
+    click.echo(render(spec, fmt, states).rstrip("\n"))
 
 
 commands = [workflow_graph, execution_graph]

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from levante.cli.main import cli
@@ -25,19 +24,6 @@ branches:
     c:
       action: std.noop
 """
-
-
-@pytest.fixture(scope="module")
-def levante(server_url: str) -> Any:
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(cli, ["--url", server_url, *args])
-        assert result.exit_code == code, (result.output, result.exception)
-        assert "Traceback" not in result.output
-        return result
-
-    return invoke
 
 
 def _json(result: Result) -> Any:

@@ -50,19 +50,6 @@ flaky:
 """
 
 
-@pytest.fixture(scope="module")
-def levante(server_url: str) -> Any:
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(cli, ["--url", server_url, *args])
-        assert result.exit_code == code, (result.output, result.exception)
-        assert "Traceback" not in result.output
-        return result
-
-    return invoke
-
-
 def _json(result: Result) -> Any:
     return json.loads(result.stdout)
 

@@ -1,0 +1,135 @@
+"""``workflow-graph`` and ``execution-graph`` with ``--format svg``: our own layout (Graphviz hidden
+from PATH) and, where it is installed, Graphviz's. Each SVG is parsed as XML."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from levante.cli.graph import EDGE_COLOURS, STATE_COLOURS
+
+SVG = "{http://www.w3.org/2000/svg}"
+ODD = 'x<y>&"z"'  # a task name that must be escaped
+DRAWN = f"""
+version: '2.0'
+drawn:
+  tasks:
+    start:
+      action: std.noop
+      on-success:
+        - '{ODD}': <% $.go > 1 %>
+        - side
+      on-error: recover
+      on-complete: last
+    '{ODD}':
+      action: std.noop
+      on-success: last
+    side:
+      action: std.noop
+      on-success: last
+    recover:
+      action: std.noop
+    last:
+      action: std.noop
+      on-error: side
+"""
+#: (from, to, colour) of DRAWN's edges; last -> side goes back up.
+DRAWN_EDGES = {("start", ODD, "green"), ("start", "side", "green"), ("start", "recover", "red"),
+               ("start", "last", "blue"), (ODD, "last", "green"), ("side", "last", "green"),
+               ("last", "side", "red")}
+FAILS = """
+version: '2.0'
+fails:
+  tasks:
+    a:
+      action: std.noop
+      on-success: b
+      on-error: c
+    b:
+      action: std.fail
+    c:
+      action: std.noop
+"""
+
+
+@pytest.fixture(scope="module")
+def failed_id(levante: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An execution of FAILS: a SUCCESS, b ERROR, c never ran."""
+    path = tmp_path_factory.mktemp("fails") / "fails.yaml"
+    path.write_text(FAILS)
+    levante("workflow-create", str(path))
+    return str(json.loads(levante("execution-create", "fails", "--wait", "-f", "json", code=1).stdout)["id"])
+
+
+@pytest.fixture
+def no_graphviz(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+
+
+def _nodes(root: ET.Element) -> dict[str, ET.Element]:
+    """Our layout's node groups by task name (the first line of each one's single ``<text>``)."""
+    out = {}
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") == "node":
+            [text] = group.findall(f"{SVG}text")
+            out[next(text.itertext())] = group
+    return out
+
+
+def _edges(root: ET.Element) -> list[ET.Element]:
+    return [g for g in root.iter(f"{SVG}g") if g.get("class") == "edge"]
+
+
+def test_workflow_graph_svg_without_graphviz(levante: Any, tmp_path: Path, no_graphviz: None) -> None:
+    path = tmp_path / "drawn.yaml"
+    path.write_text(DRAWN)
+    text = levante("workflow-graph", str(path), "--format", "svg").stdout
+    root = ET.fromstring(text)
+    assert root.tag == f"{SVG}svg" and "x&lt;y&gt;&amp;" in text
+    nodes = _nodes(root)
+    assert sorted(nodes) == sorted(["start", ODD, "side", "recover", "last"])
+    assert len(list(root.iter(f"{SVG}text"))) == len(nodes) + 1  # one per task, one for the guard
+    assert {n.find(f"{SVG}rect").get("fill") for n in nodes.values()} == {"#ffffff"}  # type: ignore[union-attr]
+    edges = _edges(root)
+    assert len(edges) == len(DRAWN_EDGES)
+    colours = sorted(e.find(f"{SVG}path").get("stroke") for e in edges)  # type: ignore[union-attr,type-var]
+    assert colours == sorted(c for *_, c in DRAWN_EDGES)
+    markers = {m.get("id") for m in root.iter(f"{SVG}marker")}
+    assert all(e.find(f"{SVG}path").get("marker-end") == f"url(#arrow-{e.find(f'{SVG}path').get('stroke')})"  # type: ignore[union-attr]
+               for e in edges) and markers == {"arrow-green", "arrow-red", "arrow-blue"}
+    [label] = [t for t in root.iter(f"{SVG}text") if t.get("class") == "label"]
+    assert label.text == "<% $.go > 1 %>" and label.get("fill") == EDGE_COLOURS["on-success"]
+    # layered by the longest path from the start: start, then x/side/recover, then last
+    top = {name: float(n.find(f"{SVG}rect").get("y")) for name, n in nodes.items()}  # type: ignore[arg-type,union-attr]
+    assert top["start"] < top[ODD] == top["side"] == top["recover"] < top["last"]
+
+
+def test_execution_graph_svg_colours_tasks_by_state(levante: Any, failed_id: str, no_graphviz: None) -> None:
+    root = ET.fromstring(levante("execution-graph", failed_id, "--format", "svg").stdout)
+    nodes = _nodes(root)
+    fills = {name: n.find(f"{SVG}rect").get("fill") for name, n in nodes.items()}  # type: ignore[union-attr]
+    assert fills == {"a": STATE_COLOURS["SUCCESS"], "b": STATE_COLOURS["ERROR"], "c": "#ffffff"}
+    states = {name: [t.text for t in n.iter(f"{SVG}tspan")][1:] for name, n in nodes.items()}
+    assert states == {"a": ["SUCCESS"], "b": ["ERROR"], "c": []}
+    assert len(_edges(root)) == 2
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_svg_from_graphviz(levante: Any, failed_id: str, tmp_path: Path) -> None:
+    text = levante("execution-graph", failed_id, "--format", "svg").stdout
+    root = ET.fromstring(text)
+    assert "Generated by graphviz" in text
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    fills = {g.findtext(f"{SVG}title"): g.find(f"{SVG}path").get("fill") for g in groups}  # type: ignore[union-attr]
+    assert fills == {"a": STATE_COLOURS["SUCCESS"], "b": STATE_COLOURS["ERROR"], "c": "#ffffff"}
+    assert len(_edges(root)) == 2
+    drawn = tmp_path / "drawn.yaml"
+    drawn.write_text(DRAWN)
+    root = ET.fromstring(levante("workflow-graph", str(drawn), "--format", "svg").stdout)
+    assert ODD in {g.findtext(f"{SVG}title") for g in root.iter(f"{SVG}g")}
+    assert len(_edges(root)) == len(DRAWN_EDGES)

@@ -4,6 +4,10 @@ Contract (DESIGN.md section 4): a temporary SQLite database unless ``--db`` is g
 end; ``--json`` prints one JSON object ``{"id", "workflow_name", "state", "state_info", "input",
 "output", "tasks": [{"name", "state", "state_info", "published"}]}``. Exit status 0 when the
 execution ends in SUCCESS, 1 when it ends otherwise, 2 for bad usage or an invalid workflow.
+
+While it runs, progress goes to stderr (:mod:`levante.cli.progress`, reading the node's database):
+the live panel when stderr is a terminal, otherwise plain lines, except with ``--json``, where
+stderr stays quiet off a terminal so that scripts see nothing but the one JSON object.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 from typing import Any
 
 import click
 
 from levante import config as config_mod
+from levante.cli import progress
 from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine.service.definitions import store
@@ -102,8 +108,12 @@ def _execute(config: Any, kind: str, text: str, file: str, name: str, wf_input: 
         except LevanteError as exc:
             click.echo(f"levante run: {exc}", err=True)
             return 2
-        ex = node.service.wait(ex.id, timeout)
-        with transaction(node.session_factory) as session:
+        if as_json and not sys.stderr.isatty():
+            ex = node.service.wait(ex.id, timeout)
+        else:
+            progress.follow(_node_source(node, ex.id), ex.id, timeout)
+            ex = node.service.get_execution(ex.id)
+        with transaction(node.read_factory) as session:
             tasks = repo.tasks_of(session, ex.id)
     finally:
         node.stop()
@@ -118,6 +128,20 @@ def _execute(config: Any, kind: str, text: str, file: str, name: str, wf_input: 
     else:
         _print_human(outcome)
     return 0 if outcome["state"] == "SUCCESS" else 1
+
+
+def _node_source(node: Node, execution_id: str) -> progress.Source:
+    """Progress snapshots from the node's database; the node's engine tells when the execution
+    ends, so the last snapshot comes as soon as it does."""
+    def snapshot(wait: float) -> progress.Snapshot:
+        if wait > 0:
+            node.service.wait(execution_id, wait)
+        with transaction(node.read_factory) as session:
+            ex = repo.get_execution(session, execution_id)
+            tasks = repo.tasks_of(session, execution_id)
+        return ({"id": ex.id, "workflow_name": ex.workflow_name, "state": str(ex.state)},
+                [{"name": t.name, "state": str(t.state)} for t in tasks])
+    return snapshot
 
 
 def _print_human(outcome: dict[str, Any]) -> None:

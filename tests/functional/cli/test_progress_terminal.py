@@ -1,10 +1,12 @@
-"""``levante execution-create WF --wait`` as a person sees it: under a pseudo-terminal the progress
-bar advances frame by frame; through a pipe it prints one plain line per change."""
+"""``levante execution-create WF --wait`` and ``levante run FILE`` as a person sees them: under a
+pseudo-terminal the progress bar advances frame by frame; through a pipe they print one plain line
+per change (``levante run --json`` prints nothing but its JSON object)."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import pty
 import re
@@ -85,9 +87,10 @@ def run_in_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     return os.waitstatus_to_exitcode(status), b"".join(chunks).decode(errors="replace")
 
 
-def test_the_progress_bar_advances_on_a_terminal(chain_url: str) -> None:
-    code, screen = run_in_terminal(_command(chain_url), _env())
-    text = ANSI.sub("", screen).replace("\r", "\n")  # the frames, without colours and cursor moves
+def _panel_advances(code: int, screen: str) -> str:
+    """Check that the live panel was drawn and its bar advanced to the end; return the screen's
+    text without colours and cursor moves."""
+    text = ANSI.sub("", screen).replace("\r", "\n")
     frames = [(state, int(done), int(total)) for state, done, total in FRAME.findall(text)]
     assert code == 0, screen
     assert "\x1b[" in screen  # drawn with terminal escapes (the live panel), not plain lines
@@ -96,6 +99,21 @@ def test_the_progress_bar_advances_on_a_terminal(chain_url: str) -> None:
     assert intermediate == sorted(intermediate), frames  # the bar never goes back
     assert ("SUCCESS", TASKS, TASKS) in frames
     assert re.search(r"running: t\d\d", text)  # the panel names the running task
+    return text
+
+
+def _plain_lines_advance(stderr: str) -> None:
+    lines = stderr.splitlines()
+    assert "\x1b[" not in stderr
+    pattern = re.compile(r"^[0-9a-f-]{36} (RUNNING|SUCCESS) tasks (\d+)/(\d+)( running: t\d\d)?$")
+    assert lines and all(pattern.match(line) for line in lines), lines
+    counts = [int(pattern.match(line).group(2)) for line in lines]  # type: ignore[union-attr]
+    assert len({c for c in counts if 0 < c < TASKS}) >= 2 and counts == sorted(counts), lines
+    assert lines[-1].endswith(f"SUCCESS tasks {TASKS}/{TASKS}")
+
+
+def test_the_progress_bar_advances_on_a_terminal(chain_url: str) -> None:
+    text = _panel_advances(*run_in_terminal(_command(chain_url), _env()))
     assert re.search(r"State\s*│\s*SUCCESS", text)  # then the execution's table
 
 
@@ -103,11 +121,49 @@ def test_plain_lines_off_a_terminal(chain_url: str) -> None:
     done = subprocess.run(_command(chain_url), env=_env(), cwd=ROOT, capture_output=True, text=True,
                           timeout=DEADLINE)
     assert done.returncode == 0, done.stderr
-    lines = done.stderr.splitlines()
-    assert "\x1b[" not in done.stderr
-    pattern = re.compile(r"^[0-9a-f-]{36} (RUNNING|SUCCESS) tasks (\d+)/(\d+)( running: t\d\d)?$")
-    assert all(pattern.match(line) for line in lines), lines
-    counts = [int(pattern.match(line).group(2)) for line in lines]  # type: ignore[union-attr]
-    assert len({c for c in counts if 0 < c < TASKS}) >= 2 and counts == sorted(counts), lines
-    assert lines[-1].endswith(f"SUCCESS tasks {TASKS}/{TASKS}")
+    _plain_lines_advance(done.stderr)
     assert "SUCCESS" in done.stdout and "\x1b[" not in done.stdout
+
+
+@pytest.fixture(scope="module")
+def chain_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("run") / "chain.yaml"
+    path.write_text(CHAIN)
+    return str(path)
+
+
+def _run(*args: str) -> list[str]:
+    return [sys.executable, "-m", "levante", "run", *args]
+
+
+def test_levante_run_shows_the_panel_on_a_terminal(chain_file: str) -> None:
+    text = _panel_advances(*run_in_terminal(_run(chain_file), _env()))
+    assert re.search(r"Execution [0-9a-f-]{36} \(chain\): SUCCESS", text)  # then the outcome
+    # with --json too (stdout is the same terminal here): the panel, then the one JSON line
+    text = _panel_advances(*run_in_terminal(_run(chain_file, "--json"), _env()))
+    [line] = [line for line in text.splitlines() if line.startswith("{")]
+    outcome = json.loads(line)
+    assert outcome["state"] == "SUCCESS" and len(outcome["tasks"]) == TASKS
+
+
+def test_levante_run_plain_lines_off_a_terminal(chain_file: str) -> None:
+    done = subprocess.run(_run(chain_file), env=_env(), cwd=ROOT, capture_output=True, text=True,
+                          timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    _plain_lines_advance(done.stderr)
+    assert done.stdout.startswith("Execution ") and "\x1b[" not in done.stdout
+
+
+def test_levante_run_json_off_a_terminal_prints_only_the_object(chain_file: str, tmp_path: Path) -> None:
+    short = tmp_path / "short.yaml"
+    short.write_text(CHAIN.replace("seconds=0.2", "seconds=0.01"))
+    done = subprocess.run(_run(str(short), "--json"), env=_env(), cwd=ROOT, capture_output=True, text=True,
+                          timeout=DEADLINE)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.count("\n") == 1
+    outcome = json.loads(done.stdout)
+    assert outcome["state"] == "SUCCESS" and [t["name"] for t in outcome["tasks"]][-1] == f"t{TASKS}"
+    # given up on: still one JSON object, exit status 1
+    late = subprocess.run(_run(chain_file, "--json", "--timeout", "0.5"), env=_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=DEADLINE)
+    assert late.returncode == 1 and late.stderr == "" and json.loads(late.stdout)["state"] == "RUNNING"

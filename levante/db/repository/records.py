@@ -170,7 +170,8 @@ def save_all(session: Session, records: Iterable[Record]) -> None:
 def _write(session: Session, cls: type, batch: list[dict[str, Any]]) -> None:
     stmt = _upsert(session, cls)
     if stmt is not None:
-        session.execute(stmt, batch)
+        # One row as a plain execute: an executemany of one row costs a pipeline round trip more.
+        session.execute(stmt, batch[0] if len(batch) == 1 else batch)
         return
     table = TABLE_OF[cls]
     for values in batch:  # generic SQL: UPDATE, then INSERT when no row had the id
@@ -189,7 +190,7 @@ def insert_action_executions(session: Session, records: Sequence[ActionExecution
         if token_hashes:
             for row in rows:
                 row["callback_token_hash"] = token_hashes.get(row["id"])
-        session.execute(insert(ACTION_TABLE), rows)
+        session.execute(insert(ACTION_TABLE), rows[0] if len(rows) == 1 else rows)
 
 
 def update_action_states(

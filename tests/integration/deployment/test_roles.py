@@ -64,6 +64,22 @@ class Cluster:
         self.procs[name] = proc
         return proc
 
+    def wait_for_consumer(self, topic: str, timeout: float = 30) -> None:
+        """Until a process consumes the queue of ``topic`` (e.g. ``executor.victim``)."""
+        deadline = time.monotonic() + timeout
+        with Connection(BROKER) as conn:
+            channel = conn.channel()
+            while time.monotonic() < deadline:
+                try:
+                    _name, _messages, consumers = channel.queue_declare(f"{self.namespace}.{topic}", passive=True)
+                except Exception:  # noqa: BLE001 - not declared yet (the channel closes on that)
+                    channel = conn.channel()
+                    consumers = 0
+                if consumers:
+                    return
+                time.sleep(0.1)
+        raise AssertionError(f"nothing consumes {topic} after {timeout} s: {self.logs()}")
+
     def start(self) -> None:
         self.spawn("api", "--role", "api", "--port", str(self.port))
         self.spawn("engine", "--role", "engine")
@@ -168,6 +184,8 @@ def _run_then_kill_its_executor(cluster: Cluster, text: str, name: str) -> dict[
     """Start the workflow, whose one action goes to the target group 'victim' served by a single
     executor; SIGKILL that executor mid-action and start a replacement for the group."""
     cluster.spawn("victim", "--role", "executor", "--target", "victim")
+    # The message must reach the victim, not wait in the queue for its replacement.
+    cluster.wait_for_consumer("executor.victim")
     cluster.call("POST", "/workflows", text, text=True)
     ex = cluster.call("POST", "/executions", {"workflow_name": name})
     deadline = time.monotonic() + 30

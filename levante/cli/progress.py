@@ -37,7 +37,7 @@ def rest_source(client: Client, execution_id: str) -> Source:
     """Snapshots read through the REST API (polled: the API has no way to announce the end)."""
     def snapshot(wait: float) -> Snapshot:
         time.sleep(wait)
-        return client.get_execution(execution_id), client.list_tasks(execution_id)  # type: ignore[attr-defined]
+        return client.get_execution(execution_id), client.list_tasks(execution_id)
     return snapshot
 
 

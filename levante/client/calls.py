@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 #: The JSON-typed fields of each resource (sent as JSON strings by the API).
 JSON_FIELDS: dict[str, tuple[str, ...]] = {
@@ -30,6 +30,7 @@ JSON_FIELDS: dict[str, tuple[str, ...]] = {
     "events": (),
     "api_keys": (),
 }
+T = TypeVar("T")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 
 
@@ -53,16 +54,20 @@ def decode_item(kind: str, item: Any) -> Any:
     return out
 
 
-def _one(kind: str) -> Callable[[Any], Any]:
+def _one(kind: str) -> Callable[[Any], dict[str, Any]]:
     return lambda body: decode_item(kind, body)
 
 
-def _many(kind: str, key: str | None = None) -> Callable[[Any], Any]:
+def _many(kind: str, key: str | None = None) -> Callable[[Any], list[dict[str, Any]]]:
     return lambda body: [decode_item(kind, i) for i in (body or {}).get(key or kind, [])]
 
 
 def _nothing(body: Any) -> None:
     return None
+
+
+def _as_is(body: Any) -> Any:
+    return body
 
 
 def _query(**params: Any) -> dict[str, Any]:
@@ -80,8 +85,8 @@ def _query(**params: Any) -> dict[str, Any]:
 
 
 @dataclass
-class Call:
-    """One request and the reading of its answer."""
+class Call(Generic[T]):
+    """One request, and the reading of its answer into a ``T`` (what the client method returns)."""
 
     method: str
     path: str
@@ -89,72 +94,77 @@ class Call:
     json: Any = None
     text: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    read: Callable[[Any], Any] = lambda body: body
+    read: Callable[[Any], T] = _as_is
 
 
 def _list(kind: str, path: str | None = None, *, limit: int | None = None, marker: str | None = None,
           sort_keys: str | None = None, sort_dirs: str | None = None, fields: list[str] | None = None,
-          **filters: Any) -> Call:
+          **filters: Any) -> Call[list[dict[str, Any]]]:
     params = _query(limit=limit, marker=marker, sort_keys=sort_keys, sort_dirs=sort_dirs,
                     fields=fields, **filters)
     return Call("GET", path or f"/{kind}", params, read=_many(kind))
 
 
 class Calls:
-    """Every operation of the API (names are those of the client methods)."""
+    """Every operation of the API (names are those of the client methods). Each returns a
+    ``Call[T]``: the client method returns ``T`` (a coroutine of it on ``AsyncClient``), as
+    ``levante/client/operations.py`` declares for type checkers (``python -m levante.client.stubgen``
+    writes it from these signatures)."""
 
     # --- server -------------------------------------------------------------------------------
 
-    def health(self) -> Call:
+    def health(self) -> Call[dict[str, Any]]:
         """``GET /health`` (outside ``/v2``)."""
         return Call("GET", "/../health")
 
     # --- workbooks ----------------------------------------------------------------------------
 
-    def list_workbooks(self, **query: Any) -> Call:
+    def list_workbooks(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Workbooks (``limit``, ``marker``, ``sort_keys``, ``sort_dirs``, ``fields``, filters)."""
         return _list("workbooks", **query)
 
-    def get_workbook(self, name: str, namespace: str | None = None) -> Call:
+    def get_workbook(self, name: str, namespace: str | None = None) -> Call[dict[str, Any]]:
         """One workbook."""
         return Call("GET", f"/workbooks/{name}", _query(namespace=namespace), read=_one("workbooks"))
 
-    def create_workbook(self, definition: str, namespace: str | None = None, scope: str | None = None) -> Call:
+    def create_workbook(self, definition: str, namespace: str | None = None,
+                        scope: str | None = None) -> Call[dict[str, Any]]:
         """Store a workbook (YAML text); ConflictError when it exists."""
         return Call("POST", "/workbooks", _query(namespace=namespace, scope=scope), text=definition,
                     read=_one("workbooks"))
 
-    def update_workbook(self, definition: str, namespace: str | None = None, scope: str | None = None) -> Call:
+    def update_workbook(self, definition: str, namespace: str | None = None,
+                        scope: str | None = None) -> Call[dict[str, Any]]:
         """Replace the workbook named in the text."""
         return Call("PUT", "/workbooks", _query(namespace=namespace, scope=scope), text=definition,
                     read=_one("workbooks"))
 
-    def delete_workbook(self, name: str, namespace: str | None = None) -> Call:
+    def delete_workbook(self, name: str, namespace: str | None = None) -> Call[None]:
         """Delete a workbook record."""
         return Call("DELETE", f"/workbooks/{name}", _query(namespace=namespace), read=_nothing)
 
-    def validate_workbook(self, definition: str) -> Call:
+    def validate_workbook(self, definition: str) -> Call[dict[str, Any]]:
         """``{"valid": bool, "error": ..., "errors": [...]}``."""
         return Call("POST", "/workbooks/validate", text=definition)
 
     # --- workflows ----------------------------------------------------------------------------
 
-    def list_workflows(self, **query: Any) -> Call:
+    def list_workflows(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Workflow definitions."""
         return _list("workflows", **query)
 
-    def get_workflow(self, identifier: str, namespace: str | None = None) -> Call:
+    def get_workflow(self, identifier: str, namespace: str | None = None) -> Call[dict[str, Any]]:
         """One workflow, by name or id."""
         return Call("GET", f"/workflows/{identifier}", _query(namespace=namespace), read=_one("workflows"))
 
     def create_workflows(self, definition: str, namespace: str | None = None,
-                         scope: str | None = None) -> Call:
+                         scope: str | None = None) -> Call[list[dict[str, Any]]]:
         """Store the workflows of a YAML document; returns the list stored."""
         return Call("POST", "/workflows", _query(namespace=namespace, scope=scope), text=definition,
                     read=_many("workflows"))
 
     def update_workflows(self, definition: str, namespace: str | None = None, scope: str | None = None,
-                         id: str | None = None) -> Call:  # noqa: A002 - the API's name
+                         id: str | None = None) -> Call[list[dict[str, Any]]]:  # noqa: A002 - the API's name
         """Replace (or create) the workflows of a document; with ``id``, the one workflow with that
         id (returns a list either way)."""
         if id:
@@ -163,56 +173,58 @@ class Calls:
         return Call("PUT", "/workflows", _query(namespace=namespace, scope=scope), text=definition,
                     read=_many("workflows"))
 
-    def delete_workflow(self, identifier: str, namespace: str | None = None) -> Call:
+    def delete_workflow(self, identifier: str, namespace: str | None = None) -> Call[None]:
         """Delete a workflow definition."""
         return Call("DELETE", f"/workflows/{identifier}", _query(namespace=namespace), read=_nothing)
 
-    def validate_workflow(self, definition: str) -> Call:
+    def validate_workflow(self, definition: str) -> Call[dict[str, Any]]:
         """``{"valid": bool, "error": ..., "errors": [...]}``."""
         return Call("POST", "/workflows/validate", text=definition)
 
     # --- ad-hoc actions -----------------------------------------------------------------------
 
-    def list_actions(self, **query: Any) -> Call:
+    def list_actions(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """System and ad-hoc actions."""
         return _list("actions", **query)
 
-    def get_action(self, identifier: str, namespace: str | None = None) -> Call:
+    def get_action(self, identifier: str, namespace: str | None = None) -> Call[dict[str, Any]]:
         """One action, by name or id."""
         return Call("GET", f"/actions/{identifier}", _query(namespace=namespace), read=_one("actions"))
 
-    def create_actions(self, definition: str, namespace: str | None = None, scope: str | None = None) -> Call:
+    def create_actions(self, definition: str, namespace: str | None = None,
+                       scope: str | None = None) -> Call[list[dict[str, Any]]]:
         """Store the ad-hoc actions of a YAML document."""
         return Call("POST", "/actions", _query(namespace=namespace, scope=scope), text=definition,
                     read=_many("actions"))
 
-    def update_actions(self, definition: str, namespace: str | None = None, scope: str | None = None) -> Call:
+    def update_actions(self, definition: str, namespace: str | None = None,
+                       scope: str | None = None) -> Call[list[dict[str, Any]]]:
         """Replace (or create) the ad-hoc actions of a document."""
         return Call("PUT", "/actions", _query(namespace=namespace, scope=scope), text=definition,
                     read=_many("actions"))
 
-    def delete_action(self, identifier: str, namespace: str | None = None) -> Call:
+    def delete_action(self, identifier: str, namespace: str | None = None) -> Call[None]:
         """Delete an ad-hoc action."""
         return Call("DELETE", f"/actions/{identifier}", _query(namespace=namespace), read=_nothing)
 
-    def validate_action(self, definition: str) -> Call:
+    def validate_action(self, definition: str) -> Call[dict[str, Any]]:
         """``{"valid": bool, "error": ..., "errors": [...]}``."""
         return Call("POST", "/actions/validate", text=definition)
 
     # --- executions ---------------------------------------------------------------------------
 
-    def list_executions(self, **query: Any) -> Call:
+    def list_executions(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Executions (filters such as ``state``, ``workflow_name``, ``include_output``)."""
         return _list("executions", **query)
 
-    def get_execution(self, execution_id: str) -> Call:
+    def get_execution(self, execution_id: str) -> Call[dict[str, Any]]:
         """One execution (with ``published_global`` and ``progress``)."""
         return Call("GET", f"/executions/{execution_id}", read=_one("executions"))
 
     def create_execution(self, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
                          params: dict[str, Any] | None = None, *, description: str | None = None,
                          namespace: str | None = None, id: str | None = None,  # noqa: A002
-                         source_execution_id: str | None = None, env: Any = None) -> Call:
+                         source_execution_id: str | None = None, env: Any = None) -> Call[dict[str, Any]]:
         """Start ``workflow`` (a name, or an id when it looks like a UUID). With an ``id`` that
         exists, that execution is returned (idempotent)."""
         params = dict(params or {})
@@ -229,7 +241,7 @@ class Calls:
         return Call("POST", "/executions", json=body, read=_one("executions"))
 
     def update_execution(self, execution_id: str, state: str | None = None, *, state_info: str | None = None,
-                         description: str | None = None, env: dict[str, Any] | None = None) -> Call:
+                         description: str | None = None, env: dict[str, Any] | None = None) -> Call[dict[str, Any]]:
         """Pause (PAUSED), resume (RUNNING), cancel (CANCELLED), stop (SUCCESS/ERROR), describe or
         change the env."""
         body: dict[str, Any] = {k: v for k, v in {"state": state, "state_info": state_info,
@@ -238,61 +250,61 @@ class Calls:
             body["params"] = {"env": env}
         return Call("PUT", f"/executions/{execution_id}", json=body, read=_one("executions"))
 
-    def delete_execution(self, execution_id: str, force: bool = False) -> Call:
+    def delete_execution(self, execution_id: str, force: bool = False) -> Call[None]:
         """Delete a completed execution (any with ``force``)."""
         return Call("DELETE", f"/executions/{execution_id}", _query(force=force or None), read=_nothing)
 
     def list_sub_executions(self, execution_id: str, errors_only: bool = False, max_depth: int = -1,
-                            include_output: bool = False) -> Call:
+                            include_output: bool = False) -> Call[list[dict[str, Any]]]:
         """Every execution below this one."""
         return Call("GET", f"/executions/{execution_id}/executions",
                     _query(errors_only=errors_only or None, max_depth=max_depth,
                            include_output=include_output or None), read=_many("executions"))
 
-    def get_execution_history(self, execution_id: str) -> Call:
+    def get_execution_history(self, execution_id: str) -> Call[list[dict[str, Any]]]:
         """An execution's event history, oldest first: dicts with ``id``, ``execution_id``,
         ``task_execution_id``, ``action_execution_id``, ``created_at``, ``kind``, ``payload``."""
         return Call("GET", f"/executions/{execution_id}/history", read=_many("events"))
 
     # --- tasks --------------------------------------------------------------------------------
 
-    def list_tasks(self, execution_id: str | None = None, **query: Any) -> Call:
+    def list_tasks(self, execution_id: str | None = None, **query: Any) -> Call[list[dict[str, Any]]]:
         """Tasks (of one execution when ``execution_id`` is given)."""
         path = f"/executions/{execution_id}/tasks" if execution_id else None
         return _list("tasks", path, **query)
 
-    def get_task(self, task_id: str) -> Call:
+    def get_task(self, task_id: str) -> Call[dict[str, Any]]:
         """One task (with ``result`` and ``published_global``)."""
         return Call("GET", f"/tasks/{task_id}", read=_one("tasks"))
 
-    def rerun_task(self, task_id: str, reset: bool = True, env: dict[str, Any] | None = None) -> Call:
+    def rerun_task(self, task_id: str, reset: bool = True, env: dict[str, Any] | None = None) -> Call[dict[str, Any]]:
         """Rerun a task in ERROR (``reset=False``: only the failed with-items items)."""
         body: dict[str, Any] = {"state": "RUNNING", "reset": reset}
         if env is not None:
             body["env"] = env
         return Call("PUT", f"/tasks/{task_id}", json=body, read=_one("tasks"))
 
-    def skip_task(self, task_id: str) -> Call:
+    def skip_task(self, task_id: str) -> Call[dict[str, Any]]:
         """Skip a task in ERROR."""
         return Call("PUT", f"/tasks/{task_id}", json={"state": "SKIPPED"}, read=_one("tasks"))
 
-    def list_task_workflow_executions(self, task_id: str) -> Call:
+    def list_task_workflow_executions(self, task_id: str) -> Call[list[dict[str, Any]]]:
         """Sub-workflow executions a task started."""
         return Call("GET", f"/tasks/{task_id}/workflow_executions", read=_many("executions"))
 
     # --- action executions --------------------------------------------------------------------
 
-    def list_action_executions(self, task_id: str | None = None, **query: Any) -> Call:
+    def list_action_executions(self, task_id: str | None = None, **query: Any) -> Call[list[dict[str, Any]]]:
         """Action executions (of one task when ``task_id`` is given)."""
         path = f"/tasks/{task_id}/action_executions" if task_id else None
         return _list("action_executions", path, **query)
 
-    def get_action_execution(self, action_execution_id: str) -> Call:
+    def get_action_execution(self, action_execution_id: str) -> Call[dict[str, Any]]:
         """One action execution (with ``output``)."""
         return Call("GET", f"/action_executions/{action_execution_id}", read=_one("action_executions"))
 
     def update_action_execution(self, action_execution_id: str, state: str, output: Any = None,
-                                token: str | None = None) -> Call:
+                                token: str | None = None) -> Call[dict[str, Any]]:
         """Set an asynchronous action's state: SUCCESS (``output``: the result), ERROR (``output``:
         the error), CANCELLED, PAUSED or RUNNING. ``output`` may be any JSON value."""
         body: dict[str, Any] = {"state": state}
@@ -302,15 +314,17 @@ class Calls:
         return Call("PUT", f"/action_executions/{action_execution_id}", json=body, headers=headers,
                     read=_one("action_executions"))
 
-    def complete_action(self, action_execution_id: str, output: Any = None, token: str | None = None) -> Call:
+    def complete_action(self, action_execution_id: str, output: Any = None,
+                        token: str | None = None) -> Call[dict[str, Any]]:
         """Complete an asynchronous action with SUCCESS and ``output`` as its result."""
         return self.update_action_execution(action_execution_id, "SUCCESS", output, token)
 
-    def fail_action(self, action_execution_id: str, error: Any, token: str | None = None) -> Call:
+    def fail_action(self, action_execution_id: str, error: Any, token: str | None = None) -> Call[dict[str, Any]]:
         """Complete an asynchronous action with ERROR; ``error`` becomes its output."""
         return self.update_action_execution(action_execution_id, "ERROR", error, token)
 
-    def heartbeat(self, action_execution_id: str, progress: Any = None, token: str | None = None) -> Call:
+    def heartbeat(self, action_execution_id: str, progress: Any = None,
+                  token: str | None = None) -> Call[dict[str, Any]]:
         """Record that a running asynchronous action is alive (``progress``: any JSON value);
         ConflictError when it is already completed."""
         body = {"progress": progress} if progress is not None else {}
@@ -320,7 +334,7 @@ class Calls:
 
     def run_action(self, name: str, input: dict[str, Any] | None = None, *,  # noqa: A002
                    run_sync: bool | None = None, save_result: bool | None = None, target: str | None = None,
-                   description: str | None = None) -> Call:
+                   description: str | None = None) -> Call[dict[str, Any]]:
         """Run a registered action on its own, outside any workflow. A synchronous action answers
         once it is done (``state`` SUCCESS or ERROR, ``output`` ``{"result": ...}``); an
         asynchronous one, or any with ``run_sync=False``, answers RUNNING: read it again with
@@ -337,46 +351,46 @@ class Calls:
 
     # --- environments -------------------------------------------------------------------------
 
-    def list_environments(self, **query: Any) -> Call:
+    def list_environments(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Environments."""
         return _list("environments", **query)
 
-    def get_environment(self, name: str) -> Call:
+    def get_environment(self, name: str) -> Call[dict[str, Any]]:
         """One environment."""
         return Call("GET", f"/environments/{name}", read=_one("environments"))
 
     def create_environment(self, name: str, variables: dict[str, Any] | None = None,
-                           description: str | None = None, scope: str | None = None) -> Call:
+                           description: str | None = None, scope: str | None = None) -> Call[dict[str, Any]]:
         """Store an environment; ConflictError when the name is taken."""
         body = {k: v for k, v in {"name": name, "variables": variables, "description": description,
                                   "scope": scope}.items() if v is not None}
         return Call("POST", "/environments", json=body, read=_one("environments"))
 
     def update_environment(self, name: str, variables: dict[str, Any] | None = None,
-                           description: str | None = None, scope: str | None = None) -> Call:
+                           description: str | None = None, scope: str | None = None) -> Call[dict[str, Any]]:
         """Change an environment."""
         body = {k: v for k, v in {"name": name, "variables": variables, "description": description,
                                   "scope": scope}.items() if v is not None}
         return Call("PUT", "/environments", json=body, read=_one("environments"))
 
-    def delete_environment(self, name: str) -> Call:
+    def delete_environment(self, name: str) -> Call[None]:
         """Delete an environment."""
         return Call("DELETE", f"/environments/{name}", read=_nothing)
 
     # --- cron triggers ------------------------------------------------------------------------
 
-    def list_cron_triggers(self, **query: Any) -> Call:
+    def list_cron_triggers(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Cron triggers."""
         return _list("cron_triggers", **query)
 
-    def get_cron_trigger(self, identifier: str) -> Call:
+    def get_cron_trigger(self, identifier: str) -> Call[dict[str, Any]]:
         """One cron trigger, by name or id."""
         return Call("GET", f"/cron_triggers/{identifier}", read=_one("cron_triggers"))
 
     def create_cron_trigger(self, name: str, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
                             params: dict[str, Any] | None = None, *, pattern: str | None = None,
                             first_time: str | None = None, count: int | None = None,
-                            scope: str | None = None) -> Call:
+                            scope: str | None = None) -> Call[dict[str, Any]]:
         """Start ``workflow`` on a cron ``pattern`` and/or once at ``first_time``
         (``YYYY-MM-DD HH:MM`` UTC)."""
         body: dict[str, Any] = {
@@ -387,23 +401,23 @@ class Calls:
             if v is not None})
         return Call("POST", "/cron_triggers", json=body, read=_one("cron_triggers"))
 
-    def delete_cron_trigger(self, identifier: str) -> Call:
+    def delete_cron_trigger(self, identifier: str) -> Call[None]:
         """Delete a cron trigger."""
         return Call("DELETE", f"/cron_triggers/{identifier}", read=_nothing)
 
     # --- API keys (admin keys only) -----------------------------------------------------------
 
-    def list_api_keys(self) -> Call:
+    def list_api_keys(self) -> Call[list[dict[str, Any]]]:
         """Stored API keys: ``id``, ``name``, ``role``, ``created_at`` (never the key)."""
         return Call("GET", "/api_keys", read=_many("api_keys"))
 
-    def create_api_key(self, name: str, role: str | None = None) -> Call:
+    def create_api_key(self, name: str, role: str | None = None) -> Call[dict[str, Any]]:
         """A new key (``role``: the server's default, ``user``, when not given). The answer's
         ``key`` is shown this once only."""
         body = {k: v for k, v in {"name": name, "role": role}.items() if v is not None}
         return Call("POST", "/api_keys", json=body)
 
-    def delete_api_key(self, identifier: str) -> Call:
+    def delete_api_key(self, identifier: str) -> Call[None]:
         """Delete a key, by id or name."""
         return Call("DELETE", f"/api_keys/{identifier}", read=_nothing)
 

@@ -13,7 +13,8 @@ asyncio side; aiohttp has no blocking one.)
         print(await handle.result(timeout=60))
 
 Every method of :class:`~levante.client.calls.Calls` is a method of both clients (a coroutine on
-``AsyncClient``); errors are :class:`~levante.exceptions.LevanteError` subclasses
+``AsyncClient``), attached below; :mod:`levante.client.operations` declares them for type checkers
+and IDEs. Errors are :class:`~levante.exceptions.LevanteError` subclasses
 (:mod:`levante.client.errors`).
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -29,6 +30,9 @@ from levante.client import calls as calls_mod
 from levante.client.calls import Call, Calls
 from levante.client.errors import error_for, unreachable
 from levante.client.handles import AsyncExecutionHandle, ExecutionHandle
+from levante.client.operations import AsyncOperations, SyncOperations
+
+T = TypeVar("T")
 
 #: The API's address when neither the argument nor ``LEVANTE_URL`` gives one.
 DEFAULT_URL = "http://127.0.0.1:8989/v2"
@@ -57,7 +61,7 @@ class _Common:
             headers["X-API-Key"] = self.api_key
         return headers
 
-    def _request_args(self, call: Call) -> dict[str, Any]:
+    def _request_args(self, call: Call[Any]) -> dict[str, Any]:
         path = call.path
         url = self.url[: -len("/v2")] + path[3:] if path.startswith("/../") else self.url + path
         headers = dict(call.headers)
@@ -71,7 +75,7 @@ class _Common:
             args["json"] = call.json
         return args
 
-    def _answer(self, call: Call, response: httpx.Response) -> Any:
+    def _answer(self, call: Call[T], response: httpx.Response) -> T:
         if response.status_code >= 400:
             raise error_for(response.status_code, response.text)
         if response.status_code == 204 or not response.content:
@@ -103,7 +107,7 @@ def _async_method(name: str) -> Any:
     return method
 
 
-class Client(_Common):
+class Client(SyncOperations, _Common):
     """Blocking client. ``url`` defaults to ``LEVANTE_URL`` then ``http://127.0.0.1:8989/v2``;
     ``api_key`` to ``LEVANTE_API_KEY`` (sent as ``X-API-Key``). Usable as a context manager."""
 
@@ -112,7 +116,7 @@ class Client(_Common):
         super().__init__(url, api_key, timeout)
         self._http = httpx.Client(headers=self._headers(), timeout=timeout)
 
-    def run(self, call: Call) -> Any:
+    def run(self, call: Call[T]) -> T:
         """Send ``call`` and read its answer."""
         try:
             response = self._http.request(**self._request_args(call))
@@ -143,7 +147,7 @@ class Client(_Common):
         return ExecutionHandle(self, execution_id)
 
 
-class AsyncClient(_Common):
+class AsyncClient(AsyncOperations, _Common):
     """asyncio client: the same methods as :class:`Client`, as coroutines. Its handles'
     methods are coroutines too (``await handle.result()``)."""
 
@@ -152,7 +156,7 @@ class AsyncClient(_Common):
         super().__init__(url, api_key, timeout)
         self._http = httpx.AsyncClient(headers=self._headers(), timeout=timeout)
 
-    async def run(self, call: Call) -> Any:
+    async def run(self, call: Call[T]) -> T:
         """Send ``call`` and read its answer."""
         try:
             response = await self._http.request(**self._request_args(call))

@@ -65,7 +65,7 @@ class ExecutionHandle:
 
     def get(self) -> dict[str, Any]:
         """The execution as the API shows it (JSON fields decoded)."""
-        return self.client.get_execution(self.id)  # type: ignore[attr-defined,no-any-return]
+        return self.client.get_execution(self.id)
 
     def status(self) -> str:
         """The state: IDLE, RUNNING, PAUSED, SUCCESS, ERROR or CANCELLED."""
@@ -95,26 +95,26 @@ class ExecutionHandle:
 
     def pause(self) -> dict[str, Any]:
         """Ask the execution to pause."""
-        return self.client.update_execution(self.id, "PAUSED")  # type: ignore[attr-defined,no-any-return]
+        return self.client.update_execution(self.id, "PAUSED")
 
     def resume(self, env: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume a paused execution (optionally with changes to its env)."""
-        return self.client.update_execution(self.id, "RUNNING", env=env)  # type: ignore[attr-defined,no-any-return]
+        return self.client.update_execution(self.id, "RUNNING", env=env)
 
     def cancel(self, reason: str | None = None) -> dict[str, Any]:
         """Cancel the execution; ``reason`` becomes its state_info."""
-        return self.client.update_execution(  # type: ignore[attr-defined,no-any-return]
+        return self.client.update_execution(
             self.id, "CANCELLED", state_info=reason)
 
     def tasks(self) -> list[dict[str, Any]]:
         """The execution's task executions."""
-        return self.client.list_tasks(self.id)  # type: ignore[attr-defined,no-any-return]
+        return self.client.list_tasks(self.id)
 
     def history(self) -> list[dict[str, Any]]:
         """The execution's event history, oldest first (``GET /v2/executions/<id>/history``):
         dicts with ``id``, ``execution_id``, ``task_execution_id``, ``action_execution_id``,
         ``created_at``, ``kind`` and ``payload``."""
-        return self.client.get_execution_history(self.id)  # type: ignore[attr-defined,no-any-return]
+        return self.client.get_execution_history(self.id)
 
 
 class AsyncExecutionHandle:
@@ -130,7 +130,7 @@ class AsyncExecutionHandle:
 
     async def get(self) -> dict[str, Any]:
         """The execution as the API shows it (JSON fields decoded)."""
-        return await self.client.get_execution(self.id)  # type: ignore[attr-defined,no-any-return]
+        return await self.client.get_execution(self.id)
 
     async def status(self) -> str:
         """The state."""
@@ -160,22 +160,22 @@ class AsyncExecutionHandle:
 
     async def pause(self) -> dict[str, Any]:
         """Ask the execution to pause."""
-        return await self.client.update_execution(self.id, "PAUSED")  # type: ignore[attr-defined,no-any-return]
+        return await self.client.update_execution(self.id, "PAUSED")
 
     async def resume(self, env: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume a paused execution."""
-        return await self.client.update_execution(  # type: ignore[attr-defined,no-any-return]
+        return await self.client.update_execution(
             self.id, "RUNNING", env=env)
 
     async def cancel(self, reason: str | None = None) -> dict[str, Any]:
         """Cancel the execution."""
-        return await self.client.update_execution(  # type: ignore[attr-defined,no-any-return]
+        return await self.client.update_execution(
             self.id, "CANCELLED", state_info=reason)
 
     async def tasks(self) -> list[dict[str, Any]]:
         """The execution's task executions."""
-        return await self.client.list_tasks(self.id)  # type: ignore[attr-defined,no-any-return]
+        return await self.client.list_tasks(self.id)
 
     async def history(self) -> list[dict[str, Any]]:
         """See :meth:`ExecutionHandle.history`."""
-        return await self.client.get_execution_history(self.id)  # type: ignore[attr-defined,no-any-return]
+        return await self.client.get_execution_history(self.id)

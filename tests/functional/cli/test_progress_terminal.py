@@ -36,7 +36,7 @@ DEADLINE = 60.0
 @pytest.fixture(scope="module")
 def chain_url(server_url: str) -> str:
     with Client(server_url) as client:
-        client.create_workflows(CHAIN)  # type: ignore[attr-defined]
+        client.create_workflows(CHAIN)
     return server_url
 
 

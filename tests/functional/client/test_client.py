@@ -23,11 +23,11 @@ def _running_action(client: Client, execution_id: str) -> dict[str, Any]:
     """The action execution of the execution's first task, once it is RUNNING."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        tasks = client.list_tasks(execution_id)  # type: ignore[attr-defined]
+        tasks = client.list_tasks(execution_id)
         if tasks:
-            actions = client.list_action_executions(tasks[0]["id"])  # type: ignore[attr-defined]
+            actions = client.list_action_executions(tasks[0]["id"])
             if actions and actions[0]["state"] == "RUNNING":
-                return actions[0]  # type: ignore[no-any-return]
+                return actions[0]
         time.sleep(0.05)
     raise AssertionError("no running action")
 
@@ -52,17 +52,17 @@ def test_start_with_an_id_is_idempotent(client: Client) -> None:
 def test_complete_action_lets_the_workflow_finish(client: Client) -> None:
     handle = client.start("waiter")
     action = _running_action(client, handle.id)
-    done = client.complete_action(action["id"], output=3)  # type: ignore[attr-defined]
+    done = client.complete_action(action["id"], output=3)
     assert done["state"] == "SUCCESS" and done["output"] == {"result": 3}
     assert handle.result(timeout=10) == {"answer": 3}
     with pytest.raises(ConflictError):
-        client.complete_action(action["id"], output=4)  # type: ignore[attr-defined]
+        client.complete_action(action["id"], output=4)
 
 
 def test_fail_action_fails_the_execution(client: Client) -> None:
     handle = client.start("waiter")
     action = _running_action(client, handle.id)
-    client.fail_action(action["id"], "refused")  # type: ignore[attr-defined]
+    client.fail_action(action["id"], "refused")
     with pytest.raises(ExecutionFailed) as caught:
         handle.result(timeout=10)
     assert caught.value.state == "ERROR"
@@ -97,40 +97,40 @@ def test_result_times_out(client: Client) -> None:
 
 def test_errors_map_to_the_exception_tree(client: Client, server_url: str) -> None:
     with pytest.raises(NotFoundError, match="does not exist"):
-        client.get_execution("nope")  # type: ignore[attr-defined]
+        client.get_execution("nope")
     with pytest.raises(ConflictError, match="already exists"):
-        client.create_workflows("version: '2.0'\ngreet: {tasks: {a: {action: std.noop}}}")  # type: ignore[attr-defined]
+        client.create_workflows("version: '2.0'\ngreet: {tasks: {a: {action: std.noop}}}")
     with pytest.raises(InputError, match="Invalid input"):
         client.start("greet", {"wrong": 1})
     with pytest.raises(DSLError) as caught:
-        client.create_workflows("version: '2.0'\nbad: {tasks: {a: {action: 3}}}")  # type: ignore[attr-defined]
+        client.create_workflows("version: '2.0'\nbad: {tasks: {a: {action: 3}}}")
     assert caught.value.errors  # type: ignore[attr-defined]
     with pytest.raises(TransportError), Client("http://127.0.0.1:9/v2") as dead:
-        dead.list_workflows()  # type: ignore[attr-defined]
+        dead.list_workflows()
     assert issubclass(ExecutionFailed, LevanteError)
 
 
 def test_every_resource(client: Client) -> None:
-    env = client.create_environment("env1", {"k": "v"}, "an env")  # type: ignore[attr-defined]
+    env = client.create_environment("env1", {"k": "v"}, "an env")
     assert env["variables"] == {"k": "v"}
-    assert client.update_environment("env1", {"k": "w"})["variables"] == {"k": "w"}  # type: ignore[attr-defined]
-    assert "env1" in [e["name"] for e in client.list_environments()]  # type: ignore[attr-defined]
-    client.delete_environment("env1")  # type: ignore[attr-defined]
-    trigger = client.create_cron_trigger("c1", "greet", {"name": "c"}, pattern="0 0 1 1 *")  # type: ignore[attr-defined]
+    assert client.update_environment("env1", {"k": "w"})["variables"] == {"k": "w"}
+    assert "env1" in [e["name"] for e in client.list_environments()]
+    client.delete_environment("env1")
+    trigger = client.create_cron_trigger("c1", "greet", {"name": "c"}, pattern="0 0 1 1 *")
     assert trigger["workflow_input"] == {"name": "c"}
-    assert client.get_cron_trigger("c1")["pattern"] == "0 0 1 1 *"  # type: ignore[attr-defined]
-    client.delete_cron_trigger("c1")  # type: ignore[attr-defined]
-    assert client.validate_workflow("version: '2.0'\nx: {tasks: {a: {action: std.noop}}}")["valid"]  # type: ignore[attr-defined]
-    assert "std.noop" in [a["name"] for a in client.list_actions()]  # type: ignore[attr-defined]
-    assert client.get_workflow("greet")["interface"]["output"] == ["greeting"]  # type: ignore[attr-defined]
-    assert client.health()["status"] == "ok"  # type: ignore[attr-defined]
+    assert client.get_cron_trigger("c1")["pattern"] == "0 0 1 1 *"
+    client.delete_cron_trigger("c1")
+    assert client.validate_workflow("version: '2.0'\nx: {tasks: {a: {action: std.noop}}}")["valid"]
+    assert "std.noop" in [a["name"] for a in client.list_actions()]
+    assert client.get_workflow("greet")["interface"]["output"] == ["greeting"]
+    assert client.health()["status"] == "ok"
 
 
 def test_history(client: Client) -> None:
     handle = client.start("greet", {"name": "h"})
     handle.result(timeout=10)
     events = handle.history()
-    assert events == client.get_execution_history(handle.id)  # type: ignore[attr-defined]
+    assert events == client.get_execution_history(handle.id)
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)  # oldest first
     assert {tuple(sorted(e)) for e in events} == {("action_execution_id", "created_at", "execution_id", "id",
                                                    "kind", "payload", "task_execution_id")}
@@ -161,41 +161,41 @@ def test_history_endpoint(client: Client, server_url: str) -> None:
 def test_heartbeat(client: Client) -> None:
     handle = client.start("waiter")
     action = _running_action(client, handle.id)
-    assert client.heartbeat(action["id"], progress=0.5)["id"] == action["id"]  # type: ignore[attr-defined]
+    assert client.heartbeat(action["id"], progress=0.5)["id"] == action["id"]
     with pytest.raises(NotFoundError):
-        client.heartbeat("nope")  # type: ignore[attr-defined]
+        client.heartbeat("nope")
     handle.cancel()
 
 
 def test_run_action(client: Client) -> None:
-    ran = client.run_action("std.echo", {"output": "hi"}, description="direct")  # type: ignore[attr-defined]
+    ran = client.run_action("std.echo", {"output": "hi"}, description="direct")
     assert ran["state"] == "SUCCESS" and ran["output"] == {"result": "hi"}  # a sync action answers when done
     assert ran["task_execution_id"] is None and ran["description"] == "direct"
-    assert client.get_action_execution(ran["id"])["output"] == {"result": "hi"}  # type: ignore[attr-defined]
-    failed = client.run_action("std.fail")  # type: ignore[attr-defined]
+    assert client.get_action_execution(ran["id"])["output"] == {"result": "hi"}
+    failed = client.run_action("std.fail")
     assert failed["state"] == "ERROR" and "Fail action" in failed["output"]["result"]
-    pending = client.run_action("std.async_noop")  # type: ignore[attr-defined]
+    pending = client.run_action("std.async_noop")
     assert pending["state"] == "RUNNING"
-    done = client.complete_action(pending["id"], output={"x": 1})  # type: ignore[attr-defined]
+    done = client.complete_action(pending["id"], output={"x": 1})
     assert done["state"] == "SUCCESS" and done["output"] == {"result": {"x": 1}}
     with pytest.raises(NotFoundError, match="std.nope"):
-        client.run_action("std.nope")  # type: ignore[attr-defined]
+        client.run_action("std.nope")
     with pytest.raises(InputError, match="missing"):
-        client.run_action("std.echo", {"x": 1})  # type: ignore[attr-defined]
+        client.run_action("std.echo", {"x": 1})
 
 
 def test_run_action_async(server_url: str) -> None:
     async def scenario() -> None:
         async with AsyncClient(server_url) as client:
-            ran = await client.run_action("std.echo", {"output": [1, 2]})  # type: ignore[attr-defined]
+            ran = await client.run_action("std.echo", {"output": [1, 2]})
             assert ran["state"] == "SUCCESS" and ran["output"] == {"result": [1, 2]}
-            pending = await client.run_action("std.async_noop", run_sync=False)  # type: ignore[attr-defined]
+            pending = await client.run_action("std.async_noop", run_sync=False)
             assert pending["state"] == "RUNNING"
-            await client.fail_action(pending["id"], "no")  # type: ignore[attr-defined]
-            got = await client.get_action_execution(pending["id"])  # type: ignore[attr-defined]
+            await client.fail_action(pending["id"], "no")
+            got = await client.get_action_execution(pending["id"])
             assert got["state"] == "ERROR" and got["output"] == {"result": "no"}
             with pytest.raises(NotFoundError):
-                await client.run_action("std.nope")  # type: ignore[attr-defined]
+                await client.run_action("std.nope")
 
     asyncio.run(scenario())
 
@@ -210,19 +210,19 @@ def test_async_client(server_url: str) -> None:
             actions: list[Any] = []
             while not actions and time.monotonic() < deadline:
                 tasks = await waiting.tasks()
-                actions = await client.list_action_executions(tasks[0]["id"]) if tasks else []  # type: ignore[attr-defined]
+                actions = await client.list_action_executions(tasks[0]["id"]) if tasks else []
                 await asyncio.sleep(0.05)
             await waiting.pause()
             assert await waiting.status() == "PAUSED"
             await waiting.resume()
-            await client.complete_action(actions[0]["id"], output={"ok": True})  # type: ignore[attr-defined]
+            await client.complete_action(actions[0]["id"], output={"ok": True})
             assert await waiting.result(timeout=10) == {"answer": {"ok": True}}
             cancelled = await client.start("waiter")
             await cancelled.cancel("stop")
             with pytest.raises(ExecutionFailed):
                 await cancelled.result(timeout=10)
             with pytest.raises(NotFoundError):
-                await client.get_execution("nope")  # type: ignore[attr-defined]
+                await client.get_execution("nope")
             events = await handle.history()
             assert events and events[-1]["kind"] == "workflow_state"
             assert events[-1]["payload"]["state"] == "SUCCESS"

@@ -127,6 +127,15 @@ class NotFoundError(LevanteError):
         super().__init__(f'{kind} "{key}" does not exist.')
 
 
+class CallbackTokenError(LevanteError):
+    """A callback presented a token that is not the one of its action execution."""
+
+    http_status = 403
+
+    def __init__(self, action_execution_id: str) -> None:
+        super().__init__(f"The callback token is not the one of action execution {action_execution_id}.")
+
+
 class ConflictError(LevanteError):
     """The request conflicts with what is stored (a duplicate name, a finished action)."""
 

@@ -8,7 +8,9 @@
   :func:`levante.engine.service._with_callback_tokens`); the third party sends it back in the
   ``Levante-Callback-Token`` header or as ``?token=`` on the callback URL. A resource that accepts it
   says so with ``callback = True`` (its URL carries ``action_execution_id``); it is accepted for
-  ``PUT`` and ``POST`` there.
+  ``PUT`` and ``POST`` there. It is checked here, before the resource runs, unless the resource also
+  says ``verifies_callback_token = True``: then the token is in ``req.context.callback_token`` and the
+  resource passes it to the engine, which checks it in the transaction that completes the action.
 
 With auth on (``Config.auth_enabled``): every request but ``GET /``, ``GET /health`` and
 ``GET /v2/openapi.json`` needs a valid
@@ -88,13 +90,19 @@ class Guard:
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
                          params: dict[str, Any]) -> None:
         req.context.role = None
+        req.context.callback_token = None
         if resource is None:
             return  # no route: falcon answers 404
         action_id = params.get("action_execution_id")
         if getattr(resource, "callback", False) and action_id and req.method in CALLBACK_METHODS:
             token = presented_token(req)
             if token is not None:
-                self._check_token(action_id, token)
+                if getattr(resource, "verifies_callback_token", False):
+                    # The resource hands the token to the engine, which checks it in the
+                    # transaction that completes the action (one read fewer per callback).
+                    req.context.callback_token = token
+                else:
+                    self._check_token(action_id, token)
                 req.context.role = "callback"
                 return
         if not self.ctx.config.auth_enabled:

@@ -26,8 +26,9 @@ from levante.api.context import ApiContext
 from levante.api.payloads import bool_param, check_keys, json_body, json_value, text_field
 from levante.db import repository as repo
 from levante.engine.model import ActionExecution
+from levante.engine.service import token_matches
 from levante.engine.state import ExecutionState
-from levante.exceptions import ConflictError, InputError
+from levante.exceptions import CallbackTokenError, ConflictError, InputError
 from levante.states import State
 
 FILTERS: dict[str, listing.Converter] = {
@@ -133,8 +134,10 @@ class ActionExecutionCollection:
 class ActionExecutionItem:
     """``GET``, ``PUT`` and ``POST`` ``/v2/action_executions/{action_execution_id}``."""
 
-    #: PUT and POST accept the action's callback token (levante.api.auth).
+    #: PUT and POST accept the action's callback token (levante.api.auth), which the engine checks
+    #: in the transaction that completes the action.
     callback = True
+    verifies_callback_token = True
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
@@ -152,26 +155,30 @@ class ActionExecutionItem:
         if state not in CALLBACK_STATES:
             raise InputError(f"Error. Expected one of {list(CALLBACK_STATES)}, actual: {state}")
         output = json_value(body.get("output"))
+        token = req.context.callback_token
         if state in ("PAUSED", "RUNNING"):
-            self._pause_or_resume(action_execution_id, state)
+            self._pause_or_resume(action_execution_id, state, token)
             resp.media = detail(self.ctx, action_execution_id)
             return
         if state == "ERROR" and output is None:
             output = "Unknown error"
         if state == "CANCELLED":
             output = None
-        resp.media = self.ctx.service.complete_action(action_execution_id, state, output, describe=_describe)
+        resp.media = self.ctx.service.complete_action(action_execution_id, state, output, describe=_describe,
+                                                      token=token)
 
     on_post = on_put
 
-    def _pause_or_resume(self, action_execution_id: str, state: str) -> None:
+    def _pause_or_resume(self, action_execution_id: str, state: str, token: str | None) -> None:
         with self.ctx.read() as session:
-            action = repo.get_action_execution(session, action_execution_id)
+            action, token_hash = repo.get_action_execution_and_token_hash(session, action_execution_id)
+        if token is not None and not token_matches(token, token_hash):
+            raise CallbackTokenError(action_execution_id)
         if action.is_sync:
             raise InputError(f"Transition to the {state} state is only supported for asynchronous "
                              "action execution.")
         # An async action set PAUSED pauses its task and workflow; RUNNING resumes them.
-        self.ctx.service.complete_action(action_execution_id, state, None)
+        self.ctx.service.complete_action(action_execution_id, state, None, token=token)
 
 
 class ActionExecutionHeartbeat:

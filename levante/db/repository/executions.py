@@ -209,6 +209,17 @@ def set_callback_token_hash(session: Session, action_execution_id: str, token_ha
     _update_action(session, action_execution_id, callback_token_hash=token_hash)
 
 
+def get_action_execution_and_token_hash(session: Session, action_execution_id: str
+                                        ) -> tuple[ActionExecution, str | None]:
+    """The action execution with that id and its stored callback token hash, in one query
+    (NotFoundError if none)."""
+    stmt = _select(ActionExecution).add_columns(ACTION_TABLE.c.callback_token_hash)
+    row = session.execute(stmt.where(ACTION_TABLE.c.id == action_execution_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(KIND_OF[ActionExecution], action_execution_id)
+    return record_from_mapping(ActionExecution, row), row["callback_token_hash"]
+
+
 def callback_token_hash_of(session: Session, action_execution_id: str) -> str | None:
     """The stored callback token hash of an action execution (NotFoundError if no such action)."""
     row = session.execute(

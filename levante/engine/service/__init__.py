@@ -11,6 +11,9 @@ from levante.engine.service.core import (
     EngineService,
     StrictClock,
     callback_token_hash,
+    token_matches,
 )
 
-__all__ = ["EXECUTIONS_PER_TRANSACTION", "DbStore", "EngineService", "StrictClock", "callback_token_hash"]
+__all__ = [
+    "EXECUTIONS_PER_TRANSACTION", "DbStore", "EngineService", "StrictClock", "callback_token_hash", "token_matches",
+]

@@ -10,6 +10,7 @@ listeners (the relay that publishes the outbox, the scheduler, waiters on execut
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 import threading
@@ -30,7 +31,7 @@ from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.service.catalog import DbCatalog
 from levante.engine.state import ExecutionState
-from levante.exceptions import ConflictError, InputError, NotFoundError
+from levante.exceptions import CallbackTokenError, ConflictError, InputError, NotFoundError
 from levante.states import State
 
 LOG = logging.getLogger(__name__)
@@ -99,6 +100,11 @@ def callback_token_hash(token: str) -> str:
     """What is stored of a callback token: its SHA-256 (hex). The token is 256 random bits, so a
     fast hash is enough: there is nothing to brute-force."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str | None) -> bool:
+    """Whether ``token`` is the callback token whose hash is stored (never for a sync action)."""
+    return stored_hash is not None and hmac.compare_digest(stored_hash, callback_token_hash(token))
 
 
 def _with_callback_tokens(runs: list[RunAction], new_actions: list[ActionExecution]
@@ -370,8 +376,11 @@ class EngineService:
 
     def complete_action(self, action_execution_id: str, state: str, output: Any,
                         describe: Callable[[Session, ActionExecution, ExecutionState | None], Any] | None = None,
-                        ) -> Any:
+                        token: str | None = None) -> Any:
         """Complete an (async) action execution from outside: a callback, the CLI, the API.
+
+        With ``token`` (a callback's), nothing changes unless it is the action's callback token;
+        it is checked on the row the same statement reads, so a callback costs no read of its own.
 
         Returns the action execution as it is after the change, or, with ``describe``, what
         ``describe(session, action_execution, execution_state)`` returns, called in the same
@@ -381,11 +390,14 @@ class EngineService:
 
         Raises:
             NotFoundError: unknown id. ConflictError: the action execution is already completed.
+            CallbackTokenError: ``token`` is not the action's.
         """
         outcome = _Outcome()
         loaded: ExecutionState | None = None
         with transaction(self.session_factory) as session:
-            action_ex = repo.get_action_execution(session, action_execution_id)
+            action_ex, token_hash = repo.get_action_execution_and_token_hash(session, action_execution_id)
+            if token is not None and not token_matches(token, token_hash):
+                raise CallbackTokenError(action_execution_id)
             if action_ex.workflow_execution_id:
                 event = ev.ActionCompleted(action_ex.workflow_execution_id, action_execution_id, state, output)
                 loaded = self._load(session, action_ex.workflow_execution_id, [event])

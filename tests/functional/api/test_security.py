@@ -120,6 +120,21 @@ def test_auth_off_needs_no_token_but_refuses_a_wrong_one(api, node, waiting):
     assert api.wait(ex_id)["state"] == "SUCCESS"
 
 
+@pytest.mark.parametrize("state", ["PAUSED", "RUNNING", "ERROR", "CANCELLED"])
+def test_wrong_token_refused_for_every_callback_state(auth_client, node, waiting, state):
+    """The engine checks the token in the transaction that would change the action, whatever the
+    state asked for: a wrong one changes nothing (the execution stays RUNNING, too)."""
+    ex_id, action = waiting
+    before = _stored(node, action["id"])
+    wrong = auth_client.simulate_put(f"/v2/action_executions/{action['id']}", json={"state": state, "output": 1},
+                                     headers={"Levante-Callback-Token": "x" + callback_token(node, action["id"])})
+    assert wrong.status_code == 403, wrong.text
+    assert "not the one of action execution" in wrong.json["faultstring"]
+    assert _stored(node, action["id"]) == before
+    with transaction(node.read_factory) as session:
+        assert str(repo.get_execution(session, ex_id).state) == "RUNNING"
+
+
 def test_token_of_one_action_does_not_open_another(auth_client, api, node, name):
     api.upload("workflows", ASYNC_WF.format(name=name))
     first = api.running_action(api.start(name)["id"], "wait")

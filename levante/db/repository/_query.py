@@ -25,6 +25,13 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def one_of(column: Any, values: Sequence[Any]) -> Any:
+    """``column IN (values)``, or ``column = value`` for one value: an expanding IN is rendered
+    again at every execution (on PostgreSQL with a cast per value), which made it the costliest
+    part of the one-id lookups a callback does."""
+    return column == values[0] if len(values) == 1 else column.in_(values)
+
+
 def plain(value: Any) -> Any:
     """Enum members (``State.RUNNING``) as their value, for binding."""
     return value.value if isinstance(value, Enum) else value

@@ -10,7 +10,7 @@ from sqlalchemy import Table, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from levante.db.models import DelayedCall, ExecutionEvent
-from levante.db.repository._query import chunks, keyset
+from levante.db.repository._query import chunks, keyset, one_of
 from levante.db.repository.records import (
     ACTION_TABLE,
     COLUMNS,
@@ -74,7 +74,7 @@ def action_executions_by_id(session: Session, ids: Sequence[str]) -> list[Action
     table = COLUMNS[ActionExecution][0].table
     out: list[ActionExecution] = []
     for part in chunks(list(ids)):
-        out += _many(session, ActionExecution, _select(ActionExecution).where(table.c.id.in_(part)))
+        out += _many(session, ActionExecution, _select(ActionExecution).where(one_of(table.c.id, part)))
     return out
 
 
@@ -86,7 +86,7 @@ def task_progress(session: Session, execution_ids: Sequence[str]) -> dict[str, t
     out: dict[str, tuple[int, int]] = {}
     for part in chunks(list(execution_ids)):
         stmt = (select(TASK_TABLE.c.workflow_execution_id, done, func.count())
-                .where(TASK_TABLE.c.workflow_execution_id.in_(part))
+                .where(one_of(TASK_TABLE.c.workflow_execution_id, part))
                 .group_by(TASK_TABLE.c.workflow_execution_id))
         for ex_id, finished, total in session.execute(stmt):
             out[ex_id] = (int(finished or 0), int(total))
@@ -245,7 +245,7 @@ def heartbeats_of(session: Session, action_execution_ids: Sequence[str]) -> dict
     found: dict[str, tuple[datetime | None, Any]] = {}
     t = ACTION_TABLE
     for part in chunks(list(action_execution_ids)):
-        for row in session.execute(select(t.c.id, t.c.last_heartbeat, t.c.progress).where(t.c.id.in_(part))):
+        for row in session.execute(select(t.c.id, t.c.last_heartbeat, t.c.progress).where(one_of(t.c.id, part))):
             found[row[0]] = (row[1], row[2])
     return found
 
@@ -257,7 +257,7 @@ def running_progress_of(session: Session, task_ids: Sequence[str]) -> dict[str, 
     t = ACTION_TABLE
     for part in chunks(list(task_ids)):
         stmt = (select(t.c.task_execution_id, t.c.progress)
-                .where(t.c.task_execution_id.in_(part), t.c.state == "RUNNING", t.c.progress.is_not(None))
+                .where(one_of(t.c.task_execution_id, part), t.c.state == "RUNNING", t.c.progress.is_not(None))
                 .order_by(t.c.created_at))
         for row in session.execute(stmt):
             found[row[0]] = row[1]
@@ -278,7 +278,7 @@ def _update_action(session: Session, action_execution_id: str, **values: Any) ->
 def _children(session: Session, parents: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for part in chunks(parents):
-        tasks = select(TASK_TABLE.c.id).where(TASK_TABLE.c.workflow_execution_id.in_(part))
+        tasks = select(TASK_TABLE.c.id).where(one_of(TASK_TABLE.c.workflow_execution_id, part))
         stmt = select(WF_TABLE.c.id).where(
             or_(WF_TABLE.c.task_execution_id.in_(tasks), WF_TABLE.c.parent_id.in_(part))
         )

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from levante.db.models import DelayedCall, ExecutionEvent, OutboxMessage
-from levante.db.repository._query import chunks
+from levante.db.repository._query import chunks, one_of
 from levante.db.session import ensure_write_lock, is_sqlite
 from levante.engine.model import utcnow
 
@@ -95,7 +95,7 @@ def claim_due(
     else:
         for part in chunks(ids):
             session.execute(
-                update(CALLS).where(CALLS.c.id.in_(part)).values(claimed_by=worker, claimed_at=now)
+                update(CALLS).where(one_of(CALLS.c.id, part)).values(claimed_by=worker, claimed_at=now)
             )
     for row in rows:
         session.expunge(row)
@@ -108,7 +108,7 @@ def delete_calls(session: Session, ids: Sequence[int]) -> int:
     """Delete delayed calls by id (handled ones); returns how many were deleted."""
     count = 0
     for part in chunks(list(ids)):
-        count += session.execute(delete(CALLS).where(CALLS.c.id.in_(part))).rowcount  # type: ignore[attr-defined]
+        count += session.execute(delete(CALLS).where(one_of(CALLS.c.id, part))).rowcount  # type: ignore[attr-defined]
     return count
 
 
@@ -169,7 +169,7 @@ def mark_sent(session: Session, ids: Iterable[int], at: datetime | None = None) 
     """Mark messages as published."""
     when = at or utcnow()
     for part in chunks(list(ids)):
-        session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(part)).values(sent_at=when))
+        session.execute(update(OUTBOX).where(one_of(OUTBOX.c.id, part)).values(sent_at=when))
 
 
 def purge_sent(session: Session, before: datetime) -> int:

@@ -109,9 +109,11 @@ class ActionExecutionCollection:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Run a registered action outside any workflow: ``{"name", "input", "description",
-        "params": {"run_sync": bool}}``. With ``run_sync`` (the default for synchronous actions, as
-        Mistral does) the answer waits for the result; otherwise the action runs in the background
-        and the answer is the RUNNING action execution."""
+        "params": {"run_sync": bool, "target": name}}``. With ``run_sync`` (the default for
+        synchronous actions, as Mistral does) the answer waits for the result (400 for an
+        asynchronous action, which only its callback completes); otherwise the action runs in the
+        background and the answer is the RUNNING action execution. ``target`` sends it to that
+        executor group."""
         body = json_body(req, self.ctx.max_body)
         check_keys(body, RUN_KEYS, "an action run")
         name = text_field(body, "name")
@@ -120,7 +122,11 @@ class ActionExecutionCollection:
         if not isinstance(action_input, dict) or not isinstance(params, dict):
             raise InputError("'input' and 'params' must be JSON objects")
         description = body.get("description") or ""
-        action = self.ctx.service.run_action(name, action_input, str(description))
+        target = params.get("target")
+        if target is not None and (not isinstance(target, str) or not target.strip()):
+            raise InputError("'params.target' must be the name of an executor group")
+        action = self.ctx.service.run_action(name, action_input, str(description), target=target,
+                                             sync_only=params.get("run_sync") is True)
         run_sync = params.get("run_sync", action.is_sync)
         deadline = time.monotonic() + RUN_SYNC_TIMEOUT
         result = detail(self.ctx, action.id)

@@ -418,11 +418,13 @@ class EngineService:
         return answer
 
     def run_action(self, name: str, action_input: dict[str, Any] | None = None,
-                   description: str = "") -> ActionExecution:
-        """Run a registered action on its own, outside any workflow (``POST /v2/action_executions``).
+                   description: str = "", target: str | None = None, sync_only: bool = False) -> ActionExecution:
+        """Run a registered action on its own, outside any workflow (``POST /v2/action_executions``),
+        on the executors of ``target`` (the default group when None).
 
         Raises:
-            NotFoundError: no action has that name. InputError: the input does not fit it.
+            NotFoundError: no action has that name. InputError: the input does not fit it, or
+                ``sync_only`` and the action is asynchronous (it cannot be waited for).
         """
         action_input = dict(action_input or {})
         system = self.catalog.system_action(name)
@@ -431,17 +433,22 @@ class EngineService:
         problem = system.input_error(action_input)
         if problem:
             raise InputError(problem)
+        if sync_only and not system.is_sync:
+            raise InputError(f"Action {name} is asynchronous: it does not support synchronous execution "
+                             "(run it without run_sync and complete it with its callback).")
         outcome = _Outcome()
         action_ex = ActionExecution(id=new_id(), name=name, state=State.RUNNING, input=action_input,
                                     is_sync=system.is_sync, description=description, created_at=self.clock(),
                                     runtime_context={"index": 0})
-        run = RunAction(action_execution_id=action_ex.id, action_name=system.name, input=action_input)
+        run = RunAction(action_execution_id=action_ex.id, action_name=system.name, input=action_input,
+                        target=target or None)
+        topic = f"executor.{target}" if target else "executor"
         with transaction(self.session_factory) as session:
             runs, hashes = _with_callback_tokens([run], [action_ex])
             repo.insert_action_executions(session, [action_ex], token_hashes=hashes)
             payload = runs[0].to_dict()
-            [row_id] = repo.enqueue_many(session, [("executor", payload)])
-            outcome.outbox.append((row_id, "executor", payload))
+            [row_id] = repo.enqueue_many(session, [(topic, payload)])
+            outcome.outbox.append((row_id, topic, payload))
         self._after_commit(outcome)
         return action_ex
 

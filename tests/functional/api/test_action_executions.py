@@ -143,6 +143,17 @@ def test_run_an_async_action_on_its_own_then_complete_it(api):
     assert done["state"] == "SUCCESS" and decoded(done["output"]) == {"result": {"x": 1}}
 
 
+def test_an_async_action_cannot_be_run_sync(api):
+    before = len(api.get("/v2/action_executions")["action_executions"])
+    refused = api.client.simulate_post("/v2/action_executions",
+                                       json={"name": "std.async_noop", "params": {"run_sync": True}})
+    assert refused.status_code == 400 and "does not support synchronous execution" in refused.json["faultstring"]
+    assert len(api.get("/v2/action_executions")["action_executions"]) == before  # nothing stored
+    bad_target = api.client.simulate_post("/v2/action_executions",
+                                          json={"name": "std.noop", "params": {"target": 3}})
+    assert bad_target.status_code == 400 and "target" in bad_target.json["faultstring"]
+
+
 def test_running_an_unknown_action_or_with_bad_input_is_refused(api):
     unknown = api.client.simulate_post("/v2/action_executions", json={"name": "std.nope"})
     assert unknown.status_code == 404 and "std.nope" in unknown.json["faultstring"]

@@ -180,6 +180,17 @@ version: '2.0'
     assert json.loads(ex["output"]) == {"got": "routed"}
 
 
+def test_an_action_run_on_its_own_goes_to_its_target(cluster: Cluster) -> None:
+    routed = cluster.call("POST", "/action_executions", {"name": "std.echo", "input": {"output": "routed"},
+                                                         "params": {"target": "special", "run_sync": True}})
+    assert routed["state"] == "SUCCESS" and json.loads(routed["output"]) == {"result": "routed"}
+    # No executor serves the group "nobody": the action waits in its queue.
+    waiting = cluster.call("POST", "/action_executions", {"name": "std.echo", "input": {"output": "x"},
+                                                          "params": {"target": "nobody", "run_sync": False}})
+    time.sleep(2.0)
+    assert cluster.call("GET", f"/action_executions/{waiting['id']}")["state"] == "RUNNING"
+
+
 def _run_then_kill_its_executor(cluster: Cluster, text: str, name: str) -> dict[str, Any]:
     """Start the workflow, whose one action goes to the target group 'victim' served by a single
     executor; SIGKILL that executor mid-action and start a replacement for the group."""

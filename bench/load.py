@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import statistics
 import sys
@@ -245,6 +246,44 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _service_pids() -> dict[str, list[int]]:
+    """The PostgreSQL backends and the RabbitMQ node of this machine (shared with the deployment)."""
+    found: dict[str, list[int]] = {"postgresql": [], "rabbitmq": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if b"postgres" in command:
+            found["postgresql"].append(int(entry.name))
+        elif b"beam" in command:
+            found["rabbitmq"].append(int(entry.name))
+    return found
+
+
+def cpu_by_process(dep: Deployment) -> dict[str, float]:
+    """CPU seconds so far of every process of the deployment, of PostgreSQL and RabbitMQ (all
+    their processes), and of this harness (the third party and the callers)."""
+    out = {name: cpu_seconds(proc.pid) for name, proc in sorted(dep.procs.items())}
+    for i, pid in enumerate(sorted(dep.api_worker_pids()), 1):
+        out[f"api-worker-{i}"] = cpu_seconds(pid)
+    for name, pids in _service_pids().items():
+        out[name] = sum(cpu_seconds(pid) for pid in pids)
+    out["harness"] = cpu_seconds(os.getpid())
+    return out
+
+
 def memory(dep: Deployment) -> dict[str, float | None]:
     """VmRSS of every process of the deployment, gunicorn's workers included."""
     out = {name: rss_mb(proc.pid) for name, proc in sorted(dep.procs.items())}
@@ -339,7 +378,9 @@ class LoadTest:
         before = memory(self.dep)
         expected = args.executions * args.steps
         log(f"round {number}: sending {expected} callbacks")
+        cpu_before = cpu_by_process(self.dep)
         self.callers.run(expected)
+        cpu_used = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_by_process(self.dep).items()}
         elapsed = self.callers.last_answered - (self.callers.first_sent or self.callers.last_answered)
         log(f"round {number}: {self.callers.accepted} callbacks accepted in {elapsed:.1f} s")
         states = self._wait_ended(ids)
@@ -355,6 +396,9 @@ class LoadTest:
             "callback_seconds": round(elapsed, 2),
             "callbacks_per_second": round(self.callers.accepted / elapsed, 1) if elapsed > 0 else None,
             "executions_ended": dict(ended),
+            # CPU of each process while the callbacks flowed, per accepted callback.
+            "cpu_ms_per_callback": {k: round(v * 1000 / max(1, self.callers.accepted), 2)
+                                    for k, v in cpu_used.items()},
             "memory_mb_before": before,
             "memory_mb_after": after,
             "memory_mb_growth": {k: (round(after[k] - v, 1) if v is not None and after.get(k) is not None else None)
@@ -405,6 +449,9 @@ def _print_human(report: dict[str, Any]) -> None:
         print(f"round {r['round']}: {r['callbacks_accepted']} callbacks in {r['callback_seconds']} s = "
               f"{r['callbacks_per_second']}/s; waiting at once: {r['all_waiting_at_once']}; "
               f"ended: {r['executions_ended']}; failed callbacks: {r['callbacks_failed']}")
+        cpu = r["cpu_ms_per_callback"]
+        print(f"  CPU ms per callback: total {sum(cpu.values()):.1f}: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])))
         for name, before in r["memory_mb_before"].items():
             print(f"  memory {name:<14} {before} MB -> {r['memory_mb_after'].get(name)} MB "
                   f"({r['memory_mb_growth'].get(name):+} MB)" if r["memory_mb_growth"].get(name) is not None

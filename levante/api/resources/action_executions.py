@@ -75,15 +75,15 @@ def list_action_executions(ctx: ApiContext, req: falcon.Request,
     return listing.page(req, "action_executions", items, query, found[-1].id if found else None)
 
 
-def _describe(session: Any, action: ActionExecution, loaded: ExecutionState | None) -> dict[str, Any]:
-    """The view of an action just completed, from the execution state the engine loaded."""
+def _describe(session: Any, action: ActionExecution, loaded: ExecutionState | None,
+              heartbeat: Any) -> dict[str, Any]:
+    """The view of an action just completed, from what the engine loaded to complete it."""
     if loaded is None:
         return _views(session, [action], include_output=True)[0]
     task = loaded.task_by_id(action.task_execution_id or "")
-    beats = repo.heartbeats_of(session, [action.id]) if not action.is_sync else {}
     return views.action_execution_view(action, task_name=task.name if task else None,
                                        workflow_namespace=loaded.execution.workflow_namespace,
-                                       include_output=True, heartbeat=beats.get(action.id))
+                                       include_output=True, heartbeat=heartbeat)
 
 
 def detail(ctx: ApiContext, action_execution_id: str) -> dict[str, Any]:
@@ -177,8 +177,8 @@ class ActionExecutionItem:
 
     def _pause_or_resume(self, action_execution_id: str, state: str, token: str | None) -> None:
         with self.ctx.read() as session:
-            action, token_hash = repo.get_action_execution_and_token_hash(session, action_execution_id)
-        if token is not None and not token_matches(token, token_hash):
+            action, extras = repo.get_action_execution_with_extras(session, action_execution_id)
+        if token is not None and not token_matches(token, extras.token_hash):
             raise CallbackTokenError(action_execution_id)
         if action.is_sync:
             raise InputError(f"Transition to the {state} state is only supported for asynchronous "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -209,15 +209,41 @@ def set_callback_token_hash(session: Session, action_execution_id: str, token_ha
     _update_action(session, action_execution_id, callback_token_hash=token_hash)
 
 
-def get_action_execution_and_token_hash(session: Session, action_execution_id: str
-                                        ) -> tuple[ActionExecution, str | None]:
-    """The action execution with that id and its stored callback token hash, in one query
+class ActionExtras(NamedTuple):
+    """What an action execution's row holds beside its record."""
+
+    #: SHA-256 of its callback token (None for a synchronous action).
+    token_hash: str | None
+    #: ``(last_heartbeat, progress)`` as the action last reported them.
+    heartbeat: tuple[datetime | None, Any]
+
+
+def get_action_execution_with_extras(session: Session, action_execution_id: str
+                                     ) -> tuple[ActionExecution, ActionExtras]:
+    """The action execution with that id, its callback token hash and its heartbeat, in one query
     (NotFoundError if none)."""
-    stmt = _select(ActionExecution).add_columns(ACTION_TABLE.c.callback_token_hash)
-    row = session.execute(stmt.where(ACTION_TABLE.c.id == action_execution_id)).mappings().first()
+    t = ACTION_TABLE
+    stmt = _select(ActionExecution).add_columns(t.c.callback_token_hash, t.c.last_heartbeat, t.c.progress)
+    row = session.execute(stmt.where(t.c.id == action_execution_id)).mappings().first()
     if row is None:
         raise NotFoundError(KIND_OF[ActionExecution], action_execution_id)
-    return record_from_mapping(ActionExecution, row), row["callback_token_hash"]
+    extras = ActionExtras(row["callback_token_hash"], (row["last_heartbeat"], row["progress"]))
+    return record_from_mapping(ActionExecution, row), extras
+
+
+def execution_of_action(session: Session, action_execution_id: str, lock: bool = False) -> WorkflowExecution | None:
+    """The workflow execution an action execution belongs to (None for an unknown action or one run
+    on its own), found by the action's id in one statement; ``lock=True`` takes the execution's
+    lock as :func:`get_execution` does."""
+    owner = select(ACTION_TABLE.c.workflow_execution_id).where(ACTION_TABLE.c.id == action_execution_id)
+    stmt = _select(WorkflowExecution).where(WF_TABLE.c.id == owner.scalar_subquery())
+    if lock:
+        if is_sqlite(session):
+            ensure_write_lock(session)
+        else:
+            stmt = stmt.with_for_update(of=WF_TABLE)
+    row = session.execute(stmt).mappings().first()
+    return None if row is None else record_from_mapping(WorkflowExecution, row)
 
 
 def callback_token_hash_of(session: Session, action_execution_id: str) -> str | None:

@@ -292,13 +292,18 @@ class EngineService:
         self._decide(session, state, events, outcome)
         return state.execution
 
-    def _load(self, session: Session, execution_id: str, events: list[ev.Event]) -> ExecutionState:
+    def _load(self, session: Session, execution_id: str, events: list[ev.Event],
+              execution: WorkflowExecution | None = None, actions: Iterable[ActionExecution] = ()) -> ExecutionState:
         """Lock the execution and load what deciding ``events`` needs: the execution (locked by
-        the same statement that reads it), its spec, its tasks and the actions the events name."""
-        ex = repo.get_execution(session, execution_id, lock=True)
+        the same statement that reads it), its spec, its tasks and the actions the events name.
+        ``execution`` and ``actions``: already read under the execution's lock (not read again)."""
+        ex = execution or repo.get_execution(session, execution_id, lock=True)
         spec = self.catalog.spec_of(session, ex)
         state = ExecutionState(execution=ex, spec=spec, tasks=repo.tasks_of(session, execution_id))
-        wanted = [e.action_execution_id for e in events if isinstance(e, ev.ActionCompleted)]
+        for known in actions:
+            state.actions[known.id] = known
+        wanted = [e.action_execution_id for e in events
+                  if isinstance(e, ev.ActionCompleted) and e.action_execution_id not in state.actions]
         for found in repo.action_executions_by_id(session, wanted) if wanted else ():
             state.actions[found.id] = found
         return state
@@ -375,7 +380,7 @@ class EngineService:
     # --- requests from the API ------------------------------------------------------------
 
     def complete_action(self, action_execution_id: str, state: str, output: Any,
-                        describe: Callable[[Session, ActionExecution, ExecutionState | None], Any] | None = None,
+                        describe: Callable[[Session, ActionExecution, ExecutionState | None, Any], Any] | None = None,
                         token: str | None = None) -> Any:
         """Complete an (async) action execution from outside: a callback, the CLI, the API.
 
@@ -383,10 +388,10 @@ class EngineService:
         it is checked on the row the same statement reads, so a callback costs no read of its own.
 
         Returns the action execution as it is after the change, or, with ``describe``, what
-        ``describe(session, action_execution, execution_state)`` returns, called in the same
-        transaction (so that an answer about the action needs no transaction of its own);
+        ``describe(session, action_execution, execution_state, heartbeat)`` returns, called in the
+        same transaction (so that an answer about the action needs no transaction of its own);
         ``execution_state`` is its workflow execution with its tasks (None for an action run on its
-        own).
+        own), ``heartbeat`` the ``(last_heartbeat, progress)`` it last reported.
 
         Raises:
             NotFoundError: unknown id. ConflictError: the action execution is already completed.
@@ -395,14 +400,18 @@ class EngineService:
         outcome = _Outcome()
         loaded: ExecutionState | None = None
         with transaction(self.session_factory) as session:
-            action_ex, token_hash = repo.get_action_execution_and_token_hash(session, action_execution_id)
-            if token is not None and not token_matches(token, token_hash):
+            # The execution is locked first (found by the action's id), so the action read next is
+            # as it stands under the lock.
+            ex = repo.execution_of_action(session, action_execution_id, lock=True)
+            action_ex, extras = repo.get_action_execution_with_extras(session, action_execution_id)
+            if token is not None and not token_matches(token, extras.token_hash):
                 raise CallbackTokenError(action_execution_id)
             if action_ex.workflow_execution_id:
-                event = ev.ActionCompleted(action_ex.workflow_execution_id, action_execution_id, state, output)
-                loaded = self._load(session, action_ex.workflow_execution_id, [event])
-                action_ex = loaded.actions[action_execution_id]  # as it is now the execution is locked
+                if ex is None:
+                    raise NotFoundError("Workflow execution", action_ex.workflow_execution_id)
+                event = ev.ActionCompleted(ex.id, action_execution_id, state, output)
                 _refuse_done(action_ex)
+                loaded = self._load(session, ex.id, [event], execution=ex, actions=[action_ex])
                 self._decide(session, loaded, [event], outcome)
                 action_ex = loaded.actions.get(action_execution_id, action_ex)
             else:
@@ -413,7 +422,7 @@ class EngineService:
                     action_ex.accepted = True
                     action_ex.updated_at = self.clock()
                 repo.save(session, action_ex)
-            answer = describe(session, action_ex, loaded) if describe is not None else action_ex
+            answer = describe(session, action_ex, loaded, extras.heartbeat) if describe is not None else action_ex
         self._after_commit(outcome)
         return answer
 

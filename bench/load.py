@@ -8,7 +8,8 @@ API under gunicorn (2 workers), 2 engines and 2 executors, each a real process.
 Work: ``--executions`` executions of one workflow, a chain of ``--steps`` tasks, each a
 ``std.mistral_http`` action to a local third party. The third party answers 202 and hands the call
 (action execution id, callback URL, token) to a pool of ``--callers`` threads, which send the
-callbacks (``PUT`` to the ``Mistral-Callback-URL``) as fast as they can, or at ``--rate`` per second.
+callbacks (``PUT`` to the ``Mistral-Callback-URL``, each thread over its own kept-alive connection, as
+an HTTP client with a session does) as fast as they can, or at ``--rate`` per second.
 Each callback completes one task, and the next task's action arrives at the third party again, so
 ``executions x steps`` callbacks are sent in all (10,000 by default).
 
@@ -26,6 +27,7 @@ not SUCCESS). Exit status 0 when every callback was accepted and every execution
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import queue
@@ -34,8 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -160,6 +161,7 @@ class Callers:
         self.expected = 0
         self.done = threading.Event()
         self.answer_times: list[float] = []  # seconds from sending a callback to its answer
+        self._local = threading.local()
 
     def run(self, expected: int) -> None:
         """Send callbacks until ``expected`` have been accepted (or nothing comes for 120 s)."""
@@ -192,6 +194,29 @@ class Callers:
             self._pace()
             self._send(arrival)
 
+    def _put(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """PUT on this thread's kept-alive connection to the API (as an HTTP client library with a
+        session would), opening a new one when there is none or the last one failed."""
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.hostname or "127.0.0.1", parts.port or 80)
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "key", None) != key:
+            conn = http.client.HTTPConnection(*key, timeout=60)
+            self._local.conn, self._local.key = conn, key
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.request("PUT", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+        except BaseException:
+            conn.close()
+            self._local.conn = None
+            raise
+        if resp.getheader("Connection", "").lower() == "close":
+            conn.close()
+            self._local.conn = None
+        return resp.status
+
     def _send(self, arrival: Arrival) -> None:
         body = json.dumps({"state": "SUCCESS", "output": {"step": arrival.step}}).encode()
         headers = {"Content-Type": "application/json"}
@@ -205,19 +230,15 @@ class Callers:
                 self.first_sent = sent
             self.sent_wall[(arrival.execution_id, arrival.step)] = datetime.now(timezone.utc)
         status = 0
-        for _attempt in range(5):  # a real service retries on connection errors and 5xx
-            req = urllib.request.Request(arrival.url, data=body, method="PUT", headers=headers)
+        for attempt in range(5):  # a real service retries on connection errors and 5xx
             try:
-                with urllib.request.urlopen(req, timeout=60) as resp:
-                    resp.read()
-                    status = resp.status
-            except urllib.error.HTTPError as exc:
-                exc.read()
-                status = exc.code
-            except OSError as exc:
+                status = self._put(arrival.url, body, headers)
+            except (OSError, http.client.HTTPException) as exc:
                 status = 0
                 with self.lock:
                     self.failed[f"retried: {type(exc).__name__}"] += 1
+            if status == 409 and attempt > 0:
+                status = 200  # an earlier attempt landed but its answer was lost
             if 0 < status < 500:
                 break
             time.sleep(0.2)

@@ -31,7 +31,7 @@ import falcon
 
 from levante.api.context import ApiContext
 from levante.db import repository as repo
-from levante.engine.service import callback_token_hash
+from levante.engine.service import token_matches
 
 ADMIN = "admin"
 USER = "user"
@@ -134,6 +134,6 @@ class Guard:
         """403 unless ``token`` is the action's callback token (404: no such action)."""
         with self.ctx.read() as session:
             stored = repo.callback_token_hash_of(session, action_execution_id)
-        if stored is None or not hmac.compare_digest(stored, callback_token_hash(token)):
+        if not token_matches(token, stored):
             raise falcon.HTTPForbidden(title="Forbidden", description=(
                 f"The callback token is not the one of action execution {action_execution_id}."))

@@ -135,7 +135,10 @@ class Node:
                 thread.start()
                 self._threads.append(thread)
         if role in ("all", "engine"):
-            self._sweep_outbox()
+            # Alone (embedded), every unsent row is a previous run's: send it now. Beside other
+            # processes, a fresh row may be one an API or engine has just committed and is
+            # publishing: only rows older than SWEEP_AGE are left over (as for the sweeper loop).
+            self._sweep_outbox(older_than=None if self.embedded else SWEEP_AGE)
         return self
 
     def stop(self) -> None:

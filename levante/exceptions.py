@@ -172,6 +172,19 @@ class ActionNotFoundError(ActionError):
         self.name = name
 
 
+class EngineBusy(LevanteError):
+    """Events could not be applied now because the database was busy or unreachable; nothing of them
+    was written, and they are to be applied again later (``events``)."""
+
+    http_status = 503
+
+    def __init__(self, events: list[Any], cause: BaseException) -> None:
+        super().__init__(f"The database could not apply {len(events)} event(s) now "
+                         f"({type(cause).__name__}: {cause}); they will be applied again.")
+        self.events = events
+        self.cause = cause
+
+
 class TransportError(LevanteError):
     """The message broker or the database could not be reached."""
 

@@ -32,7 +32,7 @@ from levante.engine.commands import RunAction
 from levante.engine.model import utcnow
 from levante.engine.service import EngineService
 from levante.engine.service.catalog import DbCatalog
-from levante.exceptions import LevanteError
+from levante.exceptions import EngineBusy
 from levante.executor.runner import ActionRequest, ActionRunner
 from levante.executor.worker import ExecutorWorker
 from levante.messaging.engine_consumer import EngineConsumer
@@ -78,7 +78,10 @@ class Node:
         self.runner = ActionRunner(self.registry, config.api_base_url)
         self.transport: Transport | None = None
         self.consumers: list[Any] = []
-        self.inbox: queue.Queue[ev.Event | None] = queue.Queue()
+        #: Results of the in-process executor, each with the outbox row of its request: the row is
+        #: marked sent only once the result is applied, so a result lost with the process (kill -9)
+        #: leaves the row unsent and a restart sends the request again (see :meth:`_relay`).
+        self.inbox: queue.Queue[tuple[ev.Event, int | None] | None] = queue.Queue()
         self.pool = ThreadPoolExecutor(max_workers=config.executor_threads, thread_name_prefix="executor")
         self._sent: queue.Queue[int | None] = queue.Queue()
         self._wake = threading.Event()
@@ -197,10 +200,32 @@ class Node:
                     self.inbox.put(None)
                     break
                 batch.append(more)
+            self._apply_until_done(batch)
+
+    def _apply_until_done(self, batch: list[tuple[ev.Event, int | None]]) -> None:
+        """Apply a batch of results; those that met a busy or unreachable database are applied again,
+        with a growing pause, for as long as it takes (or until the node stops: their outbox rows
+        are still unsent then, so the next start runs their requests again)."""
+        delay = 0.05
+        while batch:
             try:
-                self.service.handle(batch)
-            except Exception:  # noqa: BLE001 - a bad event must not stop the engine
-                LOG.exception("engine: failed to apply %d event(s)", len(batch))
+                self.service.handle([event for event, _ in batch])
+                again: list[ev.Event] = []
+            except EngineBusy as busy:
+                again = busy.events
+            except Exception:  # noqa: BLE001 - handle() fails what it cannot apply; this is a bug
+                LOG.exception("engine: failed to apply %d event(s); trying again", len(batch))
+                again = [event for event, _ in batch]
+            pending = {id(event) for event in again}
+            for event, row_id in batch:
+                if row_id is not None and id(event) not in pending:
+                    self._sent.put(row_id)
+            batch = [(event, row_id) for event, row_id in batch if id(event) in pending]
+            if batch:
+                LOG.warning("engine: %d event(s) not applied yet; trying again in %.2f s", len(batch), delay)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, 5.0)
 
     # --- delayed calls --------------------------------------------------------------------
 
@@ -248,32 +273,19 @@ class Node:
             except (ValueError, TypeError):
                 LOG.error("scheduler: dropping malformed delayed call %s: %r", call.id, call.payload)
                 pairs.append((call.id, None))
-        done = [call_id for call_id, event in pairs if event is None]
+        # handle() fails what a poison event concerns and raises only for events that met a busy
+        # database: their calls stay claimed and are taken again after RECLAIM_AFTER.
+        pending: set[int] = set()
         try:
             self.service.handle([event for _, event in pairs if event is not None])
-            done = [call_id for call_id, _ in pairs]
-        except Exception:  # noqa: BLE001 - find the call at fault; the others must not wait for it
-            LOG.exception("scheduler: a batch of %d delayed calls failed; firing them one by one", len(pairs))
-            done += self._fire_one_by_one([(i, e) for i, e in pairs if e is not None])
+        except EngineBusy as busy:
+            pending = {id(event) for event in busy.events}
+            LOG.warning("scheduler: %d delayed call(s) met a busy database; they will be taken again",
+                        len(pending))
+        done = [call_id for call_id, event in pairs if id(event) not in pending]
         with transaction(self.session_factory) as session:
             repo.delete_calls(session, done)
         return len(calls)
-
-    def _fire_one_by_one(self, pairs: list[tuple[int, ev.Event]]) -> list[int]:
-        """Fire calls alone. One whose event is refused (an error of ours: it can never succeed) is
-        dropped with an error in the log; one that fails otherwise (the database) stays claimed and
-        is taken again after RECLAIM_AFTER."""
-        done = []
-        for call_id, event in pairs:
-            try:
-                self.service.handle([event])
-            except (LevanteError, ValueError, TypeError, KeyError):
-                LOG.exception("scheduler: dropping delayed call %s, its event is refused: %r", call_id, event)
-            except Exception:  # noqa: BLE001
-                LOG.exception("scheduler: delayed call %s failed; it will be taken again", call_id)
-                continue
-            done.append(call_id)
-        return done
 
     def _next_wait(self) -> float:
         with transaction(self.read_factory) as session:
@@ -301,9 +313,14 @@ class Node:
                 LOG.exception("outbox: sweep failed")
 
     def _relay(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Hand requests to the in-process executor pool. A row is marked sent only when its action
+        is done with: its result applied (see :meth:`_apply_until_done`) or, for an asynchronous
+        action, its call made. A process killed before that leaves the row unsent, and the next
+        start sends it again flagged ``resent``: the action runs again if its task is ``safe-rerun``,
+        and otherwise fails with an error saying the process running it died, as a redelivered
+        message does on a broker."""
         for row_id, _topic, payload in rows:
-            self.pool.submit(self._execute, ActionRequest(_command(payload)))
-            self._sent.put(row_id)
+            self.pool.submit(self._execute, ActionRequest(_command(payload)), row_id)
 
     def _take_sent(self) -> list[int]:
         ids: list[int] = []
@@ -351,7 +368,7 @@ class Node:
             LOG.info("outbox: re-sending %d unsent message(s)", len(found))
             self.service.on_outbox(found)  # type: ignore[misc]
 
-    def _execute(self, request: ActionRequest) -> None:
+    def _execute(self, request: ActionRequest, row_id: int | None = None) -> None:
         try:
             event = self.runner.run(request)
         except Exception as exc:  # noqa: BLE001 - an executor bug must still end the action
@@ -359,7 +376,9 @@ class Node:
             event = ev.ActionCompleted(request.command.execution_id or "", request.command.action_execution_id,
                                        "ERROR", f"Executor failure: {exc}")
         if event is not None:
-            self.inbox.put(event)
+            self.inbox.put((event, row_id))
+        elif row_id is not None:
+            self._sent.put(row_id)  # an asynchronous action was called: its callback completes it
 
     # --- conveniences ---------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -180,6 +181,17 @@ def transaction(session_factory: SessionFactory) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed transaction may succeed when tried again unchanged: the database was busy
+    (SQLite's write lock held past the busy timeout, a PostgreSQL deadlock or serialization failure),
+    unreachable or restarting (a lost connection, a full pool). Anything else (a value the database
+    refuses, a constraint, a bug) fails again on every try."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError
+                      | sa_exc.DisconnectionError | ConnectionError)
 
 
 def is_sqlite(session: Session) -> bool:

@@ -46,8 +46,10 @@ class ActionRunner:
         command = request.command
         if (request.redelivered or command.info.get("resent")) and not command.safe_rerun:
             return self._event(command, "ERROR", (
-                "Request to run an action was redelivered, but it cannot be re-run safely. The only safe "
-                f"thing to do is fail it [action={command.action_name}, action_ex_id={command.action_execution_id}]."))
+                "Request to run an action was redelivered, but it cannot be re-run safely: the process running "
+                "it died or lost its connection before reporting a result (a task with safe-rerun: true runs "
+                "it again instead). The only safe thing to do is fail it "
+                f"[action={command.action_name}, action_ex_id={command.action_execution_id}]."))
         try:
             action = self.registry.create(command.action_name, dict(command.input))
         except ActionError as exc:

@@ -97,7 +97,8 @@ class Consumer(ConsumerMixin):
         handler: called with each :class:`Delivery`; the message is acked when it returns and
             redelivered when it raises. Subclasses may override :meth:`dispatch` instead.
         prefetch_count: most unacknowledged messages the broker sends this consumer.
-        max_redeliveries: requeues after handler failures before a message is dead-lettered.
+        max_redeliveries: requeues after handler failures before a message is dead-lettered (None:
+            requeued for as long as it fails).
         retry_delay: backoff before the first requeue, doubled at each further failure.
         retry_delay_max: longest backoff.
         name: thread name and log prefix.
@@ -109,7 +110,7 @@ class Consumer(ConsumerMixin):
     busy_poll = 0.005
 
     def __init__(self, transport_url: str, queues: Sequence[Queue], handler: Handler | None = None, *,
-                 prefetch_count: int = 1, max_redeliveries: int = 5, retry_delay: float = 0.2,
+                 prefetch_count: int = 1, max_redeliveries: int | None = 5, retry_delay: float = 0.2,
                  retry_delay_max: float = 5.0, name: str = "levante-consumer") -> None:
         if prefetch_count < 1:
             raise ValueError(f"prefetch_count must be at least 1, not {prefetch_count}")
@@ -341,7 +342,7 @@ class Consumer(ConsumerMixin):
         self.stats["failed"] += 1
         key = delivery.envelope.id
         count = self._failures.pop(key, 0) + 1
-        if count > self.max_redeliveries:
+        if self.max_redeliveries is not None and count > self.max_redeliveries:
             self._outstanding -= 1
             LOG.error("%s: message %s (%s) failed %d times; dead-lettering it: %r", self.name, key,
                       delivery.envelope.type, count, delivery.envelope.to_dict())

@@ -4,7 +4,7 @@ Batching lets the engine apply many results in one transaction (``EngineService.
 list). A batch is whatever arrives within ``window`` seconds of its first event, up to ``batch``
 events; it is acked when the handler returns. When the handler raises on a batch, the events are
 retried one by one, so that one bad event cannot hold back the others: the ones that pass are acked,
-the ones that fail again are requeued (see :mod:`levante.messaging.consumer` for the limits).
+the ones that fail again are requeued, with a growing pause, until they are applied.
 The engine must therefore apply events idempotently (it does: results are keyed on the action
 execution id), which at-least-once delivery requires anyway.
 """
@@ -31,7 +31,11 @@ class EngineConsumer(Consumer):
 
     Args:
         transport_url: kombu URL of the broker.
-        handler: applies a batch of events; raising means "redeliver them".
+        handler: applies a batch of events; raising means "redeliver them" (all of them, or those
+            in the exception's ``events`` when it has that attribute: the others were applied).
+            The engine's handler raises only for events that met a busy or unreachable database
+            (it fails what a poison event concerns itself), so by default nothing is ever
+            dead-lettered: an event is redelivered, with the growing pause, until it is applied.
         namespace: prefix of the exchange and queue names.
         batch: most events in one call of the handler (also the prefetch count).
         window: how long a batch waits for more events after its first one, in seconds.
@@ -41,7 +45,7 @@ class EngineConsumer(Consumer):
 
     def __init__(self, transport_url: str, handler: Callable[[list[ev.Event]], None],
                  namespace: str = DEFAULT_NAMESPACE, batch: int = 256, window: float = 0.005, *,
-                 max_redeliveries: int = 5, retry_delay: float = 0.2, retry_delay_max: float = 5.0,
+                 max_redeliveries: int | None = None, retry_delay: float = 0.2, retry_delay_max: float = 5.0,
                  name: str = "levante-engine") -> None:
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch}")
@@ -92,8 +96,19 @@ class EngineConsumer(Consumer):
         pending, self._pending = self._pending, []
         try:
             self.batch_handler([event for _, event in pending])
-        except Exception:  # noqa: BLE001 - retried one by one below
-            LOG.exception("%s: handler failed on a batch of %d event(s)", self.name, len(pending))
+        except Exception as exc:  # noqa: BLE001 - retried below
+            failed = getattr(exc, "events", None)
+            if failed is None:
+                LOG.exception("%s: handler failed on a batch of %d event(s)", self.name, len(pending))
+            else:  # the handler says which events it could not apply now (the database was busy)
+                LOG.warning("%s: %d of %d event(s) not applied now: %s", self.name, len(failed), len(pending), exc)
+                not_applied = {id(event) for event in failed}
+                for delivery, event in pending:
+                    if id(event) in not_applied:
+                        self._failed(delivery)
+                    else:
+                        self._ack(delivery)
+                return
         else:
             for delivery, _ in pending:
                 self._ack(delivery)

@@ -290,6 +290,28 @@ def running_progress_of(session: Session, task_ids: Sequence[str]) -> dict[str, 
     return found
 
 
+def force_error(session: Session, execution_id: str, message: str, now: datetime) -> tuple[str, str] | None:
+    """End an execution in ERROR by writing the states directly (when the engine's own decisions
+    cannot be applied to it): the execution, its unfinished tasks and its running actions. Returns
+    ``(parent execution id, parent task id)`` of a sub-workflow, for its parent to be told.
+
+    Raises:
+        NotFoundError: no such execution.
+    """
+    ex = get_execution(session, execution_id, lock=True)
+    session.execute(update(WF_TABLE).where(WF_TABLE.c.id == execution_id).values(
+        state="ERROR", state_info=message, output={"result": message}, updated_at=now, finished_at=now))
+    unfinished = TASK_TABLE.c.state.not_in([str(s) for s in TASK_COMPLETED])
+    session.execute(update(ACTION_TABLE).where(ACTION_TABLE.c.workflow_execution_id == execution_id,
+                                               ACTION_TABLE.c.state.in_(("RUNNING", "PAUSED")))
+                    .values(state="ERROR", state_info=message, updated_at=now))
+    session.execute(update(TASK_TABLE).where(TASK_TABLE.c.workflow_execution_id == execution_id, unfinished)
+                    .values(state="ERROR", state_info=message, processed=True, updated_at=now, finished_at=now))
+    if ex.parent_id and ex.task_execution_id:
+        return ex.parent_id, ex.task_execution_id
+    return None
+
+
 def _update_action(session: Session, action_execution_id: str, **values: Any) -> None:
     result = session.execute(
         update(ACTION_TABLE).where(ACTION_TABLE.c.id == action_execution_id).values(values)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
-from levante.db.session import SessionFactory, transaction
+from levante.db.session import SessionFactory, is_transient, transaction
 from levante.engine import events as ev
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.context import deep_merge
@@ -31,7 +31,7 @@ from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.service.catalog import DbCatalog
 from levante.engine.state import ExecutionState
-from levante.exceptions import CallbackTokenError, ConflictError, InputError, NotFoundError
+from levante.exceptions import CallbackTokenError, ConflictError, EngineBusy, InputError, NotFoundError
 from levante.states import State
 
 LOG = logging.getLogger(__name__)
@@ -43,6 +43,17 @@ _DONE = (State.SUCCESS, State.ERROR, State.CANCELLED)
 def _refuse_done(action_ex: ActionExecution) -> None:
     if action_ex.state in _DONE:
         raise ConflictError(f"Action execution {action_ex.id} is already completed (state {action_ex.state}).")
+
+
+def _engine_failure(event: ev.Event, error: BaseException | None) -> str:
+    """The ``state_info`` of what a poison event failed."""
+    what = f"the result of action execution {event.action_execution_id}" \
+        if isinstance(event, ev.ActionCompleted) else f"a {event.kind} event"
+    cause = f": {type(error).__name__}: {error}" if error is not None else ""
+    text = f"The engine could not apply {what}{cause}"
+    if len(text) > 2000:
+        text = text[:2000] + "..."
+    return text.replace("\x00", "\\0")
 
 
 def _find(getter: Callable[[Session, str], Any], session: Session, key: str) -> Any:
@@ -235,8 +246,14 @@ class EngineService:
         Executions are locked in id order (so two engine threads cannot deadlock), at most
         :data:`EXECUTIONS_PER_TRANSACTION` per transaction: under load most of a transaction's cost is
         the commit, so sharing it is what makes many small workflows fast. If a shared transaction
-        fails, each execution is retried in a transaction of its own, so one bad event cannot hold
+        fails, each execution is applied in a transaction of its own, so one bad event cannot hold
         the others back.
+
+        No event is dropped. An event that can never be applied (a value the database refuses, an
+        engine bug: a *poison* event) fails what it concerns instead, with the error in
+        ``state_info`` (:meth:`_poisoned`), so its execution still ends. Events that met a busy or
+        unreachable database were not applied: they are raised in :class:`EngineBusy` for the caller
+        to apply again later; every other event of the call was applied.
         """
         groups: dict[str, list[ev.Event]] = {}
         standalone = []
@@ -245,10 +262,16 @@ class EngineService:
                 standalone.append(event)  # an action run on its own (POST /v2/action_executions)
             else:
                 groups.setdefault(event.execution_id, []).append(event)
+        again: list[ev.Event] = []
+        cause: BaseException | None = None
         if standalone:
-            with transaction(self.session_factory) as session:
-                for result in standalone:
-                    self._complete_standalone(session, result)
+            try:
+                with transaction(self.session_factory) as session:
+                    for result in standalone:
+                        self._complete_standalone(session, result)
+            except Exception as exc:  # noqa: BLE001 - sorted out one by one below
+                cause = exc
+                again += self._standalone_one_by_one(standalone)
         items = sorted(groups.items())
         for start in range(0, len(items), EXECUTIONS_PER_TRANSACTION):
             chunk = items[start:start + EXECUTIONS_PER_TRANSACTION]
@@ -257,14 +280,17 @@ class EngineService:
                 with transaction(self.session_factory) as session:
                     for execution_id, group in chunk:
                         self._apply_known(session, execution_id, group, outcome)
-            except Exception:  # noqa: BLE001 - isolate the failing execution, below
-                if len(chunk) == 1:
-                    raise
-                LOG.warning("engine: a batch of %d executions failed; applying them one by one", len(chunk))
+            except Exception as exc:  # noqa: BLE001 - isolate the failing execution, below
+                cause = exc
+                if len(chunk) > 1:
+                    LOG.warning("engine: a batch of %d executions failed (%s); applying them one by one",
+                                len(chunk), exc)
                 for execution_id, group in chunk:
-                    self._apply_alone(execution_id, group)
+                    again += self._apply_guarded(execution_id, group, None if len(chunk) > 1 else exc)
                 continue
             self._after_commit(outcome)
+        if again:
+            raise EngineBusy(again, cause or RuntimeError("unknown"))
 
     def _apply_known(self, session: Session, execution_id: str, events: list[ev.Event], outcome: _Outcome) -> None:
         try:  # an unknown execution fails at its lock, before anything was written
@@ -272,11 +298,120 @@ class EngineService:
         except NotFoundError:
             LOG.warning("events for unknown execution %s dropped: %s", execution_id, events)
 
-    def _apply_alone(self, execution_id: str, events: list[ev.Event]) -> None:
+    def _apply_guarded(self, execution_id: str, events: list[ev.Event],
+                       failed: BaseException | None = None) -> list[ev.Event]:
+        """Apply one execution's events alone (``failed``: the error they already met, alone).
+        Returns the events to apply again later (the database was busy); a poison event fails
+        what it concerns instead."""
+        if failed is None:
+            try:
+                self.apply(execution_id, events)
+                return []
+            except NotFoundError:
+                LOG.warning("events for unknown execution %s dropped: %s", execution_id, events)
+                return []
+            except Exception as exc:  # noqa: BLE001 - sorted below
+                failed = exc
+        if is_transient(failed):
+            LOG.warning("engine: the database is busy or unreachable for execution %s (%s); its %d event(s) "
+                        "will be applied again", execution_id, failed, len(events))
+            return events
+        return self._poisoned(execution_id, events, failed)
+
+    def _poisoned(self, execution_id: str, events: list[ev.Event], error: BaseException) -> list[ev.Event]:
+        """Events of one execution failed for good: find which (one by one, in order) and fail what
+        each concerns. Returns the events to apply again later (the database became busy)."""
+        LOG.error("engine: events for execution %s cannot be applied (%s: %s); failing what they concern",
+                  execution_id, type(error).__name__, error, exc_info=error)
+        if len(events) == 1:
+            try:
+                self._fail_event(execution_id, events[0], error)
+            except Exception as exc:  # noqa: BLE001
+                if is_transient(exc):
+                    return events
+                raise
+            return []
+        for index, event in enumerate(events):
+            try:
+                self.apply(execution_id, [event])
+            except NotFoundError:
+                return []
+            except Exception as exc:  # noqa: BLE001 - this one is (one of) the culprit(s)
+                if is_transient(exc):
+                    return events[index:]
+                try:
+                    self._fail_event(execution_id, event, exc)
+                except Exception as again:  # noqa: BLE001
+                    if is_transient(again):
+                        return events[index:]
+                    raise
+        return []
+
+    def _fail_event(self, execution_id: str, event: ev.Event, error: BaseException) -> None:
+        """Fail what a poison event concerns: an action's result becomes an ERROR result (its task
+        then follows its retry / ``on-error`` path), a sub-workflow's end becomes an ERROR end; any
+        other event, or a substitute that fails too, fails the whole execution."""
+        message = _engine_failure(event, error)
+        substitute: ev.Event | None = None
+        if isinstance(event, ev.ActionCompleted):
+            substitute = ev.ActionCompleted(execution_id, event.action_execution_id, "ERROR", message)
+        elif isinstance(event, ev.SubworkflowCompleted):
+            substitute = replace(event, state="ERROR", output={"result": message}, state_info=message)
+        if substitute is not None:
+            try:
+                self.apply(execution_id, [substitute])
+                return
+            except NotFoundError:
+                return
+            except Exception as exc:  # noqa: BLE001
+                if is_transient(exc):
+                    raise
+                LOG.error("engine: execution %s refuses the error result too (%s); failing the execution",
+                          execution_id, exc, exc_info=exc)
+        self.fail_execution(execution_id, message)
+
+    def fail_execution(self, execution_id: str, message: str) -> None:
+        """End an execution in ERROR with ``message`` when its events cannot be applied: through the
+        engine's decisions if they work (its running tasks end, its parent is told), otherwise by
+        writing the end states directly."""
         try:
-            self.apply(execution_id, events)
+            self.apply(execution_id, [ev.StopRequested(execution_id, "ERROR", message)])
+            return
         except NotFoundError:
-            LOG.warning("events for unknown execution %s dropped: %s", execution_id, events)
+            return
+        except Exception as exc:  # noqa: BLE001
+            if is_transient(exc):
+                raise
+            LOG.error("engine: execution %s cannot even be stopped through its decisions (%s); "
+                      "writing its end directly", execution_id, exc, exc_info=exc)
+        outcome = _Outcome()
+        with transaction(self.session_factory) as session:
+            parent = repo.force_error(session, execution_id, message, self.clock())
+            if parent is not None:
+                parent_id, task_execution_id = parent
+                self._carry_out(session, Dispatch(ev.SubworkflowCompleted(
+                    parent_id, task_execution_id, execution_id, "ERROR", {"result": message}, message)), outcome)
+            outcome.completed.append((execution_id, "ERROR"))
+        self._after_commit(outcome)
+
+    def _standalone_one_by_one(self, results: list[ev.ActionCompleted]) -> list[ev.Event]:
+        """Complete actions run on their own one by one after their shared transaction failed: a
+        result that fails for good is stored as the action's error instead."""
+        again: list[ev.Event] = []
+        for result in results:
+            for attempt in (result, ev.ActionCompleted("", result.action_execution_id, "ERROR",
+                                                       _engine_failure(result, None))):
+                try:
+                    with transaction(self.session_factory) as session:
+                        self._complete_standalone(session, attempt)
+                    break
+                except Exception as exc:  # noqa: BLE001
+                    if is_transient(exc):
+                        again.append(result)
+                        break
+                    LOG.error("engine: result of action execution %s cannot be stored (%s)",
+                              result.action_execution_id, exc, exc_info=exc)
+        return again
 
     def apply(self, execution_id: str, events: list[ev.Event]) -> WorkflowExecution:
         """Apply events to one execution in one transaction; returns the execution after them."""

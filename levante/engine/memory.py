@@ -212,6 +212,19 @@ class MemoryEngine:
 
     # --- reading ------------------------------------------------------------------------------
 
+    def stalled(self) -> list[str]:
+        """Ids of executions left RUNNING with nothing that can move them on: no running or paused
+        action, no unfinished sub-execution, no timer and no queued event of theirs. Every
+        execution must end; a test checks this after each rehearsal (``repo.stalled_executions``
+        is the same check on the database)."""
+        movable = {e.execution_id for e in self.queue} | {e.execution_id for _, _, e in self.timers}
+        movable |= {a.workflow_execution_id for a in self.actions.values()
+                    if a.state in (State.RUNNING, State.PAUSED)}
+        movable |= {e.parent_id for e in self.executions.values()
+                    if e.parent_id and e.state in (State.RUNNING, State.PAUSED, State.IDLE)}
+        return [e.id for e in self.executions.values() if e.state == State.RUNNING and e.id not in movable]
+
+
     def execution(self, execution_id: str) -> WorkflowExecution:
         """An execution by id."""
         return self.executions[execution_id]

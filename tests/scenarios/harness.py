@@ -160,6 +160,10 @@ class Rehearsal:
             return run
         run.perform(self.steps)
         run.check(self.expect, "expect")
+        stalled = run.engine.stalled()
+        if stalled:  # every execution must end: none may be left RUNNING with nothing to move it on
+            raise AssertionError(f"{self.name}: executions left RUNNING with nothing to move them on: "
+                                 f"{[(i, run.engine.executions[i].workflow_name) for i in stalled]}")
         return run
 
 

@@ -290,6 +290,23 @@ def running_progress_of(session: Session, task_ids: Sequence[str]) -> dict[str, 
     return found
 
 
+def stalled_executions(session: Session) -> list[str]:
+    """Ids of executions left RUNNING with nothing that can move them on: no running or paused
+    action, no unfinished sub-execution and no delayed call of theirs (events still travelling
+    between processes are not visible here: check when the system is quiet). Every execution must
+    end, so this should always be empty; the tests check it after each scenario."""
+    child = WF_TABLE.alias("child")
+    calls = DelayedCall.__table__
+    busy_action = select(ACTION_TABLE.c.id).where(ACTION_TABLE.c.workflow_execution_id == WF_TABLE.c.id,
+                                                  ACTION_TABLE.c.state.in_(("RUNNING", "PAUSED")))
+    open_child = select(child.c.id).where(child.c.parent_id == WF_TABLE.c.id,
+                                          child.c.state.in_(("RUNNING", "PAUSED", "IDLE")))
+    timer = select(calls.c.id).where(calls.c.execution_id == WF_TABLE.c.id)
+    stmt = select(WF_TABLE.c.id).where(WF_TABLE.c.state == "RUNNING", ~busy_action.exists(),
+                                       ~open_child.exists(), ~timer.exists())
+    return list(session.execute(stmt).scalars())
+
+
 def force_error(session: Session, execution_id: str, message: str, now: datetime) -> tuple[str, str] | None:
     """End an execution in ERROR by writing the states directly (when the engine's own decisions
     cannot be applied to it): the execution, its unfinished tasks and its running actions. Returns

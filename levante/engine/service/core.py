@@ -648,6 +648,12 @@ class EngineService:
                 self._waiters[execution_id].remove(waiter)
         return ex
 
+    def stalled(self) -> list[str]:
+        """Ids of executions left RUNNING with nothing that can move them on (should be none; see
+        :func:`levante.db.repository.stalled_executions`)."""
+        with transaction(self.session_factory) as session:
+            return repo.stalled_executions(session)
+
     def get_execution(self, execution_id: str) -> WorkflowExecution:
         """Read an execution."""
         with transaction(self.session_factory) as session:

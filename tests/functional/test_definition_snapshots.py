@@ -17,7 +17,7 @@ from typing import Any
 
 import falcon.testing
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from levante.api.app import create_app
 from levante.config import load
@@ -224,3 +224,38 @@ def test_an_engine_that_never_saw_the_start_runs_the_started_definition(db_url: 
         first.upload("workflows", V2.format(name=name), method="PUT", status=200)
         done = _finish(second, action["id"], "hi", ex["id"])
         assert decoded(done["output"]) == {"version": 1, "got": "v1 hi"}
+
+
+@contextlib.contextmanager
+def statements(api: Api) -> Iterator[list[str]]:
+    """The SQL statements the node runs meanwhile."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(api.node.db, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(api.node.db, "before_cursor_execute", record)
+
+
+def test_a_callback_reads_the_snapshot_only_when_the_process_does_not_know_the_execution(
+        db_url: str, name: str) -> None:
+    def reads(seen: list[str], table: str) -> int:
+        return sum(1 for s in seen if s.lstrip().upper().startswith("SELECT") and f"FROM {table}" in s)
+
+    with running(db_url) as api:
+        api.upload("workflows", V1.format(name=name).replace("      on-success: after\n", ""))
+        warm, cold = api.start(name), api.start(name)
+        warm_action = api.running_action(warm["id"], "wait")
+        cold_action = api.running_action(cold["id"], "wait")
+        with statements(api) as seen:
+            api.put(f"/v2/action_executions/{warm_action['id']}", {"state": "SUCCESS", "output": 1})
+        assert reads(seen, "definition_snapshots") == reads(seen, "workflow_definitions") == 0
+    with running(db_url) as api:
+        with statements(api) as seen:
+            api.put(f"/v2/action_executions/{cold_action['id']}", {"state": "SUCCESS", "output": 1})
+        assert reads(seen, "definition_snapshots") == 1
+        assert reads(seen, "workflow_definitions") == reads(seen, "workbook_definitions") == 0

@@ -219,7 +219,11 @@ class DbCatalog:
         if local is not None:
             return parent if local is parent.spec else Pinned(local, parent.checksum, parent.workbook)
         source = self.find_workflow(session, name, namespace)
-        return None if source is None else self.pin(session, source)
+        if source is None:
+            return None
+        if source.checksum == parent.checksum:  # the same document: its snapshot is stored already
+            return _pinned(source.spec, source.checksum, source.document)
+        return self.pin(session, source)
 
     def adhoc_action(self, session: Session, name: str, namespace: str) -> ActionSpec | None:
         """An ad-hoc action spec by full name."""

@@ -99,12 +99,16 @@ class Source:
 @dataclass(frozen=True, slots=True)
 class Pinned:
     """What an execution runs: its spec, its snapshot's checksum (None for an execution created
-    before snapshots) and, for a workflow of a workbook, the workbook as it started with it (its
-    sibling workflows and ad-hoc actions are resolved there first)."""
+    before snapshots) and, for a workflow of a workbook, the workbook as it started with it: names
+    of that workbook (``<workbook>.<name>``) are resolved there and only there."""
 
     spec: WorkflowSpec
     checksum: str | None = None
     workbook: DocumentSpec | None = None
+
+    def owns(self, name: str) -> bool:
+        """Whether ``name`` is a name of the execution's own workbook (the snapshot answers)."""
+        return self.workbook is not None and name.startswith(f"{self.workbook.name}.")
 
     def local_workflow(self, name: str) -> WorkflowSpec | None:
         return None if self.workbook is None else self.workbook.workflows.get(name)
@@ -215,8 +219,10 @@ class DbCatalog:
         """What a sub-execution of the workflow ``name`` started by an execution running
         ``parent`` runs: a workflow of the parent's own workbook shares the parent's snapshot; any
         other is looked up now and its snapshot stored."""
-        local = parent.local_workflow(name)
-        if local is not None:
+        if parent.owns(name):
+            local = parent.local_workflow(name)
+            if local is None:
+                return None
             return parent if local is parent.spec else Pinned(local, parent.checksum, parent.workbook)
         source = self.find_workflow(session, name, namespace)
         if source is None:
@@ -273,12 +279,14 @@ class BoundCatalog:
         self.pinned = pinned
 
     def workflow(self, name: str, namespace: str) -> WorkflowSpec | None:
-        local = self.pinned.local_workflow(name) if self.pinned is not None else None
-        return local or self.catalog.workflow_with_id(self.session, name, namespace)[0]
+        if self.pinned is not None and self.pinned.owns(name):
+            return self.pinned.local_workflow(name)
+        return self.catalog.workflow_with_id(self.session, name, namespace)[0]
 
     def adhoc_action(self, name: str, namespace: str) -> ActionSpec | None:
-        local = self.pinned.local_action(name) if self.pinned is not None else None
-        return local or self.catalog.adhoc_action(self.session, name, namespace)
+        if self.pinned is not None and self.pinned.owns(name):
+            return self.pinned.local_action(name)
+        return self.catalog.adhoc_action(self.session, name, namespace)
 
     def system_action(self, name: str) -> SystemAction | None:
         return self.catalog.system_action(name)

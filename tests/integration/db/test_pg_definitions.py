@@ -1,20 +1,20 @@
-"""The SQLite tests of tests/unit/db/test_definitions.py, run on PostgreSQL."""
+"""The SQLite tests of tests/unit/db/test_definitions.py, run on PostgreSQL, and what only
+PostgreSQL can show (two transactions at once)."""
+
+import threading
 
 import pytest
 
+from levante.db import repository as repo
+from levante.db.session import SessionFactory, transaction
 from tests.unit.db.test_definitions import *  # noqa: F403 - the tests are collected here with this conftest
 
 pytestmark = pytest.mark.integration
 
 
-def test_two_engines_storing_the_same_snapshot_at_once_both_succeed(session_factory) -> None:  # noqa: ANN001
+def test_two_engines_storing_the_same_snapshot_at_once_both_succeed(session_factory: SessionFactory) -> None:
     # The first transaction holds its uncommitted insert while the second inserts the same key: the
     # second waits for the first to commit, then does nothing (no unique violation).
-    import threading
-
-    from levante.db import repository as repo
-    from levante.db.session import transaction
-
     errors: list[BaseException] = []
     second_done = threading.Event()
 

@@ -53,6 +53,7 @@ BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
 ID_LENGTH = 36
 NAME_LENGTH = 255
+CHECKSUM_LENGTH = 64
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -164,6 +165,20 @@ class ActionDefinition(Base):
     updated_at: Mapped[datetime | None]
 
 
+class DefinitionSnapshot(Base):
+    """The text of a definition document as an execution started from it, addressed by its checksum
+    (SHA-256 of the kind and the text): written once, shared by every execution of that version, and
+    kept when the definition is replaced or deleted."""
+
+    __tablename__ = "definition_snapshots"
+
+    checksum: Mapped[str] = mapped_column(String(CHECKSUM_LENGTH), primary_key=True)
+    #: ``workflows`` or ``workbook``: how to parse ``definition``.
+    kind: Mapped[str] = mapped_column(String(20))
+    definition: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- executions -----------------------------------------------------------------------------
 
 
@@ -202,6 +217,8 @@ class WorkflowExecutionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    #: The :class:`DefinitionSnapshot` it runs (NULL for executions created before snapshots).
+    definition_checksum: Mapped[str | None] = mapped_column(String(CHECKSUM_LENGTH))
 
 
 class TaskExecutionRow(Base):

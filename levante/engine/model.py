@@ -52,6 +52,9 @@ class WorkflowExecution:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime | None = None
     finished_at: datetime | None = None
+    #: Checksum of the stored snapshot of the definition it started from (None for executions
+    #: created before snapshots existed): it runs that version whatever happens to the definition.
+    definition_checksum: str | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from levante.db.models import ActionDefinition, WorkbookDefinition, WorkflowDefinition
+from levante.db.models import ActionDefinition, DefinitionSnapshot, WorkbookDefinition, WorkflowDefinition
 from levante.db.repository import _crud
+from levante.engine.model import utcnow
 
 _SORT_KEYS = ("created_at", "id")
 _SORT_DIRS = ("asc", "asc")
@@ -273,3 +275,29 @@ def list_action_definitions(
 def delete_action_definition(session: Session, identifier: str, namespace: str = "") -> None:
     """Delete an ad-hoc action (NotFoundError if none)."""
     _crud.delete(session, ActionDefinition, "Action", identifier, namespace)
+
+
+# --- snapshots of what executions run ---------------------------------------------------------
+
+_SNAPSHOTS: Table = DefinitionSnapshot.__table__  # type: ignore[assignment]
+
+
+def save_definition_snapshot(session: Session, checksum: str, kind: str, text: str) -> None:
+    """Store the snapshot ``checksum`` unless it is there: one ``INSERT ... ON CONFLICT DO
+    NOTHING``, so two engines storing the same snapshot at once both succeed (on PostgreSQL the
+    second waits for the first to commit, then does nothing)."""
+    values = {"checksum": checksum, "kind": kind, "definition": text, "created_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if module is not None:
+        session.execute(module.insert(_SNAPSHOTS).values(**values).on_conflict_do_nothing(index_elements=["checksum"]))
+    elif find_definition_snapshot(session, checksum) is None:
+        session.execute(insert(_SNAPSHOTS).values(**values))
+
+
+def find_definition_snapshot(session: Session, checksum: str) -> tuple[str, str] | None:
+    """``(kind, text)`` of a stored snapshot, or None."""
+    row = session.execute(
+        select(_SNAPSHOTS.c.kind, _SNAPSHOTS.c.definition).where(_SNAPSHOTS.c.checksum == checksum)
+    ).first()
+    return None if row is None else (row[0], row[1])

@@ -29,7 +29,7 @@ from levante.engine.context import deep_merge
 from levante.engine.inputs import prepare_input
 from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
-from levante.engine.service.catalog import DbCatalog
+from levante.engine.service.catalog import DbCatalog, Pinned
 from levante.engine.state import ExecutionState
 from levante.exceptions import CallbackTokenError, ConflictError, EngineBusy, InputError, NotFoundError
 from levante.states import State
@@ -198,13 +198,13 @@ class EngineService:
             existing = _find(repo.get_execution, session, execution_id)
             if existing is not None:
                 return existing
-        spec, workflow_id = self.catalog.workflow_with_id(session, workflow, namespace)
-        if spec is None:
+        source = self.catalog.find_workflow(session, workflow, namespace)
+        if source is None:
             raise NotFoundError("Workflow", workflow)
         params["env"] = self.catalog.resolve_env(session, params.get("env"))
-        ex = self._new_execution(spec, input, params, description, execution_id or new_id(), None)
-        ex.workflow_id = workflow_id
-        self._start(session, ex, spec, outcome)
+        ex = self._new_execution(source.spec, input, params, description, execution_id or new_id(), None)
+        ex.workflow_id = source.definition_id
+        self._start(session, ex, self.catalog.pin(session, source), outcome)
         return ex
 
     @staticmethod
@@ -230,11 +230,13 @@ class EngineService:
             parent_id=parent.parent_execution_id if parent else None,
         )
 
-    def _start(self, session: Session, ex: WorkflowExecution, spec: Any, outcome: _Outcome) -> None:
+    def _start(self, session: Session, ex: WorkflowExecution, pinned: Pinned, outcome: _Outcome) -> None:
+        """Start ``ex``, which runs ``pinned`` (its snapshot is stored already)."""
+        ex.definition_checksum = pinned.checksum
         repo.save(session, ex)
-        self.catalog.remember(ex.id, spec)
-        state = ExecutionState(execution=ex, spec=spec)
-        conductor = Conductor(state, self.catalog.bound(session), DbStore(session), clock=self.clock)
+        self.catalog.remember(ex.id, pinned)
+        state = ExecutionState(execution=ex, spec=pinned.spec)
+        conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock)
         commands = conductor.start()
         self._persist(session, state, commands, outcome)
 
@@ -445,7 +447,8 @@ class EngineService:
 
     def _decide(self, session: Session, state: ExecutionState, events: list[ev.Event], outcome: _Outcome) -> None:
         """Run the events through the conductor and write what it decided."""
-        conductor = Conductor(state, self.catalog.bound(session), DbStore(session), clock=self.clock)
+        pinned = self.catalog.pinned(session, state.execution)
+        conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock)
         commands: list[Command] = []
         for event in events:
             conductor.commands = []
@@ -468,11 +471,13 @@ class EngineService:
             outcome.outbox.extend((i, topic, payload) for i, (topic, payload) in zip(ids, messages, strict=True))
         for command in commands:
             if not isinstance(command, RunAction):
-                self._carry_out(session, command, outcome)
+                self._carry_out(session, command, outcome, state.execution)
         if self.before_commit is not None:
             self.before_commit(session)
 
-    def _carry_out(self, session: Session, command: Command, outcome: _Outcome) -> None:
+    def _carry_out(self, session: Session, command: Command, outcome: _Outcome,
+                   deciding: WorkflowExecution | None = None) -> None:
+        """Turn a command into rows; ``deciding``: the execution whose decision it is."""
         now = self.clock()
         if isinstance(command, Schedule):
             repo.schedule(session, now + timedelta(seconds=command.delay), command.event.execution_id,
@@ -482,25 +487,30 @@ class EngineService:
             repo.schedule(session, now, command.event.execution_id, command.event.to_dict())
             outcome.wake_scheduler = True
         elif isinstance(command, StartWorkflow):
-            self._start_child(session, command, outcome)
+            self._start_child(session, command, outcome, deciding)
         elif isinstance(command, Completed):
             outcome.completed.append((command.execution_id, command.state))
 
-    def _start_child(self, session: Session, command: StartWorkflow, outcome: _Outcome) -> None:
-        spec = self.catalog.bound(session).workflow(command.workflow_name, command.namespace)
+    def _start_child(self, session: Session, command: StartWorkflow, outcome: _Outcome,
+                     parent: WorkflowExecution | None) -> None:
+        """Start a sub-execution: a workflow of the parent's own workbook runs from the parent's
+        snapshot, any other from the snapshot of its definition as stored now."""
+        if parent is None or parent.id != command.parent_execution_id:
+            parent = repo.get_execution(session, command.parent_execution_id)
+        pinned = self.catalog.child_source(session, self.catalog.pinned(session, parent),
+                                           command.workflow_name, command.namespace)
         try:
-            if spec is None:
+            if pinned is None:
                 raise NotFoundError("Workflow", command.workflow_name)
-            ex = self._new_execution(spec, command.input, command.params, "", command.execution_id, command)
+            ex = self._new_execution(pinned.spec, command.input, command.params, "", command.execution_id, command)
         except (InputError, NotFoundError) as exc:
             failure = ev.SubworkflowCompleted(command.parent_execution_id, command.task_execution_id,
                                               command.execution_id, "ERROR", {"result": str(exc)}, str(exc))
             self._carry_out(session, Dispatch(failure), outcome)
             return
-        parent = repo.get_execution(session, command.parent_execution_id)
         ex.root_execution_id = parent.root_execution_id or parent.id
         ex.workflow_id = None
-        self._start(session, ex, spec, outcome)
+        self._start(session, ex, pinned, outcome)
 
     def _after_commit(self, outcome: _Outcome) -> None:
         if outcome.outbox and self.on_outbox is not None:

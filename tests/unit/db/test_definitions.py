@@ -205,3 +205,15 @@ def test_api_keys(session_factory: SessionFactory) -> None:
         assert sorted(k.name for k in repo.list_api_keys(s)) == ["ci", "me"]
         repo.delete_api_key(s, "me")
         assert [k.name for k in repo.list_api_keys(s)] == ["ci"]
+
+
+def test_a_definition_snapshot_is_stored_once_and_outlives_its_definition(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        repo.create_workflow_definition(s, "my_wf", WF_TEXT)
+        repo.save_definition_snapshot(s, "c" * 64, "workflows", WF_TEXT)
+    with transaction(session_factory) as s:
+        repo.save_definition_snapshot(s, "c" * 64, "workflows", "not this text")  # present: nothing changes
+        repo.delete_workflow_definition(s, "my_wf")
+    with transaction(session_factory) as s:
+        assert repo.find_definition_snapshot(s, "c" * 64) == ("workflows", WF_TEXT)
+        assert repo.find_definition_snapshot(s, "d" * 64) is None

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from levante.exceptions import ExpressionError
-from levante.workflows.expressions import jinja_lang, scanner, yaql_lang
+from levante.workflows.expressions import jinja_lang, limits, scanner, yaql_lang
 from levante.workflows.expressions.runtime import ExpressionRuntime, Scope, make_scope
 
 
@@ -130,7 +130,8 @@ def evaluate(
     """
     scope = make_scope(data, runtime)
     try:
-        return _evaluate(value, scope)
+        with limits.evaluation():
+            return _evaluate(value, scope)
     except RecursionError as error:
         raise ExpressionError(_preview(value), "the value is nested too deeply") from error
 
@@ -155,7 +156,8 @@ def evaluate_string(
     """
     if not isinstance(text, str):
         raise ExpressionError(_preview(text), "not a string")
-    return _evaluate_text(text, make_scope(data, runtime))
+    with limits.evaluation():
+        return _evaluate_text(text, make_scope(data, runtime))
 
 
 def _preview(value: Any) -> str:

@@ -1,0 +1,258 @@
+"""Bounds on one expression evaluation: wall time and the size of what it builds.
+
+The limits are process-wide (:func:`configure`, called by whoever composes a process from its
+settings; this package reads no configuration itself). They hold for both languages:
+
+- **Time.** An evaluation that goes past :attr:`ExpressionLimits.timeout` seconds is stopped: a
+  watchdog thread raises :class:`ExpressionTimeout` in the evaluating thread (the interpreter
+  delivers it at the next bytecode boundary, so a loop written in the language stops at once).
+  Only evaluations that leave the YAQL fast path arm the watchdog; the fast path's closures are
+  bounded by the expression's own size. While a built-in function asks the engine for data
+  (``task()``, ``executions()``...), the evaluation is shielded: the timeout is raised when the
+  call returns, never inside the engine's database code.
+- **Size.** Operations that can build a large value in one step of C code (string and list
+  repetition, powers, padding, YAQL's own memory quota) refuse a result larger than
+  :attr:`ExpressionLimits.memory` bytes before building it.
+- **Regular expressions** run with the ``regex`` module's timeout (the time left to the
+  evaluation), since a backtracking match cannot be interrupted otherwise.
+
+Every failure is an :class:`~levante.exceptions.ExpressionError` naming the limit and the setting
+that raises it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import heapq
+import itertools
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, TypeVar
+
+from levante.exceptions import ExpressionError
+
+T = TypeVar("T")
+
+#: The settings users change, named in every limit error.
+TIMEOUT_SETTING = "LEVANTE_EXPRESSION_TIMEOUT"
+MEMORY_SETTING = "LEVANTE_EXPRESSION_MEMORY"
+
+
+@dataclass(frozen=True)
+class ExpressionLimits:
+    """Bounds of one evaluation (one call of ``evaluate`` or ``evaluate_string``)."""
+
+    #: Seconds one evaluation may run; 0 or less: no limit.
+    timeout: float = 3.0
+    #: Largest value (bytes) one operation may build; 0 or less: no limit.
+    memory: int = 64 * 1024 * 1024
+
+
+_limits = ExpressionLimits()
+_listeners: list[Callable[[ExpressionLimits], None]] = []
+
+
+def current() -> ExpressionLimits:
+    """The limits in force."""
+    return _limits
+
+
+def configure(limits: ExpressionLimits) -> ExpressionLimits:
+    """Set the limits of every evaluation in this process; returns the previous ones."""
+    global _limits
+    previous, _limits = _limits, limits
+    if limits != previous:
+        for listener in _listeners:
+            listener(limits)
+    return previous
+
+
+def on_change(listener: Callable[[ExpressionLimits], None]) -> None:
+    """Call ``listener`` whenever :func:`configure` changes the limits (e.g. to rebuild YAQL's engine)."""
+    _listeners.append(listener)
+
+
+class ExpressionTimeout(BaseException):  # noqa: N818 - raised into a thread, never caught by `except Exception`
+    """Raised asynchronously into a thread whose evaluation is past its deadline.
+
+    A BaseException, so that no ``except Exception`` of the expression libraries swallows it.
+    """
+
+
+def timeout_message(seconds: float) -> str:
+    """The text of a timed-out evaluation."""
+    return (f"the expression ran longer than the limit of {seconds:g} s and was stopped "
+            f"(raise it with {TIMEOUT_SETTING} or --expression-timeout)")
+
+
+def memory_message(size: int | float | None, what: str = "value") -> str:
+    """The text of a value over the memory limit (``size``: its estimated size, if known)."""
+    about = f" of about {int(size):,} bytes" if size is not None else ""
+    return (f"the expression would build a {what}{about}, over the limit of {_limits.memory:,} bytes "
+            f"(raise it with {MEMORY_SETTING} or --expression-memory)")
+
+
+def check_size(size: int | float, what: str = "value") -> None:
+    """Refuse to build something of ``size`` bytes over the memory limit.
+
+    Raises:
+        LimitError: ``size`` is over the limit.
+    """
+    if 0 < _limits.memory < size:
+        raise LimitError(memory_message(size, what))
+
+
+class LimitError(Exception):
+    """A limit refused an operation (the language module turns it into an ExpressionError)."""
+
+
+# --- the watchdog ------------------------------------------------------------------------
+
+
+def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               ctypes.py_object(exc) if exc is not None else None)
+
+
+class _Guard:
+    __slots__ = ("thread_id", "deadline", "timeout", "done", "fired", "shielded", "late")
+
+    def __init__(self, deadline: float, timeout: float) -> None:
+        self.thread_id = threading.get_ident()
+        self.deadline = deadline
+        self.timeout = timeout
+        self.done = False
+        self.fired = False
+        self.shielded = 0
+        self.late = False
+
+
+class _Watchdog:
+    """One daemon thread raising ExpressionTimeout into evaluations past their deadline."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Guard]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, guard: _Guard) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (guard.deadline, next(self._seq), guard))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="levante-expression-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is guard:
+                self._cond.notify()
+
+    def disarm(self, guard: _Guard) -> None:
+        with self._cond:
+            guard.done = True
+            if guard.fired:
+                _raise_in(guard.thread_id, None)  # clear it if it was not delivered yet
+
+    def shield(self, guard: _Guard, delta: int) -> None:
+        with self._cond:
+            guard.shielded += delta
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, _seq, guard = self._heap[0]
+                left = deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                heapq.heappop(self._heap)
+                if guard.shielded:
+                    guard.late = True  # raised when the shielded call returns
+                else:
+                    guard.fired = True
+                    _raise_in(guard.thread_id, ExpressionTimeout)
+
+
+_WATCHDOG = _Watchdog()
+_local = threading.local()
+
+
+@contextmanager
+def evaluation() -> Iterator[None]:
+    """Mark the outermost evaluation on this thread: its deadline starts now.
+
+    Nested evaluations (a built-in evaluating again) share the outer deadline.
+    """
+    if getattr(_local, "deadline", None) is not None or _limits.timeout <= 0:
+        yield
+        return
+    _local.deadline = time.monotonic() + _limits.timeout
+    try:
+        yield
+    finally:
+        _local.deadline = None
+
+
+def time_left() -> float | None:
+    """Seconds left to the current evaluation (None: no limit)."""
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None:
+        return None
+    return deadline - time.monotonic()
+
+
+def guarded(run: Callable[[], T], text: str, language: str) -> T:
+    """Run ``run`` (the slow path of one expression) under the evaluation's deadline.
+
+    Raises:
+        ExpressionError: the deadline passed (with :func:`timeout_message`).
+    """
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None or getattr(_local, "guard", None) is not None:
+        return run()
+    guard = _Guard(deadline, _limits.timeout)
+    try:
+        _local.guard = guard
+        _WATCHDOG.arm(guard)
+        try:
+            return run()
+        finally:
+            _WATCHDOG.disarm(guard)
+            _local.guard = None
+    except ExpressionTimeout:
+        _local.guard = None
+        raise ExpressionError(text, timeout_message(guard.timeout), language) from None
+    except BaseException as error:
+        _local.guard = None
+        if guard.fired or guard.late:  # the timeout surfaced as another error
+            raise ExpressionError(text, timeout_message(guard.timeout), language) from error
+        raise
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Hold the timeout back while a built-in calls into the engine (raised once it returns)."""
+    guard = getattr(_local, "guard", None)
+    if guard is None:
+        yield
+        return
+    _WATCHDOG.shield(guard, 1)
+    try:
+        yield
+    finally:
+        _WATCHDOG.shield(guard, -1)
+    if guard.late and not guard.shielded:
+        guard.fired = True
+        raise ExpressionTimeout
+
+
+def call_shielded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` inside :func:`shielded`."""
+    with shielded():
+        return fn(*args, **kwargs)

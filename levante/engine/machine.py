@@ -14,6 +14,7 @@ from typing import Any
 
 from levante.engine import context as ctx
 from levante.engine import events as ev
+from levante.engine.base import MAX_STATE_INFO
 from levante.engine.commands import Command, Completed, Dispatch
 from levante.engine.limits import json_size, result_too_large
 from levante.engine.model import TaskExecution
@@ -188,6 +189,10 @@ class Conductor(TaskLogic, TransitionLogic):
         ex = self.ex
         if ex.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
             return
+        if info and len(info) > MAX_STATE_INFO:
+            # The error output repeats the state_info; each parent of a failed sub-workflow repeats
+            # its child's: kept whole, they would grow with the depth of the tree.
+            info = info[:MAX_STATE_INFO]
         too_large = False
         if state == State.SUCCESS:
             final = self.final_context()

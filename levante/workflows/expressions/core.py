@@ -129,11 +129,14 @@ def evaluate(
         ExpressionError: An expression fails to compile or to evaluate.
     """
     scope = make_scope(data, runtime)
+    outermost = limits.begin()
     try:
-        with limits.evaluation():
-            return _evaluate(value, scope)
+        return _evaluate(value, scope)
     except RecursionError as error:
         raise ExpressionError(_preview(value), "the value is nested too deeply") from error
+    finally:
+        if outermost:
+            limits.end()
 
 
 def evaluate_string(
@@ -156,8 +159,12 @@ def evaluate_string(
     """
     if not isinstance(text, str):
         raise ExpressionError(_preview(text), "not a string")
-    with limits.evaluation():
+    outermost = limits.begin()
+    try:
         return _evaluate_text(text, make_scope(data, runtime))
+    finally:
+        if outermost:
+            limits.end()
 
 
 def _preview(value: Any) -> str:

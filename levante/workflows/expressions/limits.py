@@ -23,8 +23,6 @@ that raises it.
 from __future__ import annotations
 
 import ctypes
-import heapq
-import itertools
 import threading
 import time
 from contextlib import contextmanager
@@ -130,78 +128,98 @@ class _Guard:
 
 
 class _Watchdog:
-    """One daemon thread raising ExpressionTimeout into evaluations past their deadline."""
+    """One daemon thread raising ExpressionTimeout into evaluations past their deadline.
+
+    Arming and disarming are cheap (a dict entry, an uncontended lock): the thread sleeps until
+    the earliest deadline it knows of, and is woken only when it was idle.
+    """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Guard]] = []
-        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self._active: dict[int, _Guard] = {}
+        self._wake = threading.Event()
+        self._idle = False
         self._thread: threading.Thread | None = None
 
     def arm(self, guard: _Guard) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (guard.deadline, next(self._seq), guard))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="levante-expression-watchdog",
-                                                daemon=True)
-                self._thread.start()
-            if self._heap[0][2] is guard:
-                self._cond.notify()
+        self._active[id(guard)] = guard
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="levante-expression-watchdog",
+                                                    daemon=True)
+                    self._thread.start()
+        if self._idle:
+            self._wake.set()
 
     def disarm(self, guard: _Guard) -> None:
-        with self._cond:
+        self._active.pop(id(guard), None)
+        with self._lock:
             guard.done = True
             if guard.fired:
                 _raise_in(guard.thread_id, None)  # clear it if it was not delivered yet
 
     def shield(self, guard: _Guard, delta: int) -> None:
-        with self._cond:
+        with self._lock:
             guard.shielded += delta
 
+    def _fire(self, guard: _Guard) -> None:
+        with self._lock:
+            if guard.done or guard.fired:
+                return
+            if guard.shielded:
+                guard.late = True  # raised when the shielded call returns
+            else:
+                guard.fired = True
+                _raise_in(guard.thread_id, ExpressionTimeout)
+        if self._active.get(id(guard)) is guard:
+            self._active.pop(id(guard), None)
+
     def _run(self) -> None:
-        with self._cond:
-            while True:
-                while self._heap and self._heap[0][2].done:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                deadline, _seq, guard = self._heap[0]
-                left = deadline - time.monotonic()
-                if left > 0:
-                    self._cond.wait(left)
-                    continue
-                heapq.heappop(self._heap)
-                if guard.shielded:
-                    guard.late = True  # raised when the shielded call returns
-                else:
-                    guard.fired = True
-                    _raise_in(guard.thread_id, ExpressionTimeout)
+        while True:
+            now = time.monotonic()
+            earliest: float | None = None
+            for guard in list(self._active.values()):
+                if guard.deadline <= now:
+                    self._fire(guard)
+                elif earliest is None or guard.deadline < earliest:
+                    earliest = guard.deadline
+            if earliest is None:
+                # Idle: arm() wakes us. `_idle` is set before looking again, so an arm() in
+                # between either sees it or is seen here.
+                self._idle = True
+                if not self._active:
+                    self._wake.wait()
+                self._idle = False
+            else:
+                self._wake.wait(earliest - now)
+            self._wake.clear()
 
 
 _WATCHDOG = _Watchdog()
 _local = threading.local()
 
 
-@contextmanager
-def evaluation() -> Iterator[None]:
-    """Mark the outermost evaluation on this thread: its deadline starts now.
+def begin() -> bool:
+    """Start the outermost evaluation on this thread: its deadline starts now.
 
-    Nested evaluations (a built-in evaluating again) share the outer deadline.
+    Returns True when this call set the deadline (and must call :func:`end`); nested evaluations
+    (a built-in evaluating again) share the outer deadline.
     """
-    if getattr(_local, "deadline", None) is not None or _limits.timeout <= 0:
-        yield
-        return
+    if _limits.timeout <= 0 or _local.__dict__.get("deadline") is not None:
+        return False
     _local.deadline = time.monotonic() + _limits.timeout
-    try:
-        yield
-    finally:
-        _local.deadline = None
+    return True
+
+
+def end() -> None:
+    """End the evaluation :func:`begin` started."""
+    _local.deadline = None
 
 
 def time_left() -> float | None:
     """Seconds left to the current evaluation (None: no limit)."""
-    deadline = getattr(_local, "deadline", None)
+    deadline = _local.__dict__.get("deadline")
     if deadline is None:
         return None
     return deadline - time.monotonic()
@@ -213,8 +231,9 @@ def guarded(run: Callable[[], T], text: str, language: str) -> T:
     Raises:
         ExpressionError: the deadline passed (with :func:`timeout_message`).
     """
-    deadline = getattr(_local, "deadline", None)
-    if deadline is None or getattr(_local, "guard", None) is not None:
+    state = _local.__dict__
+    deadline = state.get("deadline")
+    if deadline is None or state.get("guard") is not None:
         return run()
     guard = _Guard(deadline, _limits.timeout)
     try:
@@ -238,7 +257,7 @@ def guarded(run: Callable[[], T], text: str, language: str) -> T:
 @contextmanager
 def shielded() -> Iterator[None]:
     """Hold the timeout back while a built-in calls into the engine (raised once it returns)."""
-    guard = getattr(_local, "guard", None)
+    guard = _local.__dict__.get("guard")
     if guard is None:
         yield
         return

@@ -134,6 +134,8 @@ def evaluate(
         return _evaluate(value, scope)
     except RecursionError as error:
         raise ExpressionError(_preview(value), "the value is nested too deeply") from error
+    except limits.ExpressionTimeout:  # landed outside a guarded piece (the last moment of one)
+        raise ExpressionError(_preview(value), limits.timeout_message(limits.current().timeout)) from None
     finally:
         if outermost:
             limits.end()
@@ -162,6 +164,8 @@ def evaluate_string(
     outermost = limits.begin()
     try:
         return _evaluate_text(text, make_scope(data, runtime))
+    except limits.ExpressionTimeout:  # landed outside a guarded piece (the last moment of one)
+        raise ExpressionError(_preview(text), limits.timeout_message(limits.current().timeout)) from None
     finally:
         if outermost:
             limits.end()

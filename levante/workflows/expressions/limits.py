@@ -114,6 +114,10 @@ def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
                                                ctypes.py_object(exc) if exc is not None else None)
 
 
+#: Seconds between two raises into an evaluation that is still running past its deadline.
+REFIRE_INTERVAL = 0.05
+
+
 class _Guard:
     __slots__ = ("thread_id", "deadline", "timeout", "done", "fired", "shielded", "late")
 
@@ -165,15 +169,16 @@ class _Watchdog:
 
     def _fire(self, guard: _Guard) -> None:
         with self._lock:
-            if guard.done or guard.fired:
+            if guard.done:
                 return
             if guard.shielded:
                 guard.late = True  # raised when the shielded call returns
             else:
                 guard.fired = True
                 _raise_in(guard.thread_id, ExpressionTimeout)
-        if self._active.get(id(guard)) is guard:
-            self._active.pop(id(guard), None)
+            # Until the evaluation ends, raise again now and then: an exception delivered inside
+            # a __del__ or an `except BaseException` of a library would otherwise be lost.
+            guard.deadline = time.monotonic() + REFIRE_INTERVAL
 
     def _run(self) -> None:
         while True:
@@ -201,14 +206,14 @@ _local = threading.local()
 
 
 def begin() -> bool:
-    """Start the outermost evaluation on this thread: its deadline starts now.
+    """Start the outermost evaluation on this thread.
 
     Returns True when this call set the deadline (and must call :func:`end`); nested evaluations
     (a built-in evaluating again) share the outer deadline.
     """
     if _limits.timeout <= 0 or _local.__dict__.get("deadline") is not None:
         return False
-    _local.deadline = time.monotonic() + _limits.timeout
+    _local.deadline = 0.0  # open; the clock starts at the first slow piece (see guarded)
     return True
 
 
@@ -222,6 +227,8 @@ def time_left() -> float | None:
     deadline = _local.__dict__.get("deadline")
     if deadline is None:
         return None
+    if not deadline:
+        return _limits.timeout
     return deadline - time.monotonic()
 
 
@@ -235,23 +242,35 @@ def guarded(run: Callable[[], T], text: str, language: str) -> T:
     deadline = state.get("deadline")
     if deadline is None or state.get("guard") is not None:
         return run()
+    if not deadline:  # the clock starts at the first slow piece (parsing is not evaluating)
+        deadline = _local.deadline = time.monotonic() + _limits.timeout
     guard = _Guard(deadline, _limits.timeout)
     try:
         _local.guard = guard
-        _WATCHDOG.arm(guard)
         try:
+            _WATCHDOG.arm(guard)
             return run()
         finally:
-            _WATCHDOG.disarm(guard)
-            _local.guard = None
+            _disarm(guard)
     except ExpressionTimeout:
-        _local.guard = None
+        _disarm(guard)  # again: the timeout may have landed before the `finally` disarmed it
         raise ExpressionError(text, timeout_message(guard.timeout), language) from None
     except BaseException as error:
-        _local.guard = None
+        _disarm(guard)
         if guard.fired or guard.late:  # the timeout surfaced as another error
             raise ExpressionError(text, timeout_message(guard.timeout), language) from error
         raise
+
+
+def _disarm(guard: _Guard) -> None:
+    """Disarm, even when the timeout lands in the middle of it (disarming again is harmless)."""
+    while True:
+        try:
+            _WATCHDOG.disarm(guard)
+            _local.guard = None
+            return
+        except ExpressionTimeout:
+            continue
 
 
 @contextmanager

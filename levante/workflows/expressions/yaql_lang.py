@@ -54,8 +54,11 @@ def _engine() -> Any:
     return yaql_factory.create(options={**ENGINE_OPTIONS, "yaql.memoryQuota": memory if memory > 0 else -1})
 
 
-def _limits_changed(_new: limits.ExpressionLimits) -> None:
-    """Parsed statements hold their engine (and its memory quota): start afresh."""
+def _limits_changed(new: limits.ExpressionLimits) -> None:
+    """Parsed statements hold their engine (and its memory quota): start afresh if it changed."""
+    quota = new.memory if new.memory > 0 else -1
+    if _engine.cache_info().currsize and _engine().options.get("yaql.memoryQuota") == quota:
+        return
     with _PARSE_LOCK:
         _engine.cache_clear()
         _prepare.cache_clear()

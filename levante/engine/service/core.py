@@ -27,7 +27,7 @@ from levante.engine import events as ev
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.context import deep_merge
 from levante.engine.inputs import prepare_input
-from levante.engine.limits import EngineLimits
+from levante.engine.limits import EngineLimits, json_size, result_too_large
 from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.service.catalog import DbCatalog, Pinned
@@ -587,6 +587,10 @@ class EngineService:
                 _refuse_done(action_ex)
                 action_ex.state = State(state)
                 if state not in ("PAUSED", "RUNNING"):
+                    size = json_size(output, self.limits.result_size)
+                    if size > self.limits.result_size:
+                        action_ex.state = State.ERROR
+                        output = result_too_large("the action's result", size, self.limits.result_size)
                     action_ex.output = {"result": output}
                     action_ex.accepted = True
                     action_ex.updated_at = self.clock()

@@ -25,6 +25,7 @@ from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecuti
 from levante.engine.state import ExecutionState, SystemAction
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
+from levante.workflows.expressions.limits import step as expression_step
 from levante.workflows.specs import ActionSpec, DocumentSpec, WorkflowSpec
 
 #: Runs an action: returns (state, result) for a sync action, or None to leave it running (async).
@@ -168,7 +169,8 @@ class MemoryEngine:
         if isinstance(event, ev.ActionCompleted) and event.action_execution_id in self.actions:
             state.actions[event.action_execution_id] = self.actions[event.action_execution_id]
         conductor = Conductor(state, self.catalog, _StoreView(self), clock=self.clock, limits=self.limits)
-        commands = conductor.start() if event is None else conductor.handle(event)
+        with expression_step():
+            commands = conductor.start() if event is None else conductor.handle(event)
         for record in state.changed.values():
             if isinstance(record, ActionExecution):
                 self.actions[record.id] = record

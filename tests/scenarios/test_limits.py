@@ -184,3 +184,28 @@ def test_a_runaway_expression_fails_its_task_and_nothing_else(quick_timeout) -> 
     assert "ran longer than the limit of 0.3 s and was stopped" in runaway.state_info
     assert "LEVANTE_EXPRESSION_TIMEOUT" in runaway.state_info
     assert other.state == "SUCCESS" and other.published == {"other": "fine"}
+
+
+FANOUT = """
+version: '2.0'
+wf:
+  tasks:
+    r1:
+      action: std.echo output=<% range(0, 400000).sum() %>
+    r2:
+      action: std.echo output=<% range(0, 400001).sum() %>
+    r3:
+      action: std.echo output=<% range(0, 400002).sum() %>
+    r4:
+      action: std.echo output=<% range(0, 400003).sum() %>
+"""
+
+
+def test_runaway_expressions_of_one_step_share_one_time_budget(quick_timeout) -> None:
+    # Four runaway tasks start in one step: together they hold the lock for two timeouts, not four.
+    engine, ex = _run(FANOUT, EngineLimits())
+    infos = [engine.task(ex.id, name).state_info for name in ("r1", "r2", "r3", "r4")]
+    assert all(engine.task(ex.id, name).state == "ERROR" for name in ("r1", "r2", "r3", "r4"))
+    assert "ran longer than the limit of 0.3 s" in infos[0]
+    assert "in one step of this workflow ran longer than 0.6 s" in infos[-1]
+    assert "LEVANTE_EXPRESSION_TIMEOUT" in infos[-1]

@@ -34,6 +34,7 @@ from levante.engine.service.catalog import DbCatalog, Pinned
 from levante.engine.state import ExecutionState
 from levante.exceptions import CallbackTokenError, ConflictError, EngineBusy, InputError, NotFoundError
 from levante.states import State
+from levante.workflows.expressions.limits import step as expression_step
 
 LOG = logging.getLogger(__name__)
 #: Most executions one engine transaction applies events to.
@@ -243,7 +244,8 @@ class EngineService:
         state = ExecutionState(execution=ex, spec=pinned.spec)
         conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock,
                               limits=self.limits)
-        commands = conductor.start()
+        with expression_step():
+            commands = conductor.start()
         self._persist(session, state, commands, outcome)
 
     # --- events ---------------------------------------------------------------------------
@@ -457,9 +459,10 @@ class EngineService:
         conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock,
                               limits=self.limits)
         commands: list[Command] = []
-        for event in events:
-            conductor.commands = []
-            commands += conductor.handle(event)
+        with expression_step():  # bounds the time this execution's expressions hold the lock
+            for event in events:
+                conductor.commands = []
+                commands += conductor.handle(event)
         self._persist(session, state, commands, outcome)
 
     def _persist(self, session: Session, state: ExecutionState, commands: list[Command], outcome: _Outcome) -> None:

@@ -119,11 +119,11 @@ REFIRE_INTERVAL = 0.05
 
 
 class _Guard:
-    __slots__ = ("thread_id", "deadline", "timeout", "done", "fired", "shielded", "late")
+    __slots__ = ("thread_id", "deadline", "first_deadline", "timeout", "done", "fired", "shielded", "late")
 
     def __init__(self, deadline: float, timeout: float) -> None:
         self.thread_id = threading.get_ident()
-        self.deadline = deadline
+        self.deadline = self.first_deadline = deadline
         self.timeout = timeout
         self.done = False
         self.fired = False
@@ -205,6 +205,34 @@ _WATCHDOG = _Watchdog()
 _local = threading.local()
 
 
+#: A step (everything the engine evaluates for one event of one execution) may take this many
+#: expression timeouts in all.
+STEP_TIMEOUTS = 2
+
+
+def step_message() -> str:
+    """The text of an evaluation refused because its step used up its time."""
+    seconds = STEP_TIMEOUTS * _limits.timeout
+    return (f"the expressions evaluated in one step of this workflow ran longer than {seconds:g} s "
+            f"({STEP_TIMEOUTS} times the expression time limit) and were stopped "
+            f"(raise it with {TIMEOUT_SETTING} or --expression-timeout)")
+
+
+@contextmanager
+def step() -> Iterator[None]:
+    """Bound the total expression time of one step of the engine (one decision, made while it holds
+    the execution's lock) to :data:`STEP_TIMEOUTS` timeouts: a fan-out of many runaway tasks
+    holds the lock for that long at most, not for each of them in turn."""
+    if _limits.timeout <= 0 or _local.__dict__.get("step_end") is not None:
+        yield
+        return
+    _local.step_end = time.monotonic() + STEP_TIMEOUTS * _limits.timeout
+    try:
+        yield
+    finally:
+        _local.step_end = None
+
+
 def begin() -> bool:
     """Start the outermost evaluation on this thread.
 
@@ -243,7 +271,13 @@ def guarded(run: Callable[[], T], text: str, language: str) -> T:
     if deadline is None or state.get("guard") is not None:
         return run()
     if not deadline:  # the clock starts at the first slow piece (parsing is not evaluating)
-        deadline = _local.deadline = time.monotonic() + _limits.timeout
+        deadline = time.monotonic() + _limits.timeout
+        step_end = state.get("step_end")
+        if step_end is not None and step_end < deadline:
+            if step_end <= time.monotonic():
+                raise ExpressionError(text, step_message(), language)
+            deadline = step_end
+        _local.deadline = deadline
     guard = _Guard(deadline, _limits.timeout)
     try:
         _local.guard = guard
@@ -254,12 +288,19 @@ def guarded(run: Callable[[], T], text: str, language: str) -> T:
             _disarm(guard)
     except ExpressionTimeout:
         _disarm(guard)  # again: the timeout may have landed before the `finally` disarmed it
-        raise ExpressionError(text, timeout_message(guard.timeout), language) from None
+        raise ExpressionError(text, _expired_message(guard), language) from None
     except BaseException as error:
         _disarm(guard)
         if guard.fired or guard.late:  # the timeout surfaced as another error
-            raise ExpressionError(text, timeout_message(guard.timeout), language) from error
+            raise ExpressionError(text, _expired_message(guard), language) from error
         raise
+
+
+def _expired_message(guard: _Guard) -> str:
+    step_end = _local.__dict__.get("step_end")
+    if step_end is not None and guard.first_deadline >= step_end:
+        return step_message()  # the step's time ran out before the evaluation's own
+    return timeout_message(guard.timeout)
 
 
 def _disarm(guard: _Guard) -> None:

@@ -9,6 +9,7 @@ evaluation scope travels in a render variable whose name no template can spell.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Callable, NamedTuple
 
 from jinja2 import StrictUndefined, Undefined, pass_context
@@ -64,12 +65,23 @@ def _repeated_size(left: Any, right: Any) -> int | None:
     return len(left) * max(right, 0) * (1 if isinstance(left, (str, bytes)) else 8)
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+def _check_format(fmt: Any) -> None:
+    """Refuse a format string (``%``, ``str.format``, the ``format`` filter) whose widths or
+    precisions would build a string over the memory limit (any number in it counts)."""
+    if isinstance(fmt, str):
+        widest = max((int(d) if len(d) < 20 else 10**20 for d in _DIGITS.findall(fmt)), default=0)
+        limits.check_size(widest, "string")
+
+
 class _BoundedEnvironment(SandboxedEnvironment):
     """The sandbox, refusing operations that would build a value over the memory limit in one step
     (``'a' * 10**9``, ``10 ** 10**9``, ``'a'.center(10**9)``). ``range`` is already bounded by the
     sandbox (100,000 items)."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -78,13 +90,24 @@ class _BoundedEnvironment(SandboxedEnvironment):
                 limits.check_size(size, "string" if isinstance(left, str) or isinstance(right, str) else "list")
         elif operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
             limits.check_size(right * left.bit_length() / 8, "number")
+        elif operator == "%":
+            _check_format(left)
         return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """Jinja2 >= 3.1.5 wraps ``str.format`` when it is looked up (older ones in :meth:`call`)."""
+        if getattr(value, "__name__", "") in ("format", "format_map") and \
+                isinstance(getattr(value, "__self__", None), str):
+            _check_format(value.__self__)
+        return super().wrap_str_format(value)  # type: ignore[misc]
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str):
             name = getattr(__obj, "__name__", "")
-            if name in _WIDENING_METHODS:
+            if name in ("format", "format_map"):
+                _check_format(owner)
+            elif name in _WIDENING_METHODS:
                 width = max((a for a in args if isinstance(a, int)), default=0)
                 limits.check_size(width * (len(owner) if name == "expandtabs" else 1), "string")
             elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
@@ -108,12 +131,24 @@ def _widening_filter(original: Callable[..., Any]) -> Callable[..., Any]:
     return bounded
 
 
+def _format_filter(original: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``format`` filter, refusing widths over the memory limit."""
+
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_format(value)
+        return original(value, *args, **kwargs)
+
+    bounded.__name__ = getattr(original, "__name__", "format")
+    return bounded
+
+
 @functools.cache
 def environment() -> SandboxedEnvironment:
     """The process-wide sandboxed environment with the built-ins registered."""
     env = _BoundedEnvironment(undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     for name in ("center", "indent"):
         env.filters[name] = _widening_filter(env.filters[name])
+    env.filters["format"] = _format_filter(env.filters["format"])
     for name, impl in functions.BUILTINS:
         bound = _bind(impl)
         env.globals[name] = bound

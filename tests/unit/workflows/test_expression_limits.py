@@ -103,6 +103,9 @@ def test_a_timeout_is_never_raised_inside_a_call_to_the_engine(limits) -> None:
     "{{ 'a'.ljust(10**9) }}",
     "{{ 'a' | center(10**9) }}",
     "{{ 'a\nb' | indent(10**9) }}",
+    "{{ '%0999999999d' % 1 }}",
+    "{{ '%0999999999d' | format(1) }}",
+    "{{ '{:>999999999}'.format(1) }}",
     "<% 'a' * 1000000000 %>",
     "<% pow(10, 1000000000) %>",
 ])
@@ -122,8 +125,11 @@ def test_the_memory_limit_is_configurable(limits) -> None:
 
 def test_small_values_still_work() -> None:
     assert evaluate({"a": "{{ 'ab' * 3 }}", "b": "{{ 2 ** 10 }}", "c": "<% 'ab' * 2 %>",
-                     "d": "<% pow(2, 10) %>", "e": "{{ 'x'.center(5) }}", "f": "{{ 3 * 4 }}"},
-                    {}) == {"a": "ababab", "b": 1024, "c": "abab", "d": 1024, "e": "  x  ", "f": 12}
+                     "d": "<% pow(2, 10) %>", "e": "{{ 'x'.center(5) }}", "f": "{{ 3 * 4 }}",
+                     "g": "{{ '%03d' % 7 }}", "h": "{{ 7 % 4 }}", "i": "{{ '{:>3}'.format(1) }}",
+                     "j": "{{ '%s-%s' | format(1, 2) }}"},
+                    {}) == {"a": "ababab", "b": 1024, "c": "abab", "d": 1024, "e": "  x  ", "f": 12,
+                            "g": "007", "h": 3, "i": "  1", "j": "1-2"}
 
 
 def test_no_time_limit_when_turned_off(limits) -> None:

@@ -43,6 +43,20 @@ class Config:
     namespace: str = "levante"
     #: How often the scheduler looks for due delayed calls when nothing wakes it, in seconds.
     scheduler_interval: float = 0.5
+    # --- limits (README "Limits"); 0 turns one off -------------------------------------------
+    #: Seconds one expression evaluation may run.
+    expression_timeout: float = 3.0
+    #: Largest value, in bytes, one expression operation may build (YAQL's memory quota too).
+    expression_memory: int = 64 * 1024 * 1024
+    #: How deep sub-workflows may nest.
+    max_subworkflow_depth: int = 100
+    #: Most items of one with-items task.
+    max_with_items: int = 20_000
+    #: Largest action result, published value or workflow output stored, in bytes of JSON
+    #: (Mistral's ``execution_field_size_limit_kb`` = 1024).
+    max_result_size: int = 1024 * 1024
+    #: Largest response body ``std.http`` and ``std.mistral_http`` read, in bytes.
+    max_http_response_size: int = 10 * 1024 * 1024
 
     @property
     def api_base_url(self) -> str:
@@ -51,6 +65,19 @@ class Config:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    def expression_limits(self) -> Any:
+        """The :class:`~levante.workflows.expressions.ExpressionLimits` of these settings."""
+        from levante.workflows.expressions.limits import ExpressionLimits
+
+        return ExpressionLimits(timeout=self.expression_timeout, memory=self.expression_memory)
+
+    def engine_limits(self) -> Any:
+        """The :class:`~levante.engine.limits.EngineLimits` of these settings."""
+        from levante.engine.limits import EngineLimits
+
+        return EngineLimits(subworkflow_depth=self.max_subworkflow_depth, with_items=self.max_with_items,
+                            result_size=self.max_result_size)
 
     @property
     def auth_enabled(self) -> bool:
@@ -73,6 +100,12 @@ _ENV = {
     "LEVANTE_AUTH": "auth",
     "LEVANTE_ADMIN_KEY": "admin_key",
     "LEVANTE_NAMESPACE": "namespace",
+    "LEVANTE_EXPRESSION_TIMEOUT": "expression_timeout",
+    "LEVANTE_EXPRESSION_MEMORY": "expression_memory",
+    "LEVANTE_MAX_SUBWORKFLOW_DEPTH": "max_subworkflow_depth",
+    "LEVANTE_MAX_WITH_ITEMS": "max_with_items",
+    "LEVANTE_MAX_RESULT_SIZE": "max_result_size",
+    "LEVANTE_MAX_HTTP_RESPONSE_SIZE": "max_http_response_size",
 }
 
 

@@ -38,6 +38,7 @@ from levante.executor.worker import ExecutorWorker
 from levante.messaging.engine_consumer import EngineConsumer
 from levante.messaging.relay import Relay
 from levante.messaging.transport import Transport
+from levante.workflows import expressions
 
 LOG = logging.getLogger(__name__)
 #: Most events one engine transaction batch takes from the inbox.
@@ -75,7 +76,9 @@ class Node:
             raise ValueError(f"role {config.role!r} needs a message broker shared with the other roles "
                              "(--transport amqp://...); memory:// only connects the parts of one process")
         self.registry = registry or Registry()
-        self.runner = ActionRunner(self.registry, config.api_base_url)
+        expressions.configure(config.expression_limits())
+        self.runner = ActionRunner(self.registry, config.api_base_url, max_result_size=config.max_result_size,
+                                   max_http_response_size=config.max_http_response_size)
         self.transport: Transport | None = None
         self.consumers: list[Any] = []
         #: Results of the in-process executor, each with the outbox row of its request: the row is
@@ -97,7 +100,7 @@ class Node:
         #: For reads: on SQLite these transactions do not take the write lock.
         self.read_factory = make_session_factory(self.db, read_only=True)
         self.catalog = DbCatalog(self.registry)
-        self.service = EngineService(self.session_factory, self.catalog)
+        self.service = EngineService(self.session_factory, self.catalog, limits=config.engine_limits())
         self.service.on_outbox = self._relay if self.embedded else self._relay_to_broker
         self.service.on_schedule = self._wake_scheduler
         #: Fires due cron triggers (engine role); tests may replace its ``next_time``.

@@ -47,6 +47,8 @@ class ActionContext:
     with_items_index: int | None = None
     #: True when the request to run the action was delivered again after an executor died.
     redelivered: bool = False
+    #: Largest response body an action that downloads (``std.http``) may read, in bytes (None: no limit).
+    max_response_size: int | None = None
 
 
 @dataclass(frozen=True)

@@ -162,9 +162,23 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
               help="Store a new API key named NAME (role from --role admin|user), print it once, exit.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Logging level.")
+@click.option("--expression-timeout", type=float, default=None,
+              help="Seconds one expression evaluation may run (default 3, 0 = no limit; LEVANTE_EXPRESSION_TIMEOUT).")
+@click.option("--expression-memory", type=int, default=None,
+              help="Largest value in bytes one expression operation may build (default 64 MiB; "
+                   "LEVANTE_EXPRESSION_MEMORY).")
+@click.option("--max-subworkflow-depth", type=int, default=None,
+              help="How deep sub-workflows may nest (default 100; LEVANTE_MAX_SUBWORKFLOW_DEPTH).")
+@click.option("--max-with-items", type=int, default=None,
+              help="Most items of one with-items task (default 20000; LEVANTE_MAX_WITH_ITEMS).")
+@click.option("--max-result-size", type=int, default=None,
+              help="Largest stored action result, publish or output in bytes (default 1 MiB; "
+                   "LEVANTE_MAX_RESULT_SIZE).")
+@click.option("--max-http-response-size", type=int, default=None,
+              help="Largest response body std.http reads in bytes (default 10 MiB; LEVANTE_MAX_HTTP_RESPONSE_SIZE).")
 def server(host: str | None, port: int | None, db_url: str | None, transport_url: str | None,
            role: str | None, executor_target: str | None, namespace: str | None, public_url: str | None,
-           create_api_key: str | None, log_level: str) -> None:
+           create_api_key: str | None, log_level: str, **limits: Any) -> None:
     """Serve the REST API (Mistral v2 compatible) with the engine and an executor."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if create_api_key is not None:
@@ -175,7 +189,7 @@ def server(host: str | None, port: int | None, db_url: str | None, transport_url
     try:
         config = config_mod.load(host=host, port=port, db_url=db_url, transport_url=transport_url,
                                  role=role, public_url=public_url, executor_target=executor_target,
-                                 namespace=namespace)
+                                 namespace=namespace, **limits)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if config.role not in ROLES:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from levante.engine import events as ev
 from levante.engine.commands import Command, Dispatch
 from levante.engine.context import task_data
+from levante.engine.limits import EngineLimits
 from levante.engine.model import TaskExecution, WorkflowExecution, utcnow
 from levante.engine.policies import PolicyError, value_of
 from levante.engine.state import Catalog, ExecutionState, StateRuntime, Store
@@ -42,12 +43,14 @@ class ConductorBase:
     """Shared attributes and helpers of the conductor's parts."""
 
     def __init__(self, state: ExecutionState, catalog: Catalog, store: Store | None = None,
-                 clock: Callable[[], Any] = utcnow, rng: random.Random | None = None) -> None:
+                 clock: Callable[[], Any] = utcnow, rng: random.Random | None = None,
+                 limits: EngineLimits | None = None) -> None:
         self.state = state
         self.catalog = catalog
         self.store = store
         self.clock = clock
         self.rng = rng or random.Random()
+        self.limits = limits or EngineLimits()
         self.commands: list[Command] = []
 
     @property

@@ -59,6 +59,8 @@ class StartWorkflow(Command):
     input: dict[str, Any]
     params: dict[str, Any]
     index: int = 0
+    #: How deep the new execution is (the root execution is 0).
+    depth: int = 1
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from typing import Any
 
 from levante.engine import context as ctx
 from levante.engine import events as ev
+from levante.engine.base import MAX_STATE_INFO
 from levante.engine.commands import Command, Completed, Dispatch
+from levante.engine.limits import json_size, result_too_large
 from levante.engine.model import TaskExecution
 from levante.engine.tasks import TaskLogic
 from levante.engine.transitions import TransitionLogic
@@ -29,7 +31,7 @@ _ACTIVE = frozenset({State.IDLE, State.RUNNING, State.WAITING, State.DELAYED, St
 class Conductor(TaskLogic, TransitionLogic):
     """Applies one event (or the start) to one workflow execution.
 
-    Construct with ``Conductor(state, catalog, store=None, clock=utcnow, rng=None)``.
+    Construct with ``Conductor(state, catalog, store=None, clock=utcnow, rng=None, limits=None)``.
     """
 
     # --- entry points ---------------------------------------------------------------------
@@ -187,6 +189,11 @@ class Conductor(TaskLogic, TransitionLogic):
         ex = self.ex
         if ex.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
             return
+        if info and len(info) > MAX_STATE_INFO:
+            # The error output repeats the state_info; each parent of a failed sub-workflow repeats
+            # its child's: kept whole, they would grow with the depth of the tree.
+            info = info[:MAX_STATE_INFO]
+        too_large = False
         if state == State.SUCCESS:
             final = self.final_context()
             try:
@@ -196,8 +203,17 @@ class Conductor(TaskLogic, TransitionLogic):
                 state = State.ERROR
                 info = f"Failed to check and complete [wf_ex_id={ex.id}, wf_name={ex.workflow_name}]: {exc}"
             else:
-                ex.output = output if output else final
-        if state == State.ERROR:
+                output = output if output else final
+                size = json_size(output, self.limits.result_size)
+                if size > self.limits.result_size:
+                    state = State.ERROR
+                    info = result_too_large("the workflow's output", size, self.limits.result_size)
+                    too_large = True  # the output is not merged with the context that was too large
+                else:
+                    ex.output = output
+        if too_large:
+            ex.output = {"result": info}
+        elif state == State.ERROR:
             ex.output = self.error_output(info)
             info = ex.output.pop("__state_info", info)
         elif state == State.CANCELLED:

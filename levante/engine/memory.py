@@ -19,11 +19,13 @@ from typing import Any, Callable
 from levante.engine import events as ev
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.inputs import prepare_input
+from levante.engine.limits import EngineLimits
 from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, new_id
 from levante.engine.state import ExecutionState, SystemAction
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
+from levante.workflows.expressions.limits import step as expression_step
 from levante.workflows.specs import ActionSpec, DocumentSpec, WorkflowSpec
 
 #: Runs an action: returns (state, result) for a sync action, or None to leave it running (async).
@@ -56,9 +58,12 @@ class MemoryCatalog:
 class MemoryEngine:
     """Executions in dicts, events in a queue, timers on a virtual clock."""
 
-    def __init__(self, catalog: MemoryCatalog, runner: ActionRunner | None = None) -> None:
+    def __init__(self, catalog: MemoryCatalog, runner: ActionRunner | None = None,
+                 limits: EngineLimits | None = None) -> None:
         self.catalog = catalog
         self.runner = runner
+        self.limits = limits or EngineLimits()
+        self._starting: list[StartWorkflow] | None = None
         self.executions: dict[str, WorkflowExecution] = {}
         self.tasks: dict[str, list[TaskExecution]] = {}
         self.actions: dict[str, ActionExecution] = {}
@@ -163,8 +168,9 @@ class MemoryEngine:
         state = ExecutionState(execution=ex, spec=spec, tasks=self.tasks[ex.id])
         if isinstance(event, ev.ActionCompleted) and event.action_execution_id in self.actions:
             state.actions[event.action_execution_id] = self.actions[event.action_execution_id]
-        conductor = Conductor(state, self.catalog, _StoreView(self), clock=self.clock)
-        commands = conductor.start() if event is None else conductor.handle(event)
+        conductor = Conductor(state, self.catalog, _StoreView(self), clock=self.clock, limits=self.limits)
+        with expression_step():
+            commands = conductor.start() if event is None else conductor.handle(event)
         for record in state.changed.values():
             if isinstance(record, ActionExecution):
                 self.actions[record.id] = record
@@ -186,11 +192,24 @@ class MemoryEngine:
             pass
 
     def _start_child(self, command: StartWorkflow) -> None:
+        # Children of children are queued, not started recursively (as the service does).
+        if self._starting is not None:
+            self._starting.append(command)
+            return
+        self._starting = [command]
+        try:
+            while self._starting:
+                self._start_one_child(self._starting.pop(0))
+        finally:
+            self._starting = None
+
+    def _start_one_child(self, command: StartWorkflow) -> None:
         spec = self.catalog.workflow(command.workflow_name, command.namespace)
         try:
             if spec is None:
                 raise NotFoundError("Workflow", command.workflow_name)
-            self._create(spec, command.input, command.params, command)
+            child = self._create(spec, command.input, command.params, command)
+            child.runtime_context["depth"] = command.depth
         except (InputError, NotFoundError) as exc:
             self.queue.append(ev.SubworkflowCompleted(
                 command.parent_execution_id, command.task_execution_id, command.execution_id,

@@ -15,6 +15,7 @@ from levante.engine import events as ev
 from levante.engine.base import TaskFailure, attempt, generation
 from levante.engine.commands import Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.inputs import prepare_input
+from levante.engine.limits import json_size, result_too_large
 from levante.engine.model import ActionExecution, TaskExecution, new_id
 from levante.engine.timers import TimerLogic
 from levante.exceptions import ExpressionError, InputError
@@ -118,6 +119,10 @@ class TaskLogic(TimerLogic):
             raise TaskFailure("Invalid input: all arrays must have the same length for with-items "
                                f"({', '.join(f'{var}: {len(values)}' for var, values in lists)})")
         count = len(lists[0][1]) if lists else 0
+        limit = self.limits.with_items
+        if 0 < limit < count:
+            raise TaskFailure(f"with-items: {count:,} items exceed the limit of {limit:,} items per task "
+                              "(raise it with LEVANTE_MAX_WITH_ITEMS or --max-with-items)")
         return [{var: values[i] for var, values in lists} for i in range(count)]
 
     def _start_items(self, task_ex: TaskExecution, spec: TaskSpec) -> None:
@@ -193,6 +198,12 @@ class TaskLogic(TimerLogic):
 
     def _start_subworkflow(self, task_ex: TaskExecution, name: str, given: dict[str, Any], index: int) -> None:
         ex = self.ex
+        depth = int(ex.runtime_context.get("depth", 0)) + 1
+        limit = self.limits.subworkflow_depth
+        if 0 < limit < depth:
+            raise TaskFailure(f"sub-workflow '{name}' would run {depth} levels deep, over the limit of "
+                              f"{limit} nested sub-workflows (raise it with LEVANTE_MAX_SUBWORKFLOW_DEPTH "
+                              "or --max-subworkflow-depth)")
         namespace = ex.params.get("namespace", "")
         sub = None
         if self.spec.workbook:
@@ -211,7 +222,8 @@ class TaskLogic(TimerLogic):
         self.emit(StartWorkflow(
             execution_id=new_id(), parent_execution_id=ex.id, task_execution_id=task_ex.id,
             workflow_name=sub.name, workbook=sub.workbook, namespace=namespace,
-            input={k: v for k, v in given.items() if k in declared}, params=params, index=index))
+            input={k: v for k, v in given.items() if k in declared}, params=params, index=index,
+            depth=depth))
 
     def resolve_action(self, name: str, given: dict[str, Any],
                        data: dict[str, Any]) -> tuple[Any, dict[str, Any], list[str]]:
@@ -300,6 +312,9 @@ class TaskLogic(TimerLogic):
             self._action_paused_or_resumed(action_ex, state)
             return
         result = event.result
+        size = json_size(result, self.limits.result_size)
+        if size > self.limits.result_size:
+            state, result = State.ERROR, result_too_large("the action's result", size, self.limits.result_size)
         if state == State.SUCCESS and action_ex.runtime_context.get("adhoc"):
             try:
                 result = self._transform_output(action_ex.runtime_context["adhoc"], result)
@@ -507,6 +522,10 @@ class TaskLogic(TimerLogic):
             return
         data = ctx.publish_data(self.ex, task_ex)
         branch, glob = ctx.evaluate_publish(merged, data, self.runtime(task_ex))
+        limit = self.limits.result_size
+        size = max(json_size(branch, limit), json_size(glob, limit))
+        if size > limit:
+            raise TaskFailure(result_too_large("the published value", size, limit))
         task_ex.published = branch
         if glob:
             self.ex.context = ctx.deep_merge(self.ex.context, glob)

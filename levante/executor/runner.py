@@ -16,6 +16,7 @@ from levante.actions.base import ActionContext, Result, run_action
 from levante.actions.registry import Registry
 from levante.engine.commands import RunAction
 from levante.engine.events import ActionCompleted
+from levante.engine.limits import DEFAULT_RESULT_SIZE, json_size, result_too_large
 from levante.exceptions import ActionError
 
 
@@ -32,9 +33,15 @@ class ActionRequest:
 class ActionRunner:
     """Runs action requests with a registry; knows the public URL for callbacks."""
 
-    def __init__(self, registry: Registry, api_base_url: str) -> None:
+    def __init__(self, registry: Registry, api_base_url: str, max_result_size: int = DEFAULT_RESULT_SIZE,
+                 max_http_response_size: int | None = None) -> None:
         self.registry = registry
         self.api_base_url = api_base_url.rstrip("/")
+        #: Largest result sent to the engine, in bytes of JSON (0: no limit); a larger one fails
+        #: the action instead (the engine checks again when it records a result).
+        self.max_result_size = max_result_size
+        #: Handed to actions in their context (``std.http`` stops reading past it).
+        self.max_http_response_size = max_http_response_size
 
     def callback_url(self, action_execution_id: str) -> str:
         """The full URL a third party PUTs the result of an async action to."""
@@ -63,6 +70,7 @@ class ActionRunner:
             callback_token=command.info.get("callback_token"),
             with_items_index=command.info.get("index"),
             redelivered=request.redelivered,
+            max_response_size=self.max_http_response_size or None,
         )
         result = self._run_with_timeout(action, context, command.timeout)
         if result is None:
@@ -72,8 +80,16 @@ class ActionRunner:
         if result.cancel:
             return self._event(command, "CANCELLED", result.data)
         if result.error is not None:
-            return self._event(command, "ERROR", result.error)
-        return self._event(command, "SUCCESS", result.data)
+            return self._sized(command, "ERROR", result.error)
+        return self._sized(command, "SUCCESS", result.data)
+
+    def _sized(self, command: RunAction, state: str, result: Any) -> ActionCompleted:
+        """The event, or an error naming the limit when the result is too large to store."""
+        size = json_size(result, self.max_result_size)
+        if size > self.max_result_size:
+            what = "the action's result" if state == "SUCCESS" else "the action's error"
+            return self._event(command, "ERROR", result_too_large(what, size, self.max_result_size))
+        return self._event(command, state, result)
 
     @staticmethod
     def _run_with_timeout(action: Any, context: ActionContext, timeout: float | None) -> Result | None:

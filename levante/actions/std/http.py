@@ -53,6 +53,43 @@ def _timeout(timeout: Any) -> Any:
     return timeout
 
 
+#: Bytes read from a response at a time.
+_CHUNK = 64 * 1024
+
+
+def read_body(resp: requests.Response, max_bytes: int | None) -> None:
+    """Read a streamed response's body, stopping as soon as it passes ``max_bytes``.
+
+    The size counted is the decoded body (after gzip), so a small compressed answer cannot expand
+    past the limit. A ``Content-Length`` already over the limit is refused before reading.
+
+    Raises:
+        ActionError: The body is larger than ``max_bytes`` (the message names the setting).
+    """
+    if not max_bytes or max_bytes <= 0:
+        resp.content  # noqa: B018 - reads the whole body
+        return
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes and not resp.headers.get("Content-Encoding"):
+        resp.close()
+        raise ActionError(_too_large(f"{int(declared):,} bytes", max_bytes))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_content(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            resp.close()
+            raise ActionError(_too_large(f"more than {max_bytes:,} bytes", max_bytes))
+        chunks.append(chunk)
+    resp._content = b"".join(chunks)  # what requests' own .content would have read
+    resp._content_consumed = True
+
+
+def _too_large(size: str, limit: int) -> str:
+    return (f"HTTP response body of {size} exceeds the limit of {limit:,} bytes "
+            "(raise it with LEVANTE_MAX_HTTP_RESPONSE_SIZE or --max-http-response-size)")
+
+
 def describe_response(resp: requests.Response) -> dict[str, Any]:
     """The JSON-ready dict that is the result of the HTTP actions."""
     try:
@@ -133,19 +170,22 @@ class HTTPAction(Action):
         self.proxies = proxies
         self.verify = verify
 
-    def send(self, extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+    def send(self, extra_headers: dict[str, str] | None = None, max_bytes: int | None = None) -> dict[str, Any]:
         """Send the request and describe the response.
 
         Args:
             extra_headers: Headers added over the configured ones.
+            max_bytes: Largest body read (None: no limit); a larger one fails the action.
 
         Returns:
             The response as :func:`describe_response` gives it, whatever its status.
 
         Raises:
-            ActionError: ``Failed to send HTTP request: <reason>`` when no response came.
+            ActionError: ``Failed to send HTTP request: <reason>`` when no response came, or the
+                body is larger than ``max_bytes``.
         """
         kwargs: dict[str, Any] = {
+            "stream": True,
             "params": self.params,
             "data": self.body,
             "json": self.json,
@@ -162,6 +202,8 @@ class HTTPAction(Action):
         LOG.debug("HTTP action: %s %s", self.method, self.url)
         try:
             resp = requests.request(self.method, self.url, **kwargs)
+            with resp:
+                read_body(resp, max_bytes)
         except (requests.RequestException, OSError) as exc:  # OSError: e.g. a missing CA bundle
             raise ActionError(f"Failed to send HTTP request: {exc}") from exc
         LOG.debug("HTTP action: %s %s -> %s", self.method, self.url, resp.status_code)
@@ -176,7 +218,7 @@ class HTTPAction(Action):
         Raises:
             ActionError: The request could not be sent or no response came.
         """
-        answer = self.send()
+        answer = self.send(max_bytes=context.max_response_size)
         if answer["status"] not in OK_STATUSES:
             return Result(error=answer)
         return answer
@@ -218,7 +260,7 @@ class MistralHTTPAction(HTTPAction):
         Raises:
             ActionError: The request could not be sent or no response came.
         """
-        answer = self.send(self.callback_headers(context))
+        answer = self.send(self.callback_headers(context), context.max_response_size)
         if answer["status"] not in OK_STATUSES:
             return Result(error=answer)
         return None

@@ -27,12 +27,14 @@ from levante.engine import events as ev
 from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.context import deep_merge
 from levante.engine.inputs import prepare_input
+from levante.engine.limits import EngineLimits, json_size, result_too_large
 from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.service.catalog import DbCatalog, Pinned
 from levante.engine.state import ExecutionState
 from levante.exceptions import CallbackTokenError, ConflictError, EngineBusy, InputError, NotFoundError
 from levante.states import State
+from levante.workflows.expressions.limits import step as expression_step
 
 LOG = logging.getLogger(__name__)
 #: Most executions one engine transaction applies events to.
@@ -153,10 +155,14 @@ class EngineService:
     """Starts executions and applies events to them, one transaction per execution."""
 
     def __init__(self, session_factory: SessionFactory, catalog: DbCatalog,
-                 clock: Callable[[], Any] = utcnow) -> None:
+                 clock: Callable[[], Any] = utcnow, limits: EngineLimits | None = None) -> None:
         self.session_factory = session_factory
         self.catalog = catalog
         self.clock = StrictClock(clock)
+        #: Bounds of the decisions (sub-workflow depth, with-items, stored result size).
+        self.limits = limits or EngineLimits()
+        #: Sub-workflows waiting to start in this thread's transaction (see :meth:`_start_child`).
+        self._children = threading.local()
         #: Called after commit with the new outbox rows: [(id, topic, payload)].
         self.on_outbox: Callable[[list[tuple[int, str, dict[str, Any]]]], None] | None = None
         #: Called after commit when delayed calls were added.
@@ -236,8 +242,10 @@ class EngineService:
         repo.save(session, ex)
         self.catalog.remember(ex.id, pinned)
         state = ExecutionState(execution=ex, spec=pinned.spec)
-        conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock)
-        commands = conductor.start()
+        conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock,
+                              limits=self.limits)
+        with expression_step():
+            commands = conductor.start()
         self._persist(session, state, commands, outcome)
 
     # --- events ---------------------------------------------------------------------------
@@ -448,11 +456,13 @@ class EngineService:
     def _decide(self, session: Session, state: ExecutionState, events: list[ev.Event], outcome: _Outcome) -> None:
         """Run the events through the conductor and write what it decided."""
         pinned = self.catalog.pinned(session, state.execution)
-        conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock)
+        conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock,
+                              limits=self.limits)
         commands: list[Command] = []
-        for event in events:
-            conductor.commands = []
-            commands += conductor.handle(event)
+        with expression_step():  # bounds the time this execution's expressions hold the lock
+            for event in events:
+                conductor.commands = []
+                commands += conductor.handle(event)
         self._persist(session, state, commands, outcome)
 
     def _persist(self, session: Session, state: ExecutionState, commands: list[Command], outcome: _Outcome) -> None:
@@ -493,6 +503,22 @@ class EngineService:
 
     def _start_child(self, session: Session, command: StartWorkflow, outcome: _Outcome,
                      parent: WorkflowExecution | None) -> None:
+        """Start a sub-workflow in this transaction. A child that starts children of its own queues
+        them here instead of recursing, so a deep tree (up to the depth limit) needs no deep stack."""
+        pending: list[tuple[StartWorkflow, WorkflowExecution | None]] | None = \
+            getattr(self._children, "pending", None)
+        if pending is not None:
+            pending.append((command, parent))
+            return
+        self._children.pending = pending = [(command, parent)]
+        try:
+            while pending:
+                self._start_one_child(session, *pending.pop(0), outcome)
+        finally:
+            self._children.pending = None
+
+    def _start_one_child(self, session: Session, command: StartWorkflow, parent: WorkflowExecution | None,
+                         outcome: _Outcome) -> None:
         """Start a sub-execution: a workflow of the parent's own workbook runs from the parent's
         snapshot, any other from the snapshot of its definition as stored now."""
         if parent is None or parent.id != command.parent_execution_id:
@@ -510,6 +536,7 @@ class EngineService:
             return
         ex.root_execution_id = parent.root_execution_id or parent.id
         ex.workflow_id = None
+        ex.runtime_context["depth"] = command.depth
         self._start(session, ex, pinned, outcome)
 
     def _after_commit(self, outcome: _Outcome) -> None:
@@ -563,6 +590,10 @@ class EngineService:
                 _refuse_done(action_ex)
                 action_ex.state = State(state)
                 if state not in ("PAUSED", "RUNNING"):
+                    size = json_size(output, self.limits.result_size)
+                    if size > self.limits.result_size:
+                        action_ex.state = State.ERROR
+                        output = result_too_large("the action's result", size, self.limits.result_size)
                     action_ex.output = {"result": output}
                     action_ex.accepted = True
                     action_ex.updated_at = self.clock()

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from levante.exceptions import ExpressionError
-from levante.workflows.expressions import jinja_lang, scanner, yaql_lang
+from levante.workflows.expressions import jinja_lang, limits, scanner, yaql_lang
 from levante.workflows.expressions.runtime import ExpressionRuntime, Scope, make_scope
 
 
@@ -129,10 +129,16 @@ def evaluate(
         ExpressionError: An expression fails to compile or to evaluate.
     """
     scope = make_scope(data, runtime)
+    outermost = limits.begin()
     try:
         return _evaluate(value, scope)
     except RecursionError as error:
         raise ExpressionError(_preview(value), "the value is nested too deeply") from error
+    except limits.ExpressionTimeout:  # landed outside a guarded piece (the last moment of one)
+        raise ExpressionError(_preview(value), limits.timeout_message(limits.current().timeout)) from None
+    finally:
+        if outermost:
+            limits.end()
 
 
 def evaluate_string(
@@ -155,7 +161,14 @@ def evaluate_string(
     """
     if not isinstance(text, str):
         raise ExpressionError(_preview(text), "not a string")
-    return _evaluate_text(text, make_scope(data, runtime))
+    outermost = limits.begin()
+    try:
+        return _evaluate_text(text, make_scope(data, runtime))
+    except limits.ExpressionTimeout:  # landed outside a guarded piece (the last moment of one)
+        raise ExpressionError(_preview(text), limits.timeout_message(limits.current().timeout)) from None
+    finally:
+        if outermost:
+            limits.end()
 
 
 def _preview(value: Any) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from levante.workflows.expressions.limits import LimitError
 from levante.workflows.expressions.runtime import Scope
 
 _SCALARS = (bool, int, float, type(None))
@@ -160,6 +161,8 @@ def reason(error: BaseException) -> str:
     type (a bare ``KeyError`` message is just the quoted key).
     """
     text = str(error)
+    if isinstance(error, LimitError):
+        return text
     module = type(error).__module__ or ""
     if module.startswith(("yaql", "jinja2")):
         return text or type(error).__name__

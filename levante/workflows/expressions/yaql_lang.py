@@ -14,14 +14,16 @@ import threading
 from typing import Any, Callable, NamedTuple
 
 import yaql
-from yaql.language import factory, specs, utils
+from yaql.language import exceptions as yaql_exceptions
+from yaql.language import factory, specs, utils, yaqltypes
 
 from levante.exceptions import ExpressionError
-from levante.workflows.expressions import functions, yaql_fast
+from levante.workflows.expressions import functions, limits, yaql_fast, yaql_regex
 from levante.workflows.expressions.runtime import Scope
 from levante.workflows.expressions.scanner import YaqlPiece, yaql_plan
 
-#: Engine options (Mistral's ``[yaql]`` defaults). Output conversion itself is done by
+#: Engine options (Mistral's ``[yaql]`` defaults; ``yaql.memoryQuota`` is set from
+#: :func:`levante.workflows.expressions.limits.current`). Output conversion itself is done by
 #: :func:`_finalize`, which keeps sets as sets like ``convertSetsToLists=False`` does.
 ENGINE_OPTIONS: dict[str, Any] = {
     "yaql.limitIterators": -1,
@@ -48,7 +50,18 @@ _PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
 def _engine() -> Any:
     """The process-wide yaql engine (``=>`` keyword arguments, no delegates)."""
     yaql_factory = factory.YaqlFactory(keyword_operator="=>", allow_delegates=False)
-    return yaql_factory.create(options=dict(ENGINE_OPTIONS))
+    memory = limits.current().memory
+    return yaql_factory.create(options={**ENGINE_OPTIONS, "yaql.memoryQuota": memory if memory > 0 else -1})
+
+
+def _limits_changed(new: limits.ExpressionLimits) -> None:
+    """Parsed statements hold their engine (and its memory quota): start afresh if it changed."""
+    quota = new.memory if new.memory > 0 else -1
+    if _engine.cache_info().currsize and _engine().options.get("yaql.memoryQuota") == quota:
+        return
+    with _PARSE_LOCK:
+        _engine.cache_clear()
+        _prepare.cache_clear()
 
 
 def _scope_of(context: Any) -> Scope:
@@ -63,7 +76,9 @@ def _bind(impl: Callable[..., Any]) -> Callable[..., Any]:
     """
 
     def call(context: Any, *args: Any, **kwargs: Any) -> Any:
-        return utils.convert_input_data(impl(_scope_of(context), *args, **kwargs))
+        with limits.shielded():  # the runtime may be reading the database: never interrupted there
+            result = impl(_scope_of(context), *args, **kwargs)
+        return utils.convert_input_data(result)
 
     params = list(inspect.signature(impl).parameters.values())[1:]
     context_param = inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -76,12 +91,27 @@ def _bind(impl: Callable[..., Any]) -> Callable[..., Any]:
 @functools.cache
 def _root_context() -> Any:
     """The process-wide root context: yaql's standard library plus the built-ins."""
-    context = yaql.create_context(delegates=False).create_child_context()
+    # yaql's regex functions use ``re``, which cannot be stopped: ours (same names) take a timeout.
+    context = yaql.create_context(delegates=False, regex=False).create_child_context()
     context.register_function(_finalize)
+    context.register_function(_pow)
+    for function in yaql_regex.FUNCTIONS:
+        context.register_function(function)
     for name, impl in functions.BUILTINS:
         definition = specs.get_function_definition(_bind(impl), name=name, convention=None)
         context.register_function(definition)
     return context
+
+
+@specs.parameter("a", yaqltypes.Number())
+@specs.parameter("b", yaqltypes.Number())
+@specs.parameter("c", yaqltypes.Number(nullable=True))
+@specs.name("pow")
+def _pow(a: Any, b: Any, c: Any = None) -> Any:
+    """``pow(a, b, c => null)`` as yaql's, refusing an integer power too large to build."""
+    if c is None and isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        limits.check_size(b * a.bit_length() / 8, "number")
+    return pow(a, b, c)
 
 
 class _Prepared(NamedTuple):
@@ -154,11 +184,25 @@ def _run(piece: YaqlPiece, scope: Scope) -> Any:
         context = _root_context().create_child_context()
         context[_SCOPE_KEY] = scope
         context["$"] = scope.yaql_data(utils.convert_input_data)
-        return prepared.statement.evaluate(context=context)
+        return limits.guarded(lambda: prepared.statement.evaluate(context=context), piece.text, "YAQL")
     except ExpressionError:
         raise
     except Exception as error:  # noqa: BLE001 - every failure becomes an ExpressionError
-        raise ExpressionError(piece.text, functions.reason(error), "YAQL") from error
+        raise ExpressionError(piece.text, _reason(error), "YAQL") from error
+
+
+def _reason(error: Exception) -> str:
+    """The message of a failure, naming the limit when one was hit."""
+    if isinstance(error, TimeoutError):  # a regular expression ran out of time
+        return limits.timeout_message(limits.current().timeout)
+    if isinstance(error, (yaql_exceptions.MemoryQuotaExceededException, MemoryError)):
+        return limits.memory_message(None)
+    if isinstance(error, yaql_exceptions.CollectionTooLargeException):
+        return limits.memory_message(None, "collection")
+    return functions.reason(error)
+
+
+limits.on_change(_limits_changed)
 
 
 def evaluate_text(text: str, scope: Scope) -> Any:

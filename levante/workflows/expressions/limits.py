@@ -1,0 +1,337 @@
+"""Bounds on one expression evaluation: wall time and the size of what it builds.
+
+The limits are process-wide (:func:`configure`, called by whoever composes a process from its
+settings; this package reads no configuration itself). They hold for both languages:
+
+- **Time.** An evaluation that goes past :attr:`ExpressionLimits.timeout` seconds is stopped: a
+  watchdog thread raises :class:`ExpressionTimeout` in the evaluating thread (the interpreter
+  delivers it at the next bytecode boundary, so a loop written in the language stops at once).
+  Only evaluations that leave the YAQL fast path arm the watchdog; the fast path's closures are
+  bounded by the expression's own size. While a built-in function asks the engine for data
+  (``task()``, ``executions()``...), the evaluation is shielded: the timeout is raised when the
+  call returns, never inside the engine's database code.
+- **Size.** Operations that can build a large value in one step of C code (string and list
+  repetition, powers, padding, YAQL's own memory quota) refuse a result larger than
+  :attr:`ExpressionLimits.memory` bytes before building it.
+- **Regular expressions** run with the ``regex`` module's timeout (the time left to the
+  evaluation), since a backtracking match cannot be interrupted otherwise.
+
+Every failure is an :class:`~levante.exceptions.ExpressionError` naming the limit and the setting
+that raises it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, TypeVar
+
+from levante.exceptions import ExpressionError
+
+T = TypeVar("T")
+
+#: The settings users change, named in every limit error.
+TIMEOUT_SETTING = "LEVANTE_EXPRESSION_TIMEOUT"
+MEMORY_SETTING = "LEVANTE_EXPRESSION_MEMORY"
+
+
+@dataclass(frozen=True)
+class ExpressionLimits:
+    """Bounds of one evaluation (one call of ``evaluate`` or ``evaluate_string``)."""
+
+    #: Seconds one evaluation may run; 0 or less: no limit.
+    timeout: float = 3.0
+    #: Largest value (bytes) one operation may build; 0 or less: no limit.
+    memory: int = 64 * 1024 * 1024
+
+
+_limits = ExpressionLimits()
+_listeners: list[Callable[[ExpressionLimits], None]] = []
+
+
+def current() -> ExpressionLimits:
+    """The limits in force."""
+    return _limits
+
+
+def configure(limits: ExpressionLimits) -> ExpressionLimits:
+    """Set the limits of every evaluation in this process; returns the previous ones."""
+    global _limits
+    previous, _limits = _limits, limits
+    if limits != previous:
+        for listener in _listeners:
+            listener(limits)
+    return previous
+
+
+def on_change(listener: Callable[[ExpressionLimits], None]) -> None:
+    """Call ``listener`` whenever :func:`configure` changes the limits (e.g. to rebuild YAQL's engine)."""
+    _listeners.append(listener)
+
+
+class ExpressionTimeout(BaseException):  # noqa: N818 - raised into a thread, never caught by `except Exception`
+    """Raised asynchronously into a thread whose evaluation is past its deadline.
+
+    A BaseException, so that no ``except Exception`` of the expression libraries swallows it.
+    """
+
+
+def timeout_message(seconds: float) -> str:
+    """The text of a timed-out evaluation."""
+    return (f"the expression ran longer than the limit of {seconds:g} s and was stopped "
+            f"(raise it with {TIMEOUT_SETTING} or --expression-timeout)")
+
+
+def memory_message(size: int | float | None, what: str = "value") -> str:
+    """The text of a value over the memory limit (``size``: its estimated size, if known)."""
+    about = f" of about {int(size):,} bytes" if size is not None else ""
+    return (f"the expression would build a {what}{about}, over the limit of {_limits.memory:,} bytes "
+            f"(raise it with {MEMORY_SETTING} or --expression-memory)")
+
+
+def check_size(size: int | float, what: str = "value") -> None:
+    """Refuse to build something of ``size`` bytes over the memory limit.
+
+    Raises:
+        LimitError: ``size`` is over the limit.
+    """
+    if 0 < _limits.memory < size:
+        raise LimitError(memory_message(size, what))
+
+
+class LimitError(Exception):
+    """A limit refused an operation (the language module turns it into an ExpressionError)."""
+
+
+# --- the watchdog ------------------------------------------------------------------------
+
+
+def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               ctypes.py_object(exc) if exc is not None else None)
+
+
+#: Seconds between two raises into an evaluation that is still running past its deadline.
+REFIRE_INTERVAL = 0.05
+
+
+class _Guard:
+    __slots__ = ("thread_id", "deadline", "first_deadline", "timeout", "done", "fired", "shielded", "late")
+
+    def __init__(self, deadline: float, timeout: float) -> None:
+        self.thread_id = threading.get_ident()
+        self.deadline = self.first_deadline = deadline
+        self.timeout = timeout
+        self.done = False
+        self.fired = False
+        self.shielded = 0
+        self.late = False
+
+
+class _Watchdog:
+    """One daemon thread raising ExpressionTimeout into evaluations past their deadline.
+
+    Arming and disarming are cheap (a dict entry, an uncontended lock): the thread sleeps until
+    the earliest deadline it knows of, and is woken only when it was idle.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[int, _Guard] = {}
+        self._wake = threading.Event()
+        self._idle = False
+        self._thread: threading.Thread | None = None
+
+    def arm(self, guard: _Guard) -> None:
+        self._active[id(guard)] = guard
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="levante-expression-watchdog",
+                                                    daemon=True)
+                    self._thread.start()
+        if self._idle:
+            self._wake.set()
+
+    def disarm(self, guard: _Guard) -> None:
+        self._active.pop(id(guard), None)
+        with self._lock:
+            guard.done = True
+            if guard.fired:
+                _raise_in(guard.thread_id, None)  # clear it if it was not delivered yet
+
+    def shield(self, guard: _Guard, delta: int) -> None:
+        with self._lock:
+            guard.shielded += delta
+
+    def _fire(self, guard: _Guard) -> None:
+        with self._lock:
+            if guard.done:
+                return
+            if guard.shielded:
+                guard.late = True  # raised when the shielded call returns
+            else:
+                guard.fired = True
+                _raise_in(guard.thread_id, ExpressionTimeout)
+            # Until the evaluation ends, raise again now and then: an exception delivered inside
+            # a __del__ or an `except BaseException` of a library would otherwise be lost.
+            guard.deadline = time.monotonic() + REFIRE_INTERVAL
+
+    def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            earliest: float | None = None
+            for guard in list(self._active.values()):
+                if guard.deadline <= now:
+                    self._fire(guard)
+                elif earliest is None or guard.deadline < earliest:
+                    earliest = guard.deadline
+            if earliest is None:
+                # Idle: arm() wakes us. `_idle` is set before looking again, so an arm() in
+                # between either sees it or is seen here.
+                self._idle = True
+                if not self._active:
+                    self._wake.wait()
+                self._idle = False
+            else:
+                self._wake.wait(earliest - now)
+            self._wake.clear()
+
+
+_WATCHDOG = _Watchdog()
+_local = threading.local()
+
+
+#: A step (everything the engine evaluates for one event of one execution) may take this many
+#: expression timeouts in all.
+STEP_TIMEOUTS = 2
+
+
+def step_message() -> str:
+    """The text of an evaluation refused because its step used up its time."""
+    seconds = STEP_TIMEOUTS * _limits.timeout
+    return (f"the expressions evaluated in one step of this workflow ran longer than {seconds:g} s "
+            f"({STEP_TIMEOUTS} times the expression time limit) and were stopped "
+            f"(raise it with {TIMEOUT_SETTING} or --expression-timeout)")
+
+
+@contextmanager
+def step() -> Iterator[None]:
+    """Bound the total expression time of one step of the engine (one decision, made while it holds
+    the execution's lock) to :data:`STEP_TIMEOUTS` timeouts: a fan-out of many runaway tasks
+    holds the lock for that long at most, not for each of them in turn."""
+    if _limits.timeout <= 0 or _local.__dict__.get("step_end") is not None:
+        yield
+        return
+    _local.step_end = time.monotonic() + STEP_TIMEOUTS * _limits.timeout
+    try:
+        yield
+    finally:
+        _local.step_end = None
+
+
+def begin() -> bool:
+    """Start the outermost evaluation on this thread.
+
+    Returns True when this call set the deadline (and must call :func:`end`); nested evaluations
+    (a built-in evaluating again) share the outer deadline.
+    """
+    if _limits.timeout <= 0 or _local.__dict__.get("deadline") is not None:
+        return False
+    _local.deadline = 0.0  # open; the clock starts at the first slow piece (see guarded)
+    return True
+
+
+def end() -> None:
+    """End the evaluation :func:`begin` started."""
+    _local.deadline = None
+
+
+def time_left() -> float | None:
+    """Seconds left to the current evaluation (None: no limit)."""
+    deadline = _local.__dict__.get("deadline")
+    if deadline is None:
+        return None
+    if not deadline:
+        return _limits.timeout
+    return deadline - time.monotonic()
+
+
+def guarded(run: Callable[[], T], text: str, language: str) -> T:
+    """Run ``run`` (the slow path of one expression) under the evaluation's deadline.
+
+    Raises:
+        ExpressionError: the deadline passed (with :func:`timeout_message`).
+    """
+    state = _local.__dict__
+    deadline = state.get("deadline")
+    if deadline is None or state.get("guard") is not None:
+        return run()
+    if not deadline:  # the clock starts at the first slow piece (parsing is not evaluating)
+        deadline = time.monotonic() + _limits.timeout
+        step_end = state.get("step_end")
+        if step_end is not None and step_end < deadline:
+            if step_end <= time.monotonic():
+                raise ExpressionError(text, step_message(), language)
+            deadline = step_end
+        _local.deadline = deadline
+    guard = _Guard(deadline, _limits.timeout)
+    try:
+        _local.guard = guard
+        try:
+            _WATCHDOG.arm(guard)
+            return run()
+        finally:
+            _disarm(guard)
+    except ExpressionTimeout:
+        _disarm(guard)  # again: the timeout may have landed before the `finally` disarmed it
+        raise ExpressionError(text, _expired_message(guard), language) from None
+    except BaseException as error:
+        _disarm(guard)
+        if guard.fired or guard.late:  # the timeout surfaced as another error
+            raise ExpressionError(text, _expired_message(guard), language) from error
+        raise
+
+
+def _expired_message(guard: _Guard) -> str:
+    step_end = _local.__dict__.get("step_end")
+    if step_end is not None and guard.first_deadline >= step_end:
+        return step_message()  # the step's time ran out before the evaluation's own
+    return timeout_message(guard.timeout)
+
+
+def _disarm(guard: _Guard) -> None:
+    """Disarm, even when the timeout lands in the middle of it (disarming again is harmless)."""
+    while True:
+        try:
+            _WATCHDOG.disarm(guard)
+            _local.guard = None
+            return
+        except ExpressionTimeout:
+            continue
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Hold the timeout back while a built-in calls into the engine (raised once it returns)."""
+    guard = _local.__dict__.get("guard")
+    if guard is None:
+        yield
+        return
+    _WATCHDOG.shield(guard, 1)
+    try:
+        yield
+    finally:
+        _WATCHDOG.shield(guard, -1)
+    if guard.late and not guard.shielded:
+        guard.fired = True
+        raise ExpressionTimeout
+
+
+def call_shielded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` inside :func:`shielded`."""
+    with shielded():
+        return fn(*args, **kwargs)

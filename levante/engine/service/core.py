@@ -14,6 +14,7 @@ import hmac
 import logging
 import secrets
 import threading
+import time
 from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
@@ -39,6 +40,10 @@ from levante.workflows.expressions.limits import step as expression_step
 LOG = logging.getLogger(__name__)
 #: Most executions one engine transaction applies events to.
 EXECUTIONS_PER_TRANSACTION = 32
+#: A shared transaction commits early once its decisions took this long (seconds): a decision
+#: evaluating slow expressions (up to two expression timeouts) must not make the executions after it
+#: in the batch, and every writer waiting for the lock, wait for theirs too.
+SHARED_TRANSACTION_SECONDS = 0.5
 _DONE = (State.SUCCESS, State.ERROR, State.CANCELLED)
 
 
@@ -283,24 +288,39 @@ class EngineService:
                 cause = exc
                 again += self._standalone_one_by_one(standalone)
         items = sorted(groups.items())
-        for start in range(0, len(items), EXECUTIONS_PER_TRANSACTION):
-            chunk = items[start:start + EXECUTIONS_PER_TRANSACTION]
-            outcome = _Outcome()
-            try:
-                with transaction(self.session_factory) as session:
-                    for execution_id, group in chunk:
-                        self._apply_known(session, execution_id, group, outcome)
-            except Exception as exc:  # noqa: BLE001 - isolate the failing execution, below
-                cause = exc
-                if len(chunk) > 1:
-                    LOG.warning("engine: a batch of %d executions failed (%s); applying them one by one",
-                                len(chunk), exc)
-                for execution_id, group in chunk:
-                    again += self._apply_guarded(execution_id, group, None if len(chunk) > 1 else exc)
-                continue
-            self._after_commit(outcome)
+        while items:
+            taken, busy, error = self._apply_chunk(items[:EXECUTIONS_PER_TRANSACTION])
+            again += busy
+            cause = error or cause
+            items = items[taken:]
         if again:
             raise EngineBusy(again, cause or RuntimeError("unknown"))
+
+    def _apply_chunk(self, chunk: list[tuple[str, list[ev.Event]]]
+                     ) -> tuple[int, list[ev.Event], BaseException | None]:
+        """Apply the events of several executions in one transaction (each alone if it fails).
+        Returns how many executions of ``chunk`` were taken, the events to apply again later, and
+        the error that made the shared transaction fail."""
+        outcome = _Outcome()
+        taken = 0
+        try:
+            with transaction(self.session_factory) as session:
+                began = time.monotonic()
+                for execution_id, group in chunk:
+                    self._apply_known(session, execution_id, group, outcome)
+                    taken += 1
+                    if time.monotonic() - began > SHARED_TRANSACTION_SECONDS:
+                        break  # commit now: the others must not wait behind a slow decision
+        except Exception as exc:  # noqa: BLE001 - isolate the failing execution, below
+            if len(chunk) > 1:
+                LOG.warning("engine: a batch of %d executions failed (%s); applying them one by one",
+                            len(chunk), exc)
+            again: list[ev.Event] = []
+            for execution_id, group in chunk:
+                again += self._apply_guarded(execution_id, group, None if len(chunk) > 1 else exc)
+            return len(chunk), again, exc
+        self._after_commit(outcome)
+        return taken, [], None
 
     def _apply_known(self, session: Session, execution_id: str, events: list[ev.Event], outcome: _Outcome) -> None:
         try:  # an unknown execution fails at its lock, before anything was written

@@ -433,6 +433,19 @@ def executions_below(session: Session, execution_id: str) -> list[tuple[str, Sta
     return out
 
 
+def lock_executions(session: Session, ids: Sequence[str]) -> None:
+    """Take the locks of these executions in id order (PostgreSQL; on SQLite the transaction
+    holds the database's write lock already). Locking a whole tree in the global order that the
+    engine's batches follow too keeps two cancels in one tree, or a cancel and a batch, from
+    deadlocking."""
+    if is_sqlite(session):
+        ensure_write_lock(session)
+        return
+    for part in chunks(sorted(set(ids))):
+        session.execute(select(WF_TABLE.c.id).where(WF_TABLE.c.id.in_(part)).order_by(WF_TABLE.c.id)
+                        .with_for_update())
+
+
 def cancel_executions(session: Session, ids: Sequence[str], info: str, at: datetime) -> list[str]:
     """End the executions of ``ids`` that have not ended CANCELLED (``state_info`` and output
     ``{"result": info}``), one UPDATE per chunk of ids; returns the ids it changed. On

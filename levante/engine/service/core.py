@@ -766,6 +766,8 @@ class EngineService:
             outcome = _Outcome()
             try:
                 with transaction(self.session_factory) as session:
+                    if isinstance(event, (ev.CancelRequested, ev.StopRequested)) and not is_sqlite(session):
+                        self._lock_tree(session, event.execution_id)
                     ex = repo.get_execution(session, event.execution_id, lock=True)
                     refuse_request(ex, event)
                     state = self._load(session, ex.id, [event], execution=ex)
@@ -778,6 +780,14 @@ class EngineService:
             self._after_commit(outcome)
             return state.execution
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _lock_tree(session: Session, execution_id: str) -> None:
+        """Lock an execution and every unfinished one below it, in id order (PostgreSQL), before
+        ending them: two cancels in one tree, or a cancel and an engine batch (which lock in id
+        order too), then cannot deadlock. What starts meanwhile is caught by :meth:`_abandon`."""
+        below = [i for i, s in repo.executions_below(session, execution_id) if s not in _DONE]
+        repo.lock_executions(session, [execution_id, *below])
 
     def update_execution(self, execution_id: str, description: str | None = None,
                          env: dict[str, Any] | None = None) -> WorkflowExecution:

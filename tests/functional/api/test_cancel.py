@@ -9,6 +9,8 @@ ended execution is a 409.
 
 from __future__ import annotations
 
+import random
+import threading
 import time
 from typing import Any
 
@@ -117,7 +119,8 @@ def _tree(api: Any, root_id: str) -> list[str]:
     """The root and every execution of its tree."""
     with transaction(api.node.read_factory) as session:
         below = session.scalars(select(WorkflowExecutionRow.id)
-                                .where(WorkflowExecutionRow.root_execution_id == root_id))
+                                .where(WorkflowExecutionRow.root_execution_id == root_id)
+                                .order_by(WorkflowExecutionRow.id))
         return [root_id, *below]
 
 
@@ -272,3 +275,51 @@ def test_an_errored_execution_refuses_cancel_but_can_still_be_rerun(api, name):
     assert api.wait(ex["id"])["state"] == "ERROR"
     assert len(_actions(api, ex["id"])) == 2
     assert decoded(api.get(f"/v2/executions/{ex['id']}")["output"])["result"]
+
+
+def test_cancel_of_a_paused_tree(api, name):
+    api.upload("workflows", TREE.format(name=name))
+    ex = api.start(name)
+    api.wait_for(lambda: _counts(api, _tree(api, ex["id"]))["actions"].get("RUNNING") == 7)
+    api.put(f"/v2/executions/{ex['id']}", {"state": "PAUSED"})
+    api.wait_for(lambda: _counts(api, _tree(api, ex["id"]))["executions"] == {"PAUSED": 7})
+    api.put(f"/v2/executions/{ex['id']}", {"state": "CANCELLED"})
+    assert _counts(api, _tree(api, ex["id"])) == {
+        "executions": {"CANCELLED": 7}, "tasks": {"CANCELLED": 11}, "actions": {"CANCELLED": 7}}
+
+
+def cancel_storm(api: Any, name: str) -> None:
+    """Many concurrent cancels of the root and of sub-executions while the tree still grows: each
+    answers 200 or 409 (never a 500), and in the end nothing of the tree runs."""
+    api.upload("workflows", RECURSIVE_BODY.format(name=name))
+    ex = api.start(name)
+    api.wait_for(lambda: len(_tree(api, ex["id"])) >= 15, timeout=60)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def cancel_some(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(5):
+            tree = _tree(api, ex["id"])
+            target = tree[0] if rng.random() < 0.3 else rng.choice(tree)
+            resp = api.client.simulate_put(f"/v2/executions/{target}", json={"state": "CANCELLED"})
+            with lock:
+                statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=cancel_some, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert set(statuses) <= {200, 409}, statuses
+    if api.get(f"/v2/executions/{ex['id']}")["state"] == "RUNNING":  # only subs were hit: the root goes on
+        api.put(f"/v2/executions/{ex['id']}", {"state": "CANCELLED"})
+    api.wait_for(lambda: api.get(f"/v2/executions/{ex['id']}")["state"] == "CANCELLED", timeout=30)
+    counts = _counts(api, _tree(api, ex["id"]))
+    assert not set(counts["executions"]) & {"RUNNING", "PAUSED", "IDLE"}, counts
+    assert "RUNNING" not in counts["actions"], counts
+    assert not set(counts["tasks"]) & {"RUNNING", "IDLE", "WAITING", "DELAYED", "PAUSED"}, counts
+
+
+def test_a_cancel_storm_on_a_growing_tree(api, name):
+    cancel_storm(api, name)

@@ -18,7 +18,16 @@ from levante.config import load
 from levante.messaging.topology import Topology
 from levante.node import Node
 from tests.functional.api.helpers import Api
-from tests.functional.api.test_cancel import MANY_ITEMS, RECURSIVE_BODY, SLEEPS, TREE, TWO_WAITS, _counts, _tree
+from tests.functional.api.test_cancel import (
+    MANY_ITEMS,
+    RECURSIVE_BODY,
+    SLEEPS,
+    TREE,
+    TWO_WAITS,
+    _counts,
+    _tree,
+    cancel_storm,
+)
 
 pytestmark = pytest.mark.integration
 #: Executor threads of the node: fewer than the 8 sleeps of SLEEPS, so some wait in RabbitMQ.
@@ -114,3 +123,7 @@ def test_queued_requests_are_skipped_and_running_sleeps_stop(api: Api, amqp_url:
     api.wait_for(quiet, timeout=30)
     assert {a["state"] for a in api.get("/v2/action_executions", workflow_execution_id=ex["id"])
             ["action_executions"]} == {"CANCELLED"}
+
+
+def test_a_cancel_storm_on_a_growing_tree(api: Api) -> None:
+    cancel_storm(api, "cancel_storm_pg")

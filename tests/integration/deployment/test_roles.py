@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -278,7 +279,10 @@ version: '2.0'
     while _ready(cluster, "executor.special") != 16 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _ready(cluster, "executor.special") == 16, cluster.logs()
-    cancelled = cluster.call("PUT", f"/executions/{ex['id']}", {"state": "CANCELLED"})
+    try:
+        cancelled = cluster.call("PUT", f"/executions/{ex['id']}", {"state": "CANCELLED"})
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"cancel answered {exc.code}: {exc.read()[:2000]!r}\n{cluster.logs()}") from None
     assert cancelled["state"] == "CANCELLED"
     actions = cluster.call("GET", f"/action_executions?workflow_execution_id={ex['id']}")["action_executions"]
     assert len(actions) == 24 and {a["state"] for a in actions} == {"CANCELLED"}

@@ -5,14 +5,17 @@ gunicorn (2 workers), 2 engines and 2 executors, injects faults while they run, 
 
 Faults (each once with ``--slim``, several times otherwise): SIGKILL of an engine, of an executor,
 of a gunicorn worker; a restart of RabbitMQ; a restart of PostgreSQL; a callback sent twice; a
-callback that lands while its execution is paused (paused by the harness, resumed after). Killed
+callback that lands while its execution is paused (paused by the harness, resumed after); a cancel
+storm (self-recursive executions, each level waiting on an async action, cancelled by many
+concurrent requests at their roots and at random sub-executions while they grow). Killed
 engines and executors are restarted by the harness (as a supervisor would); gunicorn's master
 restarts its workers. ``pause-before`` pauses are resumed by the harness.
 
 Verdict (exit 0 only when all hold): every execution ended SUCCESS with its expected output; no
 action without ``safe-rerun`` ran more than once; no callback the third party got a 2xx for is
 missing from its action's output; no execution is left unfinished ``--settle`` seconds after the
-last fault.
+last fault; the cancel storm got no 500, and nothing of the cancelled trees is left running
+(execution, task or action).
 """
 
 from __future__ import annotations
@@ -41,7 +44,28 @@ from bench.deployment import TERMINAL, Api, Deployment, Unreachable, check_backe
 from bench.faults_third_party import ThirdParty  # noqa: E402
 
 FAULTS = ("kill_engine", "kill_executor", "kill_api_worker", "restart_rabbitmq", "restart_postgresql",
-          "callback_twice", "callback_during_pause")
+          "callback_twice", "callback_during_pause", "cancel_storm")
+#: The cancel storm's workflow: each level waits on an async action and starts two more levels.
+STORM_WF = """
+version: '2.0'
+{name}:
+  input:
+    - depth: 5
+  tasks:
+    wait:
+      action: std.async_noop
+    check:
+      action: std.noop
+      on-success:
+        - deeper: <% $.depth > 0 %>
+    deeper:
+      with-items: i in [1, 2]
+      workflow: {name}
+      input:
+        depth: <% $.depth - 1 %>
+"""
+#: States that mean "still running" for an execution, a task or an action.
+_UNFINISHED = ("RUNNING", "PAUSED", "IDLE", "WAITING", "DELAYED")
 
 
 def _json(value: Any) -> Any:
@@ -75,6 +99,9 @@ class Campaign:
         self.faults_done: Counter[str] = Counter()
         self.fault_log: list[str] = []
         self.resumed_pause_before = 0
+        self.storm_roots: list[str] = []
+        self.storm_statuses: Counter[str] = Counter()
+        self.storm_errors: list[str] = []
         self.lock = threading.Lock()
 
     # --- starting executions ------------------------------------------------------------
@@ -179,25 +206,14 @@ class Campaign:
             pid = self.rng.choice(pids)
             os.kill(pid, signal.SIGKILL)
             self.fault_log.append(f"SIGKILL gunicorn worker {pid} (of {pids})")
-        elif fault == "restart_rabbitmq":
-            t0 = time.monotonic()
-            for cmd in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"]):
-                res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
-                if res.returncode:
-                    raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr[-500:]}")
-            self.fault_log.append(f"RabbitMQ restarted ({time.monotonic() - t0:.1f} s)")
-        elif fault == "restart_postgresql":
-            version = sorted(os.listdir("/etc/postgresql"))[-1]
-            t0 = time.monotonic()
-            res = subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-                                 capture_output=True, text=True, check=False, timeout=120)
-            if res.returncode:
-                raise RuntimeError(f"pg_ctlcluster restart failed: {res.stderr[-500:]}")
-            self.fault_log.append(f"PostgreSQL restarted ({time.monotonic() - t0:.1f} s)")
+        elif fault in ("restart_rabbitmq", "restart_postgresql"):
+            self._restart(fault)
         elif fault == "callback_twice":
             with self.third.lock:
                 self.third.double_next += 1
             self.fault_log.append("next callback will be sent twice")
+        elif fault == "cancel_storm":
+            self.cancel_storm()
         elif fault == "callback_during_pause":
             with self.lock:
                 self.pause_faults_wanted += 1
@@ -209,6 +225,97 @@ class Campaign:
             return  # counted when it happened
         self.faults_done[fault] += 1
 
+    def _restart(self, fault: str) -> None:
+        """Restart RabbitMQ or PostgreSQL (needs root)."""
+        if fault == "restart_rabbitmq":
+            t0 = time.monotonic()
+            for cmd in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"]):
+                res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+                if res.returncode:
+                    raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr[-500:]}")
+            self.fault_log.append(f"RabbitMQ restarted ({time.monotonic() - t0:.1f} s)")
+        else:
+            version = sorted(os.listdir("/etc/postgresql"))[-1]
+            t0 = time.monotonic()
+            res = subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                                 capture_output=True, text=True, check=False, timeout=120)
+            if res.returncode:
+                raise RuntimeError(f"pg_ctlcluster restart failed: {res.stderr[-500:]}")
+            self.fault_log.append(f"PostgreSQL restarted ({time.monotonic() - t0:.1f} s)")
+
+    # --- the cancel storm ---------------------------------------------------------------
+
+    def cancel_storm(self, roots: int = 3, threads: int = 6, cancels: int = 5) -> None:
+        """Start self-recursive executions, let their trees grow, then cancel roots and random
+        sub-executions from many threads at once. Every answer must be 200 or 409 (never a 500);
+        the verdict checks that nothing of the trees is left running."""
+        name = self.prefix + "storm"
+        started = [self.api.call("POST", "/executions", {"workflow_name": name})["id"] for _ in range(roots)]
+        with self.lock:
+            self.storm_roots += started
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and min(len(self._storm_tree(r)) for r in started) < 8:
+            time.sleep(0.5)
+
+        def cancel_some(seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in range(cancels):
+                root = rng.choice(started)
+                target = root if rng.random() < 0.3 else rng.choice(self._storm_tree(root))
+                status = self._storm_cancel(target)
+                with self.lock:
+                    self.storm_statuses[status] += 1
+
+        workers = [threading.Thread(target=cancel_some, args=(self.rng.random(),)) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(180)
+        self.fault_log.append(f"cancel storm on {len(started)} trees: {dict(self.storm_statuses)}")
+
+    def _storm_tree(self, root: str) -> list[str]:
+        try:
+            below = self.api.call("GET", f"/executions/{root}/executions", patience=30)["executions"]
+        except RuntimeError:
+            return [root]
+        return [root, *(e["id"] for e in below)]
+
+    def _storm_cancel(self, execution_id: str) -> str:
+        """PUT CANCELLED; returns the status (a 500 is recorded as an error). Other 5xx and
+        connection errors (a fault just before) are tried again for 30 s."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ans = self.api.call("PUT", f"/executions/{execution_id}", {"state": "CANCELLED"}, patience=0,
+                                    ok=(409,))
+                return str(ans.get("_status", 200)) if isinstance(ans, dict) else "200"
+            except RuntimeError as exc:
+                if "-> 500" in str(exc) or time.monotonic() > deadline:
+                    with self.lock:
+                        self.storm_errors.append(str(exc)[:500])
+                    return "error"
+                time.sleep(1.0)
+
+    def _storm_verdict(self) -> dict[str, Any]:
+        """Cancel what the storm left running (a root only its sub-executions were hit in), then
+        list whatever of the trees still runs."""
+        left: list[dict[str, Any]] = []
+        for root in self.storm_roots:
+            if self.api.call("GET", f"/executions/{root}")["state"] not in TERMINAL:
+                self._storm_cancel(root)
+            for ex_id in self._storm_tree(root):
+                ex = self.api.call("GET", f"/executions/{ex_id}")
+                tasks = self.api.call("GET", f"/executions/{ex_id}/tasks")["tasks"]
+                actions = self.api.call("GET", f"/action_executions?workflow_execution_id={ex_id}")
+                running = ([f"execution {ex_id} {ex['state']}"] if ex["state"] in _UNFINISHED else []) + \
+                    [f"task {t['id']} {t['state']}" for t in tasks if t["state"] in _UNFINISHED] + \
+                    [f"action {a['id']} {a['state']}" for a in actions["action_executions"]
+                     if a["state"] in _UNFINISHED]
+                if running:
+                    left.append({"root": root, "running": running[:10]})
+        return {"roots": len(self.storm_roots), "statuses": dict(self.storm_statuses),
+                "errors": self.storm_errors[:20], "left_running": left[:20]}
+
     # --- the run ------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
@@ -219,6 +326,7 @@ class Campaign:
         self.dep.start()
         self.api = Api(self.dep.base)
         self.api.call("POST", "/workflows", mix.workflows(self.prefix), plain=True)
+        self.api.call("POST", "/workflows", STORM_WF.format(name=self.prefix + "storm"), plain=True)
         log(f"deployment up in {time.monotonic() - t0:.1f} s (logs in {self.tmp})")
         n = args.executions
         rounds = 1 if args.slim else args.rounds
@@ -348,8 +456,10 @@ class Campaign:
         wanted = 1 if self.args.slim else self.args.rounds
         missing_faults = {f: wanted - self.faults_done[f] for f in FAULTS
                           if self.faults_done[f] < wanted and not self.args.no_faults}
+        storm = self._storm_verdict()
         ok = (expected_ok == len(self.executions) and not reruns and not lost and not stuck
-              and not missing_faults and not self.duplicates_started)
+              and not missing_faults and not self.duplicates_started
+              and not storm["errors"] and not storm["left_running"])
         return {
             "ok": ok,
             "mode": "slim" if self.args.slim else "full",
@@ -362,6 +472,7 @@ class Campaign:
             "callbacks_lost": len(lost),
             "stuck_executions": len(stuck),
             "duplicate_executions_started": len(self.duplicates_started),
+            "cancel_storm": storm,
             "faults": dict(self.faults_done),
             "faults_missing": missing_faults,
             "callbacks_sent_twice": [{"action_execution": a, "statuses": s} for a, s in self.third.doubled],
@@ -414,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for key in ("ok", "executions", "ended_as_expected", "unexpected", "non_safe_rerun_actions_run_twice",
                     "callbacks_delivered", "callbacks_lost", "stuck_executions", "duplicate_executions_started",
-                    "faults", "faults_missing", "process_restarts", "unexpected_process_exits", "seconds", "logs"):
+                    "cancel_storm", "faults", "faults_missing", "process_restarts", "unexpected_process_exits",
+                    "seconds", "logs"):
             print(f"{key}: {json.dumps(verdict[key])}")
         for key, items in verdict["details"].items():
             for item in items:

@@ -103,6 +103,8 @@ class Node:
         self.service = EngineService(self.session_factory, self.catalog, limits=config.engine_limits())
         self.service.on_outbox = self._relay if self.embedded else self._relay_to_broker
         self.service.on_schedule = self._wake_scheduler
+        # Cancelled actions: the in-process pool skips or stops them; executors elsewhere hear a broadcast.
+        self.service.on_cancelled = self.runner.cancellations.cancel if self.embedded else self._broadcast_cancel
         #: Fires due cron triggers (engine role); tests may replace its ``next_time``.
         self.cron = CronFirer(self.service)
         self.service.before_commit = self._mark_sent_in
@@ -307,6 +309,14 @@ class Node:
             return
         for row_id in sent:
             self._sent.put(row_id)
+
+    def _broadcast_cancel(self, action_execution_ids: list[str]) -> None:
+        if self.transport is None:
+            return
+        try:
+            self.transport.broadcast_cancel(action_execution_ids)
+        except Exception:  # noqa: BLE001 - the actions are CANCELLED anyway; their results will be refused
+            LOG.exception("could not broadcast the cancel of %d action(s)", len(action_execution_ids))
 
     def _sweeper_loop(self) -> None:
         while not self._stop.wait(SWEEP_AGE / 2):

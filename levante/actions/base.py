@@ -106,6 +106,12 @@ class Action:
         """Whether ``run`` produces the result (True) or a third party delivers it later (False)."""
         return True
 
+    def cancel(self) -> None:
+        """Asked (from another thread) to stop: the action execution was cancelled with its
+        workflow execution while ``run`` was running. An interruptible action makes ``run``
+        return soon; what it returns then is not used. The default does nothing (``run`` goes
+        on to its end, and its result is refused)."""
+
 
 def action_label(action: Any) -> str:
     """Name an action instance for messages: its ``label`` (e.g. Mistral's "Fail action", which

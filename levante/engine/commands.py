@@ -87,3 +87,24 @@ class Completed(Command):
     kind: ClassVar[str] = "completed"
     execution_id: str
     state: str
+
+
+@dataclass(frozen=True)
+class AbandonWork(Command):
+    """The execution was ended by request (cancel, or a forced SUCCESS/ERROR): in the same
+    transaction, every action execution of it still RUNNING or PAUSED, and every sub-execution
+    below it at any depth that has not ended (with its tasks and action executions), end
+    CANCELLED; their queued action requests are not run, and executors running them are told
+    to stop. ``reason`` says why (their ``state_info`` is ``Cancelled: <reason>.``); the
+    sub-executions take ``message`` (the user's, as Mistral passes a cancel's message down) when
+    one was given."""
+
+    kind: ClassVar[str] = "abandon_work"
+    execution_id: str
+    reason: str
+    message: str | None = None
+
+    @property
+    def info(self) -> str:
+        """The ``state_info`` of the tasks and action executions it ends."""
+        return f"Cancelled: {self.reason}."

@@ -15,13 +15,13 @@ from typing import Any
 from levante.engine import context as ctx
 from levante.engine import events as ev
 from levante.engine.base import MAX_STATE_INFO
-from levante.engine.commands import Command, Completed, Dispatch
+from levante.engine.commands import AbandonWork, Command, Completed, Dispatch
 from levante.engine.limits import json_size, result_too_large
-from levante.engine.model import TaskExecution
+from levante.engine.model import TaskExecution, WorkflowExecution
 from levante.engine.tasks import TaskLogic
 from levante.engine.transitions import TransitionLogic
-from levante.exceptions import ExpressionError
-from levante.states import State
+from levante.exceptions import ConflictError, ExpressionError
+from levante.states import TASK_COMPLETED, State
 from levante.workflows import expressions
 from levante.workflows.specs import thaw
 
@@ -119,18 +119,41 @@ class Conductor(TaskLogic, TransitionLogic):
         self.resume_work()
 
     def on_cancel(self, event: ev.CancelRequested) -> None:
-        """Cancel: the execution ends CANCELLED; running sub-workflows are cancelled too."""
+        """Cancel: the execution ends CANCELLED, and so does everything still running in it: its
+        tasks here, its action executions and its sub-executions at any depth (the service does
+        those in bulk, see :class:`AbandonWork`). Unlike Mistral, running work is not left to
+        finish: a late result is refused (the callback gets a 409)."""
         if self.ex.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
             return
-        for child in self.running_children() + self.paused_children():
-            self.emit(Dispatch(ev.CancelRequested(child, message=event.message)))
+        self.abandon_work(f"workflow execution {self.ex.id} was cancelled", event.message)
         self.finish(State.CANCELLED, event.message)
 
     def on_stop(self, event: ev.StopRequested) -> None:
-        """Force SUCCESS or ERROR (no-op on a completed execution)."""
+        """Force SUCCESS or ERROR (no-op on a completed execution); what still runs is abandoned
+        (ends CANCELLED) as on a cancel."""
         if self.ex.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
             return
+        self.abandon_work(f"workflow execution {self.ex.id} was set to {event.state} by request", event.message)
         self.finish(State(event.state), event.message)
+
+    def abandon_work(self, reason: str, message: str | None = None) -> None:
+        """Every task of this execution that has not ended ends CANCELLED now (a with-items task
+        counts its running items as cancelled, so that a rerun without reset runs them again);
+        the service then ends the action executions and the sub-executions below (AbandonWork)."""
+        command = AbandonWork(self.ex.id, reason, message)
+        now = self.clock()
+        for task_ex in self.state.tasks:
+            if task_ex.state in TASK_COMPLETED:
+                continue
+            wi = task_ex.runtime_context.get("with_items")
+            if wi and wi.get("running"):
+                wi["done"] += wi["running"]
+                wi["cancelled"] = wi.get("cancelled", 0) + wi["running"]
+                wi["running"] = 0
+            self.set_task_state(task_ex, State.CANCELLED, command.info)
+            task_ex.processed = True
+            task_ex.finished_at = now
+        self.emit(command)
 
     # --- completion -------------------------------------------------------------------------
 
@@ -266,3 +289,23 @@ class Conductor(TaskLogic, TransitionLogic):
             if task_ex.type == "WORKFLOW" and task_ex.state not in (State.SUCCESS, State.ERROR, State.SKIPPED):
                 out += [c.id for c in self.store.sub_executions(task_ex.id) if c.state in states]
         return out
+
+
+def refuse_request(ex: WorkflowExecution, event: ev.Event) -> None:
+    """A cancel or a pause asked of an execution that has already ended is refused (409) with a
+    message naming its state (Mistral silently ignores the cancel; a user who cancels a finished
+    execution should learn that nothing was cancelled).
+
+    Raises:
+        ConflictError: ``event`` is a cancel or a (requested, not cascaded) pause and ``ex`` ended.
+    """
+    if ex.state not in (State.SUCCESS, State.ERROR, State.CANCELLED):
+        return
+    if isinstance(event, ev.CancelRequested):
+        verb = "cancelled"
+    elif isinstance(event, ev.PauseRequested) and not event.cascade:
+        verb = "paused"
+    else:
+        return
+    raise ConflictError(f"Workflow execution {ex.id} cannot be {verb}: it has already ended "
+                        f"in state {ex.state}.")

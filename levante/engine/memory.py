@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from levante.engine import events as ev
-from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.inputs import prepare_input
 from levante.engine.limits import EngineLimits
 from levante.engine.machine import Conductor
@@ -188,8 +188,36 @@ class MemoryEngine:
             self.queue.append(command.event)
         elif isinstance(command, StartWorkflow):
             self._start_child(command)
+        elif isinstance(command, AbandonWork):
+            self._abandon(command)
         elif isinstance(command, Completed):
             pass
+
+    def _abandon(self, command: AbandonWork) -> None:
+        """What the service does in bulk: the execution's running actions, and every unfinished
+        sub-execution below it with its tasks and actions, end CANCELLED."""
+        tree = {command.execution_id}
+        grew = True
+        while grew:
+            below = {e.id for e in self.executions.values() if e.parent_id in tree} - tree
+            grew = bool(below)
+            tree |= below
+        for ex_id in tree - {command.execution_id}:
+            ex = self.executions[ex_id]
+            if ex.state not in STATE_DONE:
+                ex.state, ex.state_info = State.CANCELLED, command.message or command.info
+                ex.output = {"result": ex.state_info}
+                ex.finished_at = self.now
+            for task_ex in self.tasks[ex_id]:
+                if task_ex.state not in STATE_DONE + (State.SKIPPED,):
+                    task_ex.state, task_ex.state_info = State.CANCELLED, command.info
+                    task_ex.processed = True
+        for action_ex in self.actions.values():
+            if action_ex.workflow_execution_id in tree and action_ex.state in (State.RUNNING, State.PAUSED):
+                action_ex.state, action_ex.state_info = State.CANCELLED, command.info
+                action_ex.output = {"result": action_ex.state_info}
+                action_ex.accepted = True
+        self.pending_actions = [c for c in self.pending_actions if c.execution_id not in tree]
 
     def _start_child(self, command: StartWorkflow) -> None:
         # Children of children are queued, not started recursively (as the service does).

@@ -166,8 +166,10 @@ class TaskLogic(TimerLogic):
         their results."""
         wi = task_ex.runtime_context["with_items"]
         failed = []
+        current = attempt(task_ex)
         for action_ex in self.task_actions(task_ex):
-            if action_ex.accepted and action_ex.state in (State.ERROR, State.CANCELLED):
+            if action_ex.accepted and action_ex.state in (State.ERROR, State.CANCELLED) \
+                    and action_ex.runtime_context.get("attempt", 0) == current:
                 action_ex.accepted = False
                 self.state.touch(action_ex)
                 failed.append(action_ex.runtime_context.get("index", 0))

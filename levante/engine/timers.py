@@ -81,8 +81,8 @@ class TimerLogic(ConductorBase):
     def on_timer(self, event: ev.TimerFired) -> None:
         """A delayed call came due."""
         task_ex = self.state.task_by_id(event.task_execution_id)
-        if task_ex is None:
-            return
+        if task_ex is None or task_ex.state in (State.SUCCESS, State.ERROR, State.CANCELLED, State.SKIPPED):
+            return  # an ended task (e.g. cancelled with its workflow) needs no timer
         if event.purpose == "timeout":
             # One timeout covers every retry of a run: it is stale only after a rerun.
             if event.attempt == generation(task_ex) and task_ex.state in (State.RUNNING, State.DELAYED, State.WAITING):

@@ -18,6 +18,7 @@ from levante.engine.commands import RunAction
 from levante.engine.events import ActionCompleted
 from levante.engine.limits import DEFAULT_RESULT_SIZE, json_size, result_too_large
 from levante.exceptions import ActionError
+from levante.executor.cancellations import Cancellations
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ActionRunner:
     """Runs action requests with a registry; knows the public URL for callbacks."""
 
     def __init__(self, registry: Registry, api_base_url: str, max_result_size: int = DEFAULT_RESULT_SIZE,
-                 max_http_response_size: int | None = None) -> None:
+                 max_http_response_size: int | None = None, cancellations: Cancellations | None = None) -> None:
         self.registry = registry
         self.api_base_url = api_base_url.rstrip("/")
         #: Largest result sent to the engine, in bytes of JSON (0: no limit); a larger one fails
@@ -42,6 +43,8 @@ class ActionRunner:
         self.max_result_size = max_result_size
         #: Handed to actions in their context (``std.http`` stops reading past it).
         self.max_http_response_size = max_http_response_size
+        #: Action executions cancelled with their workflow: not run, or told to stop.
+        self.cancellations = cancellations or Cancellations()
 
     def callback_url(self, action_execution_id: str) -> str:
         """The full URL a third party PUTs the result of an async action to."""
@@ -49,8 +52,12 @@ class ActionRunner:
 
     def run(self, request: ActionRequest) -> ActionCompleted | None:
         """Run one request. Returns the event to send to the engine, or None when an async action
-        started and now waits for its callback."""
+        started and now waits for its callback, or when the action execution was cancelled (the
+        engine has recorded it already: a request still queued is not run, and the result of an
+        action that was told to stop is not reported)."""
         command = request.command
+        if self.cancellations.is_cancelled(command.action_execution_id):
+            return None
         if (request.redelivered or command.info.get("resent")) and not command.safe_rerun:
             return self._event(command, "ERROR", (
                 "Request to run an action was redelivered, but it cannot be re-run safely: the process running "
@@ -72,7 +79,14 @@ class ActionRunner:
             redelivered=request.redelivered,
             max_response_size=self.max_http_response_size or None,
         )
-        result = self._run_with_timeout(action, context, command.timeout)
+        if not self.cancellations.start(command.action_execution_id, action):
+            return None
+        try:
+            result = self._run_with_timeout(action, context, command.timeout)
+        finally:
+            cancelled = self.cancellations.finish(command.action_execution_id)
+        if cancelled:
+            return None
         if result is None:
             return self._event(command, "ERROR", f"Timeout after {command.timeout} seconds")
         if not action.is_sync() and result.error is None and not result.cancel:

@@ -22,6 +22,7 @@ from levante.engine.commands import RunAction
 from levante.engine.events import ActionCompleted, Event
 from levante.executor.runner import ActionRequest, ActionRunner
 from levante.messaging import envelope as env
+from levante.messaging.cancel import CancelListener
 from levante.messaging.consumer import Consumer, Delivery
 from levante.messaging.topology import DEFAULT_NAMESPACE, ENGINE_TOPIC, Topology
 from levante.messaging.transport import RetryPolicy, Transport
@@ -69,6 +70,16 @@ class ExecutorWorker(Consumer):
         self._closed = False
         self._reported: OrderedDict[str, None] = OrderedDict()
         self._reported_lock = threading.Lock()
+        #: Receives the cancel broadcasts: queued requests of cancelled actions are skipped and
+        #: running ones told to stop (on a connection of its own, see levante.messaging.cancel).
+        self.cancel_listener = CancelListener(transport_url, runner.cancellations.cancel, namespace,
+                                              name=f"{name}-cancel")
+
+    def start(self) -> "ExecutorWorker":
+        """Start listening for cancels, then consuming requests."""
+        self.cancel_listener.start()
+        super().start()
+        return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking requests, wait up to ``timeout`` for those running, then disconnect.
@@ -76,6 +87,7 @@ class ExecutorWorker(Consumer):
         Requests still running then are not acked: the broker redelivers them.
         """
         super().stop(timeout)
+        self.cancel_listener.stop(timeout=1.0)
         self._closed = True
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.transport.close()

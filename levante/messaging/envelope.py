@@ -2,9 +2,10 @@
 
 ::
 
-    {"v": 1, "id": "<uuid>", "type": "run_action" | "event", "sent_at": "<ISO 8601 UTC>", "payload": {...}}
+    {"v": 1, "id": "<uuid>", "type": "run_action" | "event" | "cancel", "sent_at": "<ISO 8601 UTC>", "payload": {...}}
 
-``payload`` is ``RunAction.to_dict()`` for ``run_action`` and ``Event.to_dict()`` for ``event``.
+``payload`` is ``RunAction.to_dict()`` for ``run_action``, ``Event.to_dict()`` for ``event``, and
+``{"action_execution_ids": [...]}`` for ``cancel`` (a broadcast to every executor).
 A reader of version 1 ignores keys it does not know (a later minor addition must not break it) but
 refuses any other version: the shape of ``payload`` may have changed.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from levante.exceptions import TransportError
 
-__all__ = ["EVENT", "RUN_ACTION", "TYPES", "VERSION", "DecodeError", "Envelope", "decode", "encode"]
+__all__ = ["CANCEL", "EVENT", "RUN_ACTION", "TYPES", "VERSION", "DecodeError", "Envelope", "decode", "encode"]
 
 #: The envelope version this code writes and reads.
 VERSION = 1
@@ -28,8 +29,10 @@ VERSION = 1
 RUN_ACTION = "run_action"
 #: Type of an event sent to the engine.
 EVENT = "event"
+#: Type of a broadcast naming cancelled action executions.
+CANCEL = "cancel"
 #: Every envelope type.
-TYPES = frozenset({RUN_ACTION, EVENT})
+TYPES = frozenset({RUN_ACTION, EVENT, CANCEL})
 
 
 class DecodeError(TransportError):

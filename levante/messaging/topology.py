@@ -8,16 +8,24 @@ several test runs, can share one RabbitMQ vhost::
     queue     <ns>.executor              routing key 'executor'           RunAction, default group
     queue     <ns>.executor.<target>     routing key 'executor.<target>'  RunAction for one target
     queue     <ns>.dead                  routing key 'dead'               dead letters of all of the above
+    exchange  <ns>.cancel                fanout, durable                  cancel broadcasts
+    queue     <ns>.cancel.<uuid>         exclusive, auto-delete           one per listening executor
 
 Routing keys are the outbox topics (``engine``, ``executor``, ``executor.<target>``) unprefixed:
 the namespaced exchange already isolates them. Work queues dead-letter into the same exchange with
 the routing key ``dead`` (RabbitMQ honours it; kombu's memory transport ignores it).
+
+Cancel broadcasts (the ids of action executions cancelled with their workflow) go to a fanout
+exchange: every executor listening at that moment gets its own copy, on a queue of its own that
+disappears with its connection (an executor that was away has nothing to skip: see
+:mod:`levante.executor.cancellations`).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import uuid
 
 from kombu import Exchange, Queue
 
@@ -78,6 +86,14 @@ class Topology:
         self.dead_queue = Queue(f"{namespace}.dead", self.exchange, routing_key=DEAD_TOPIC, durable=True)
         self._queues: dict[str, Queue] = {DEAD_TOPIC: self.dead_queue}
         self._lock = threading.Lock()
+        #: Where cancel broadcasts are published: every bound queue gets a copy.
+        self.cancel_exchange = Exchange(f"{namespace}.cancel", type="fanout", durable=True)
+
+    def cancel_queue(self) -> Queue:
+        """A new queue of one listener of the cancel broadcasts (exclusive to its connection,
+        deleted with it)."""
+        return Queue(f"{self.namespace}.cancel.{uuid.uuid4().hex}", self.cancel_exchange, durable=False,
+                     exclusive=True, auto_delete=True)
 
     @property
     def engine_queue(self) -> Queue:

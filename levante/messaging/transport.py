@@ -18,6 +18,7 @@ from kombu import Connection, Producer
 from kombu.exceptions import EncodeError, KombuError, OperationalError
 
 from levante.exceptions import TransportError
+from levante.messaging import envelope as env
 from levante.messaging.topology import DEFAULT_NAMESPACE, PERSISTENT, Topology
 
 __all__ = ["RetryPolicy", "Transport", "connect", "safe_url"]
@@ -156,6 +157,29 @@ class Transport:
                 if error is None:
                     raise
                 raise error from exc
+
+    def broadcast_cancel(self, action_execution_ids: list[str], per_message: int = 5000) -> None:
+        """Tell every listening executor that these action executions were cancelled (fanout,
+        not persistent: only executors connected now need it), in messages of ``per_message`` ids.
+
+        Raises:
+            TransportError: as :meth:`publish`.
+        """
+        exchange = self.topology.cancel_exchange
+        for start in range(0, len(action_execution_ids), per_message):
+            body = env.encode(env.CANCEL, {"action_execution_ids": action_execution_ids[start:start + per_message]})
+            with self._lock:
+                try:
+                    producer = self._producer or self._open()
+                    producer.publish(body, exchange=exchange, routing_key="", serializer="json",
+                                     declare=[exchange], retry=True,
+                                     retry_policy=self.retry_policy.kombu_policy(), message_id=body["id"])
+                except Exception as exc:
+                    self._reset()
+                    error = self._error(exc)
+                    if error is None:
+                        raise
+                    raise error from exc
 
     def close(self) -> None:
         """Close the connection (a later publish opens a new one)."""

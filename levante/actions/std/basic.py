@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -93,7 +94,7 @@ class FailAction(Action):
 
 
 class SleepAction(Action):
-    """Sleeps for the given number of seconds; the result is null."""
+    """Sleeps for the given number of seconds; the result is null. A cancel wakes it up."""
 
     def __init__(self, seconds: float = 1) -> None:
         """Keep the input.
@@ -103,17 +104,22 @@ class SleepAction(Action):
                 truncates to whole seconds).
         """
         self.seconds = seconds
+        self._cancelled = threading.Event()
 
-    def run(self, context: ActionContext) -> None:
-        """Sleep, then return None.
+    def run(self, context: ActionContext) -> Result | None:
+        """Sleep, then return None; cancelled meanwhile, return a cancelled result at once.
 
         Raises:
             ActionError: ``seconds`` is not a number.
         """
         seconds = _seconds(self.seconds, "seconds")
-        if seconds:
-            time.sleep(seconds)
+        if seconds and self._cancelled.wait(seconds):
+            return Result(data="Sleep cancelled", cancel=True)
         return None
+
+    def cancel(self) -> None:
+        """Stop sleeping."""
+        self._cancelled.set()
 
 
 class TestDictAction(Action):

@@ -26,9 +26,9 @@ from levante.api.context import ApiContext
 from levante.api.payloads import bool_param, check_keys, json_body, json_value, text_field
 from levante.db import repository as repo
 from levante.engine.model import ActionExecution
-from levante.engine.service import token_matches
+from levante.engine.service import completed_conflict, token_matches
 from levante.engine.state import ExecutionState
-from levante.exceptions import CallbackTokenError, ConflictError, InputError
+from levante.exceptions import CallbackTokenError, InputError
 from levante.states import State
 
 FILTERS: dict[str, listing.Converter] = {
@@ -203,8 +203,7 @@ class ActionExecutionHeartbeat:
         with self.ctx.write() as session:
             action = repo.get_action_execution(session, action_execution_id)
             if action.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
-                raise ConflictError(f"Action execution {action_execution_id} is already completed "
-                                    f"(state {views.state_text(action.state)}).")
+                raise completed_conflict(action)
             repo.record_heartbeat(session, action_execution_id, progress=body.get("progress"))
         resp.media = detail(self.ctx, action_execution_id)
 

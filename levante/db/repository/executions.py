@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -23,7 +24,7 @@ from levante.db.repository.records import (
 from levante.db.session import ensure_write_lock, is_sqlite
 from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, utcnow
 from levante.exceptions import NotFoundError
-from levante.states import TASK_COMPLETED
+from levante.states import COMPLETED, TASK_COMPLETED, State
 
 DEFAULT_SORT_KEYS = ("created_at", "id")
 DEFAULT_SORT_DIRS = ("desc", "desc")
@@ -391,3 +392,99 @@ def delete_execution(session: Session, execution_id: str) -> int:
     for part in chunks(ids):
         session.execute(delete(WF_TABLE).where(WF_TABLE.c.id.in_(part)))  # tasks and actions cascade
     return len(ids)
+
+
+# --- ending a tree at once (cancel) ---------------------------------------------------------
+
+_ENDED = [str(s) for s in COMPLETED]
+_TASK_ENDED = [str(s) for s in TASK_COMPLETED]
+
+
+def execution_state(session: Session, execution_id: str) -> State | None:
+    """The state of an execution (None if there is no such execution), read alone."""
+    row = session.execute(select(WF_TABLE.c.state).where(WF_TABLE.c.id == execution_id)).first()
+    return None if row is None else State(row[0])
+
+
+def executions_below(session: Session, execution_id: str) -> list[tuple[str, State]]:
+    """``(id, state)`` of every execution below ``execution_id`` at any depth, parents before
+    their children, in one query however deep the tree is (every execution of the tree shares
+    its ``root_execution_id``; the parent links are followed in memory)."""
+    row = session.execute(select(WF_TABLE.c.root_execution_id).where(WF_TABLE.c.id == execution_id)).first()
+    if row is None:
+        return []
+    root = row[0] or execution_id
+    children: dict[str | None, list[tuple[str, str]]] = defaultdict(list)
+    stmt = select(WF_TABLE.c.id, WF_TABLE.c.parent_id, WF_TABLE.c.state).where(WF_TABLE.c.root_execution_id == root)
+    for ex_id, parent_id, state in session.execute(stmt):
+        children[parent_id].append((ex_id, state))
+    out: list[tuple[str, State]] = []
+    seen = {execution_id}
+    level = [execution_id]
+    while level:
+        below = []
+        for parent in level:
+            for ex_id, state in children.get(parent, ()):
+                if ex_id not in seen:
+                    seen.add(ex_id)
+                    out.append((ex_id, State(state)))
+                    below.append(ex_id)
+        level = below
+    return out
+
+
+def lock_executions(session: Session, ids: Sequence[str]) -> None:
+    """Take the locks of these executions in id order (PostgreSQL; on SQLite the transaction
+    holds the database's write lock already). Locking a whole tree in the global order that the
+    engine's batches follow too keeps two cancels in one tree, or a cancel and a batch, from
+    deadlocking."""
+    if is_sqlite(session):
+        ensure_write_lock(session)
+        return
+    for part in chunks(sorted(set(ids))):
+        session.execute(select(WF_TABLE.c.id).where(WF_TABLE.c.id.in_(part)).order_by(WF_TABLE.c.id)
+                        .with_for_update())
+
+
+def cancel_executions(session: Session, ids: Sequence[str], info: str, at: datetime) -> list[str]:
+    """End the executions of ``ids`` that have not ended CANCELLED (``state_info`` and output
+    ``{"result": info}``), one UPDATE per chunk of ids; returns the ids it changed. On
+    PostgreSQL each UPDATE waits for a transaction holding one of the rows and then sees it
+    as that transaction left it."""
+    changed: list[str] = []
+    t = WF_TABLE
+    for part in chunks(list(ids)):
+        stmt = (update(t).where(one_of(t.c.id, part), t.c.state.not_in(_ENDED))
+                .values(state=str(State.CANCELLED), state_info=info, output={"result": info}, updated_at=at,
+                        finished_at=at)
+                .returning(t.c.id))
+        changed += list(session.scalars(stmt))
+    return changed
+
+
+def cancel_tasks_of(session: Session, execution_ids: Sequence[str], info: str, at: datetime) -> int:
+    """Every task of these executions that has not ended ends CANCELLED (processed); one UPDATE
+    per chunk of executions. Returns how many tasks changed."""
+    count = 0
+    t = TASK_TABLE
+    for part in chunks(list(execution_ids)):
+        stmt = (update(t).where(one_of(t.c.workflow_execution_id, part), t.c.state.not_in(_TASK_ENDED))
+                .values(state=str(State.CANCELLED), state_info=info, processed=True, updated_at=at, finished_at=at))
+        count += session.execute(stmt).rowcount  # type: ignore[attr-defined]
+    return count
+
+
+def cancel_actions_of(session: Session, execution_ids: Sequence[str], info: str, at: datetime) -> list[str]:
+    """Every RUNNING or PAUSED action execution of these executions ends CANCELLED (output
+    ``{"result": info}``, accepted, so that a with-items rerun without reset runs its item
+    again); one UPDATE per chunk of executions. Returns the ids of the actions it ended."""
+    ended: list[str] = []
+    t = ACTION_TABLE
+    running = [str(State.RUNNING), str(State.PAUSED)]
+    for part in chunks(list(execution_ids)):
+        stmt = (update(t).where(one_of(t.c.workflow_execution_id, part), t.c.state.in_(running))
+                .values(state=str(State.CANCELLED), state_info=info, output={"result": info}, accepted=True,
+                        updated_at=at)
+                .returning(t.c.id))
+        ended += list(session.scalars(stmt))
+    return ended

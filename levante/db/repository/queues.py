@@ -172,6 +172,26 @@ def mark_sent(session: Session, ids: Iterable[int], at: datetime | None = None) 
         session.execute(update(OUTBOX).where(one_of(OUTBOX.c.id, part)).values(sent_at=when))
 
 
+def drop_unsent_for(session: Session, execution_ids: Sequence[str], at: datetime | None = None) -> int:
+    """Mark the unsent action requests of these workflow executions as sent without sending
+    them (their actions were cancelled); one UPDATE per chunk. Returns how many rows."""
+    count = 0
+    owner = OUTBOX.c.payload["execution_id"].as_string()
+    for part in chunks(list(execution_ids)):
+        stmt = update(OUTBOX).where(OUTBOX.c.sent_at.is_(None), owner.in_(part)).values(sent_at=at or utcnow())
+        count += session.execute(stmt).rowcount  # type: ignore[attr-defined]
+    return count
+
+
+def append_entries(session: Session, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+    """Append ``(execution_id, kind, payload)`` history entries of many executions in one executemany."""
+    now = utcnow()
+    rows = [{"execution_id": ex_id, "kind": kind, "payload": payload, "created_at": now}
+            for ex_id, kind, payload in entries]
+    if rows:
+        session.execute(insert(EVENTS), rows)
+
+
 def purge_sent(session: Session, before: datetime) -> int:
     """Delete messages published before ``before``; returns how many."""
     stmt = delete(OUTBOX).where(OUTBOX.c.sent_at.is_not(None), OUTBOX.c.sent_at < before)

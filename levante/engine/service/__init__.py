@@ -11,9 +11,11 @@ from levante.engine.service.core import (
     EngineService,
     StrictClock,
     callback_token_hash,
+    completed_conflict,
     token_matches,
 )
 
 __all__ = [
-    "EXECUTIONS_PER_TRANSACTION", "DbStore", "EngineService", "StrictClock", "callback_token_hash", "token_matches",
+    "EXECUTIONS_PER_TRANSACTION", "DbStore", "EngineService", "StrictClock", "callback_token_hash",
+    "completed_conflict", "token_matches",
 ]

@@ -20,16 +20,17 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
-from levante.db.session import SessionFactory, is_transient, transaction
+from levante.db.session import SessionFactory, is_sqlite, is_transient, transaction
 from levante.engine import events as ev
-from levante.engine.commands import Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.context import deep_merge
 from levante.engine.inputs import prepare_input
 from levante.engine.limits import EngineLimits, json_size, result_too_large
-from levante.engine.machine import Conductor
+from levante.engine.machine import Conductor, refuse_request
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.service.catalog import DbCatalog, Pinned
 from levante.engine.state import ExecutionState
@@ -45,11 +46,31 @@ EXECUTIONS_PER_TRANSACTION = 32
 #: in the batch, and every writer waiting for the lock, wait for theirs too.
 SHARED_TRANSACTION_SECONDS = 0.5
 _DONE = (State.SUCCESS, State.ERROR, State.CANCELLED)
+#: Times a cancel (or another request) is tried again after PostgreSQL chose it as a deadlock's
+#: victim (cancelling a tree waits for the locks of every execution in it).
+REQUEST_ATTEMPTS = 3
+#: Most rounds of looking for sub-executions started while a tree was being cancelled.
+_ABANDON_ROUNDS = 100
+
+
+def completed_conflict(action_ex: ActionExecution) -> ConflictError:
+    """The 409 for a result or a heartbeat sent to an action execution that has ended; for one
+    cancelled with its workflow execution, the message says so (its ``state_info`` names the
+    execution that was cancelled)."""
+    if action_ex.state == State.CANCELLED and action_ex.state_info and action_ex.state_info.startswith("Cancelled: "):
+        why = action_ex.state_info[len("Cancelled: "):].rstrip(".")
+        return ConflictError(f"Action execution {action_ex.id} was cancelled ({why}): its result is not "
+                             "accepted.")
+    return ConflictError(f"Action execution {action_ex.id} is already completed (state {action_ex.state}).")
 
 
 def _refuse_done(action_ex: ActionExecution) -> None:
     if action_ex.state in _DONE:
-        raise ConflictError(f"Action execution {action_ex.id} is already completed (state {action_ex.state}).")
+        raise completed_conflict(action_ex)
+
+
+def _is_deadlock(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == "40P01" or getattr(exc.orig, "pgcode", None) == "40P01"
 
 
 def _engine_failure(event: ev.Event, error: BaseException | None) -> str:
@@ -94,6 +115,10 @@ class _Outcome:
         self.outbox: list[tuple[int, str, dict[str, Any]]] = []
         self.completed: list[tuple[str, str]] = []
         self.wake_scheduler = False
+        #: Action executions ended by a cancel: executors must not run (or must stop) them.
+        self.cancelled_actions: list[str] = []
+        #: States of the parents and roots read while starting sub-executions, by id.
+        self.states: dict[str, State | None] = {}
 
 
 class StrictClock:
@@ -175,6 +200,9 @@ class EngineService:
         #: Called with the session at the end of each engine transaction (the node marks outbox
         #: rows sent there).
         self.before_commit: Callable[[Session], None] | None = None
+        #: Called after commit with the ids of action executions a cancel ended: executors skip
+        #: their queued requests and tell running ones to stop.
+        self.on_cancelled: Callable[[list[str]], None] | None = None
         self._waiters: dict[str, list[threading.Event]] = defaultdict(list)
         self._waiters_lock = threading.Lock()
 
@@ -518,6 +546,8 @@ class EngineService:
             outcome.wake_scheduler = True
         elif isinstance(command, StartWorkflow):
             self._start_child(session, command, outcome, deciding)
+        elif isinstance(command, AbandonWork):
+            self._abandon(session, command, outcome)
         elif isinstance(command, Completed):
             outcome.completed.append((command.execution_id, command.state))
 
@@ -555,15 +585,73 @@ class EngineService:
             self._carry_out(session, Dispatch(failure), outcome)
             return
         ex.root_execution_id = parent.root_execution_id or parent.id
+        root_state = parent.state if ex.root_execution_id == parent.id else \
+            self._state_of(session, ex.root_execution_id, outcome)
+        if State.CANCELLED in (parent.state, root_state):
+            # Its tree is being cancelled (by this transaction or one that committed meanwhile):
+            # nothing may start under it.
+            LOG.info("sub-workflow %s of execution %s not started: execution %s is cancelled", command.workflow_name,
+                     parent.id, parent.id if parent.state == State.CANCELLED else ex.root_execution_id)
+            return
         ex.workflow_id = None
         ex.runtime_context["depth"] = command.depth
         self._start(session, ex, pinned, outcome)
+
+    @staticmethod
+    def _state_of(session: Session, execution_id: str, outcome: _Outcome) -> State | None:
+        if execution_id not in outcome.states:
+            outcome.states[execution_id] = repo.execution_state(session, execution_id)
+        return outcome.states[execution_id]
+
+    def _abandon(self, session: Session, command: AbandonWork, outcome: _Outcome) -> None:
+        """End, in bulk, what still runs under an execution that was cancelled (or forced to an
+        end): every unfinished sub-execution at any depth, their tasks, and the RUNNING/PAUSED
+        action executions of all of them and of the execution itself; their unsent action
+        requests are dropped. A few UPDATE statements per 500 executions, whatever the number of
+        tasks and actions.
+
+        On PostgreSQL a sub-execution may be locked by a transaction applying an event to it,
+        which may start new sub-executions below it: the UPDATE waits for it, and the tree is
+        read again until a read finds nothing unfinished, so that nothing started meanwhile is
+        missed. Once this transaction holds the rows of the whole tree, nothing new can start
+        under it (starting a sub-execution needs its parent's lock), and whatever waits for one
+        of them finds it CANCELLED.
+        """
+        now = self.clock()
+        info = command.info
+        ended: list[str] = []
+        history: list[tuple[str, str, dict[str, Any]]] = []
+        for _ in range(_ABANDON_ROUNDS):
+            open_ = [(i, s) for i, s in repo.executions_below(session, command.execution_id) if s not in _DONE]
+            if not open_:
+                break
+            previous = dict(open_)
+            changed = repo.cancel_executions(session, list(previous), command.message or info, now)
+            ended += changed
+            history += [(i, "workflow_state", {"state": "CANCELLED", "previous": str(previous[i]),
+                                               "info": command.message or info}) for i in changed]
+            if len(changed) == len(open_) and is_sqlite(session):
+                break  # one writer at a time: nothing can have started meanwhile
+        else:
+            LOG.warning("cancel of %s: sub-executions were still being started after %d rounds",
+                        command.execution_id, _ABANDON_ROUNDS)
+        repo.cancel_tasks_of(session, ended, info, now)
+        everything = [command.execution_id, *ended]
+        outcome.cancelled_actions += repo.cancel_actions_of(session, everything, info, now)
+        repo.drop_unsent_for(session, everything, now)
+        repo.append_entries(session, history)
+        outcome.completed += [(i, str(State.CANCELLED)) for i in ended]
 
     def _after_commit(self, outcome: _Outcome) -> None:
         if outcome.outbox and self.on_outbox is not None:
             self.on_outbox(outcome.outbox)
         if outcome.wake_scheduler and self.on_schedule is not None:
             self.on_schedule()
+        if outcome.cancelled_actions and self.on_cancelled is not None:
+            try:
+                self.on_cancelled(outcome.cancelled_actions)
+            except Exception:  # noqa: BLE001 - committed; executors only waste work on them
+                LOG.exception("could not tell executors about %d cancelled action(s)", len(outcome.cancelled_actions))
         for execution_id, _state in outcome.completed:
             with self._waiters_lock:
                 for waiter in self._waiters.pop(execution_id, []):
@@ -668,8 +756,38 @@ class EngineService:
         repo.save(session, action_ex)
 
     def request(self, event: ev.Event) -> WorkflowExecution:
-        """Apply a lifecycle request (pause, resume, cancel, rerun, skip, stop) now."""
-        return self.apply(event.execution_id, [event])
+        """Apply a lifecycle request (pause, resume, cancel, rerun, skip, stop) now.
+
+        Raises:
+            NotFoundError: unknown execution. ConflictError: a cancel or a pause of an execution
+                that has ended (:func:`~levante.engine.machine.refuse_request`).
+        """
+        for attempt in range(REQUEST_ATTEMPTS):
+            outcome = _Outcome()
+            try:
+                with transaction(self.session_factory) as session:
+                    if isinstance(event, (ev.CancelRequested, ev.StopRequested)) and not is_sqlite(session):
+                        self._lock_tree(session, event.execution_id)
+                    ex = repo.get_execution(session, event.execution_id, lock=True)
+                    refuse_request(ex, event)
+                    state = self._load(session, ex.id, [event], execution=ex)
+                    self._decide(session, state, [event], outcome)
+            except DBAPIError as exc:
+                if not _is_deadlock(exc) or attempt == REQUEST_ATTEMPTS - 1:
+                    raise
+                LOG.warning("request %s on %s lost a deadlock; trying again", event.kind, event.execution_id)
+                continue
+            self._after_commit(outcome)
+            return state.execution
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _lock_tree(session: Session, execution_id: str) -> None:
+        """Lock an execution and every unfinished one below it, in id order (PostgreSQL), before
+        ending them: two cancels in one tree, or a cancel and an engine batch (which lock in id
+        order too), then cannot deadlock. What starts meanwhile is caught by :meth:`_abandon`."""
+        below = [i for i, s in repo.executions_below(session, execution_id) if s not in _DONE]
+        repo.lock_executions(session, [execution_id, *below])
 
     def update_execution(self, execution_id: str, description: str | None = None,
                          env: dict[str, Any] | None = None) -> WorkflowExecution:

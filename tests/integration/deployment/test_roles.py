@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -251,3 +252,49 @@ version: '2.0'
     assert tasks["slow"]["state"] == "ERROR"
     assert "cannot be re-run safely" in tasks["slow"]["state_info"]
     assert tasks["cleanup"]["state"] == "SUCCESS"
+
+
+def _ready(cluster: Cluster, topic: str) -> int:
+    with Connection(BROKER) as conn:
+        _name, ready, _consumers = conn.channel().queue_declare(f"{cluster.namespace}.{topic}", passive=True)
+        return int(ready)
+
+
+def test_cancel_reaches_an_executor_process(cluster: Cluster) -> None:
+    """Issue 11 item 4 across processes: the API process cancels; the executor process serving
+    'special' (8 threads) hears the broadcast, stops its 8 sleeps of 120 s and skips the 16
+    requests waiting in its queue, so a later action of the group runs at once."""
+    name = f"naps_{uuid.uuid4().hex[:8]}"
+    cluster.call("POST", "/workflows", f"""
+version: '2.0'
+{name}:
+  tasks:
+    naps:
+      with-items: i in <% range(0, 24) %>
+      action: std.sleep seconds=120
+      target: special
+""", text=True)
+    ex = cluster.call("POST", "/executions", {"workflow_name": name})
+    deadline = time.monotonic() + 60
+    while _ready(cluster, "executor.special") != 16 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _ready(cluster, "executor.special") == 16, cluster.logs()
+    try:
+        cancelled = cluster.call("PUT", f"/executions/{ex['id']}", {"state": "CANCELLED"})
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"cancel answered {exc.code}: {exc.read()[:2000]!r}\n{cluster.logs()}") from None
+    assert cancelled["state"] == "CANCELLED"
+    actions = cluster.call("GET", f"/action_executions?workflow_execution_id={ex['id']}")["action_executions"]
+    assert len(actions) == 24 and {a["state"] for a in actions} == {"CANCELLED"}
+    # Had the sleeps gone on, the group would be busy for minutes (2 rounds of 120 s).
+    echo = f"after_{uuid.uuid4().hex[:8]}"
+    done = cluster.run(f"""
+version: '2.0'
+{echo}:
+  tasks:
+    one:
+      action: std.echo output="free"
+      target: special
+""", echo, timeout=60)
+    assert done["state"] == "SUCCESS", cluster.logs()
+    assert _ready(cluster, "executor.special") == 0

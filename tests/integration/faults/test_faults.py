@@ -1,7 +1,7 @@
 """The slim fault campaign of issue #7 (``bench/faults.py --slim``): a few dozen executions of the
 mix on PostgreSQL + RabbitMQ with the API under gunicorn, 2 engines, 2 executors, and each fault
 once (SIGKILL of an engine, an executor, an API worker; RabbitMQ and PostgreSQL restarts; a
-callback sent twice; a callback during a pause). Restarting the services needs root on the
+callback sent twice; a callback during a pause; a cancel storm). Restarting the services needs root on the
 machine that runs them (``rabbitmqctl``, ``pg_ctlcluster``).
 """
 
@@ -41,4 +41,7 @@ def test_slim_fault_campaign() -> None:
     assert verdict["callbacks_lost"] == 0, f"callbacks lost:\n{summary}"
     assert verdict["stuck_executions"] == 0, f"executions left unfinished:\n{summary}"
     assert verdict["callbacks_delivered"] > 0 and verdict["callbacks_sent_twice"], summary
+    storm = verdict["cancel_storm"]
+    assert storm["roots"] and not storm["errors"], f"the cancel storm got errors:\n{summary}"
+    assert storm["left_running"] == [], f"the cancel storm left work running:\n{summary}"
     assert proc.returncode == 0 and verdict["ok"], f"verdict not ok (exit {proc.returncode}):\n{summary}"

@@ -17,7 +17,7 @@ from levante.messaging.engine_consumer import EngineConsumer
 from levante.messaging.transport import Transport
 
 from .conftest import URL, queue_size
-from .helpers import Collector, RecordingRunner, run_action
+from .helpers import Collector, RecordingRunner, run_action, wait_until
 
 
 @pytest.fixture
@@ -205,4 +205,21 @@ def test_stop_waits_for_running_actions(transport: Transport, namespace: str, re
     worker.stop()
     assert worker.stats == {"acked": 1}
     assert len(results.wait_for(1)) == 1
+    assert queue_size(f"{namespace}.executor") == 0
+
+
+def test_a_cancel_broadcast_stops_running_actions_and_skips_queued_ones(
+        transport: Transport, namespace: str, results: Collector, workers: Callable[..., ExecutorWorker]) -> None:
+    runner = RecordingRunner()
+    worker = workers(runner, threads=1)
+    assert worker.cancel_listener.wait_ready(5)
+    for ae_id in ("ae-1", "ae-2", "ae-3"):
+        _send(transport, run_action(ae_id, "std.sleep", {"seconds": 60}))
+    wait_until(lambda: runner.cancellations.running() == ["ae-1"], what="the first sleep running")
+    transport.broadcast_cancel(["ae-1", "ae-2", "ae-3"], per_message=2)
+    # The sleep ends at once, the two queued requests are taken and skipped, nothing is reported.
+    runner.requests.wait_for(3)
+    wait_until(lambda: not runner.cancellations.running() and worker.stats["acked"] == 3, what="all settled")
+    _send(transport, run_action("ae-4", "std.echo", {"output": 4}))
+    assert [e.action_execution_id for e in results.wait_for(1)] == ["ae-4"]
     assert queue_size(f"{namespace}.executor") == 0

@@ -185,6 +185,12 @@ class EngineBusy(LevanteError):
         self.cause = cause
 
 
+class EngineFailure(LevanteError):
+    """The engine could not apply a request, and never will: what it concerned was failed instead."""
+
+    http_status = 500
+
+
 class TransportError(LevanteError):
     """The message broker or the database could not be reached."""
 

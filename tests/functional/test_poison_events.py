@@ -23,6 +23,7 @@ from levante.engine import events as ev
 from levante.engine.machine import Conductor
 from levante.engine.service.catalog import DbCatalog
 from levante.engine.service.definitions import store
+from levante.exceptions import ConflictError, EngineFailure
 from levante.node import Node
 
 WORKFLOWS = """
@@ -162,3 +163,22 @@ def test_a_result_that_meets_a_locked_database_is_applied_once_the_lock_is_relea
             release.join()
             holder.close()
     assert str(done.state) == "SUCCESS" and done.output == {"answer": "late"}
+
+
+@pytest.mark.usefixtures("poison_result")
+def test_a_callback_the_engine_cannot_apply_fails_its_task_instead_of_leaving_it_running(tmp_path: Path) -> None:
+    # A third party would retry such a callback for ever while the task stayed RUNNING.
+    with _node(tmp_path) as node:
+        with transaction(node.session_factory) as session:
+            store(session, "workflows", WORKFLOWS)
+        ex = node.service.start_execution("wait")
+        action_id = _waiting_action(node, ex.id)
+        with pytest.raises(EngineFailure, match="could not apply this result .*injected fault"):
+            node.service.complete_action(action_id, "SUCCESS", "poison")
+        with pytest.raises(ConflictError):  # the retry of the callback: the action has ended
+            node.service.complete_action(action_id, "SUCCESS", "poison")
+        done = node.service.wait(ex.id, 10)
+        with transaction(node.read_factory) as session:
+            tasks = {t.name: t for t in repo.tasks_of(session, ex.id)}
+    assert str(done.state) == "SUCCESS" and done.output == {"handled": "handled"}
+    assert str(tasks["ask"].state) == "ERROR" and "injected fault" in tasks["ask"].state_info

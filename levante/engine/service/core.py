@@ -34,7 +34,15 @@ from levante.engine.machine import Conductor, refuse_request
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.service.catalog import DbCatalog, Pinned
 from levante.engine.state import ExecutionState
-from levante.exceptions import CallbackTokenError, ConflictError, EngineBusy, InputError, NotFoundError
+from levante.exceptions import (
+    CallbackTokenError,
+    ConflictError,
+    EngineBusy,
+    EngineFailure,
+    InputError,
+    LevanteError,
+    NotFoundError,
+)
 from levante.states import State
 from levante.workflows.expressions.limits import step as expression_step
 
@@ -677,6 +685,23 @@ class EngineService:
             NotFoundError: unknown id. ConflictError: the action execution is already completed.
             CallbackTokenError: ``token`` is not the action's.
         """
+        applying: list[ev.ActionCompleted] = []
+        try:
+            return self._complete_action(action_execution_id, state, output, describe, token, applying)
+        except LevanteError:
+            raise
+        except Exception as exc:
+            if not applying or is_transient(exc):
+                raise
+            # A result the engine can never apply (a bug, a value the database refuses): the third
+            # party would retry for ever while the task stays RUNNING. Fail the task instead.
+            self._fail_event(applying[0].execution_id, applying[0], exc)
+            raise EngineFailure(f"The engine could not apply this result ({type(exc).__name__}: {exc}); "
+                                f"action execution {action_execution_id} was failed with that error.") from exc
+
+    def _complete_action(self, action_execution_id: str, state: str, output: Any,
+                         describe: Callable[[Session, ActionExecution, ExecutionState | None, Any], Any] | None,
+                         token: str | None, applying: list[ev.ActionCompleted]) -> Any:
         outcome = _Outcome()
         loaded: ExecutionState | None = None
         with transaction(self.session_factory) as session:
@@ -691,6 +716,7 @@ class EngineService:
                     raise NotFoundError("Workflow execution", action_ex.workflow_execution_id)
                 event = ev.ActionCompleted(ex.id, action_execution_id, state, output)
                 _refuse_done(action_ex)
+                applying.append(event)
                 loaded = self._load(session, ex.id, [event], execution=ex, actions=[action_ex])
                 self._decide(session, loaded, [event], outcome)
                 action_ex = loaded.actions.get(action_execution_id, action_ex)

@@ -140,6 +140,26 @@ def test_error_text_with_nul_is_kept_in_state_info(api: Api, name: str) -> None:
     assert [e["id"] for e in listed] == [ex["id"]]
 
 
+DYNAMIC_WF = """\
+version: '2.0'
+{name}:
+  tasks:
+    call:
+      {kind}: <% json_parse('"no\\\\u0000such"') %>
+"""
+
+
+@pytest.mark.parametrize("kind", ["workflow", "action"])
+def test_dynamic_name_with_nul_fails_the_task(api: Api, name: str, kind: str) -> None:
+    """A name computed at run time is looked up as it is: nothing has it, so the task fails with the
+    usual "not found" error (which quotes the NUL), and the execution ends."""
+    api.upload("workflows", DYNAMIC_WF.format(name=name, kind=kind))
+    ex = api.start(name)
+    done = api.wait(ex["id"])
+    assert done["state"] == "ERROR"
+    assert "no" + NUL + "such" in done["state_info"]
+
+
 @pytest.mark.parametrize("what, text", [
     ("workflow", "version: '2.0'\n\"wf\\0{name}\":\n  tasks:\n    t:\n      action: std.noop\n"),
     ("task", "version: '2.0'\n{name}:\n  tasks:\n    \"t\\0\":\n      action: std.noop\n"),

@@ -32,9 +32,15 @@ version: '2.0'
       publish:
         v: <% json_parse('"a\\\\u0000b"') %>
         also: <% $.x %>
+      on-success: echo
+    echo:
+      action: std.echo output=<% $.x %>
+      publish:
+        echoed: <% task().result %>
   output:
     v: <% $.v %>
     x: <% $.x %>
+    echoed: <% $.echoed %>
     env_k: <% env().k %>
 """
 
@@ -99,7 +105,8 @@ def test_published_json_parse_nul_input_and_env_value(api: Api, name: str) -> No
     ex = api.start(name, {"x": "in" + NUL + "put"}, params={"env": env}, description="desc" + NUL)
     done = api.wait(ex["id"])
     assert done["state"] == "SUCCESS", done["state_info"]
-    assert decoded(done["output"]) == {"v": "a" + NUL + "b", "x": "in" + NUL + "put", "env_k": "e" + NUL}
+    assert decoded(done["output"]) == {"v": "a" + NUL + "b", "x": "in" + NUL + "put", "env_k": "e" + NUL,
+                                       "echoed": "in" + NUL + "put"}
     assert decoded(done["input"]) == {"x": "in" + NUL + "put"}
     assert done["description"] == "desc" + NUL
     task = api.task(ex["id"], "parse")

@@ -174,10 +174,10 @@ class DefinitionSnapshot(Base):
 
     __tablename__ = "definition_snapshots"
 
-    checksum: Mapped[str] = mapped_column(String(CHECKSUM_LENGTH), primary_key=True)
+    checksum: Mapped[str] = mapped_column(NulSafeString(CHECKSUM_LENGTH), primary_key=True)
     #: ``workflows`` or ``workbook``: how to parse ``definition``.
-    kind: Mapped[str] = mapped_column(String(20))
-    definition: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(NulSafeString(20))
+    definition: Mapped[str] = mapped_column(NulSafeText())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -220,7 +220,7 @@ class WorkflowExecutionRow(Base):
     updated_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     #: The :class:`DefinitionSnapshot` it runs (NULL for executions created before snapshots).
-    definition_checksum: Mapped[str | None] = mapped_column(String(CHECKSUM_LENGTH))
+    definition_checksum: Mapped[str | None] = mapped_column(NulSafeString(CHECKSUM_LENGTH))
 
 
 class TaskExecutionRow(Base):

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, Table, select
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Integer, String, Table, select
 
 from levante.db import nulsafe
 from levante.db.models import Base
@@ -43,6 +43,14 @@ def test_pg_serializer_changes_nothing_without_nul() -> None:
     value = {"a": [1, "b", {"c": "é \\u0000 is text here"}], "when": datetime(2024, 1, 1, tzinfo=timezone.utc)}
     assert pg_json_dumps(value) == json_dumps(value)
     assert nulsafe.pg_json_loads(json_dumps(value).encode()) == json.loads(json_dumps(value))
+
+
+def test_every_string_column_is_nul_safe() -> None:
+    """A plain String or Text column would refuse NUL on PostgreSQL (and fail a transaction that
+    commits on SQLite): new columns must use NulSafeString / NulSafeText."""
+    plain = [f"{t.name}.{c.name}" for t in Base.metadata.sorted_tables for c in t.columns
+             if isinstance(c.type, String)]
+    assert plain == [], f"use levante.db.nulsafe.NulSafeString/NulSafeText for {plain}"
 
 
 def _value(column: Any, parents: dict[str, Any], serial: int) -> Any:

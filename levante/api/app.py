@@ -18,7 +18,7 @@ from levante.api import errors
 from levante.api.auth import Guard
 from levante.api.context import ApiContext
 from levante.api.openapi import OpenApi
-from levante.api.payloads import too_large
+from levante.api.payloads import no_nul, too_large
 from levante.api.resources import (
     action_executions,
     actions,
@@ -45,6 +45,21 @@ class BodyLimit:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_length is not None and req.content_length > self.limit:
             raise too_large(self.limit)
+
+
+class NoNul:
+    """400 for a NUL character in the URL path or a query parameter (an id, a name, a filter,
+    a marker): nothing is named with one, and PostgreSQL cannot compare text with it. Cheap:
+    the raw query string is searched for ``%00`` before anything is parsed."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        no_nul(req.path, "the URL path")
+        if "%00" not in req.query_string:
+            return
+        for key, value in req.params.items():
+            no_nul(key, "a query parameter name")
+            for item in value if isinstance(value, list) else [value]:
+                no_nul(item, f"the query parameter '{key}'")
 
 
 def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
@@ -102,7 +117,7 @@ def create_app(config: Config | None = None, node: Node | None = None) -> falcon
         node = Node(config).start()
         atexit.register(node.stop)
     ctx = ApiContext(config, node)
-    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes), Guard(ctx)])
+    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes), NoNul(), Guard(ctx)])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     for path, resource in _routes(ctx):

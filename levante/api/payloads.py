@@ -95,12 +95,25 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def text_field(body: dict[str, Any], name: str) -> str | None:
-    """An optional string field of a body."""
+def text_field(body: dict[str, Any], name: str, free_text: bool = False) -> str | None:
+    """An optional string field of a body.
+
+    Unless it is ``free_text`` (a description), it names or identifies something (a workflow, an
+    environment, a state...), and a NUL character in it is refused: such a name could not be
+    stored on PostgreSQL, nor shown or typed anywhere. Free text keeps it (stored escaped there).
+    """
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise InputError(f"'{name}' must be a string, not {type_name(value)}.")
+    if value is not None and not free_text:
+        no_nul(value, f"'{name}'")
     return value
+
+
+def no_nul(value: str, what: str) -> None:
+    """400 when ``value`` holds a NUL character (``what`` says where it was)."""
+    if "\x00" in value:
+        raise InputError(f"NUL character not allowed in {what}: {value[:200]!r}.")
 
 
 def bool_param(req: falcon.Request, name: str, default: bool = False) -> bool:

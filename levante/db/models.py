@@ -8,7 +8,10 @@ Conventions:
 * ids of definitions and executions are 36-character UUID strings; queue-like tables (delayed calls,
   outbox, history) use an autoincrement integer;
 * JSON columns are ``JSON`` (``JSONB`` on PostgreSQL, which does not keep the order of object keys);
-* timestamps are timezone-aware UTC in Python whatever the backend (:class:`UTCDateTime`).
+* timestamps are timezone-aware UTC in Python whatever the backend (:class:`UTCDateTime`);
+* every string column is :class:`~levante.db.nulsafe.NulSafeString` or ``NulSafeText``: a NUL
+  character, which PostgreSQL refuses in text, is stored escaped there and read back as it was
+  (JSON columns get the same through the engine's JSON serializer, see ``session.make_engine``).
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -35,6 +36,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from levante.db.nulsafe import NulSafeString, NulSafeText
 from levante.engine.model import new_id, utcnow
 
 #: Constraint and index names, so that every backend and the migration agree on them.
@@ -99,7 +101,7 @@ class Base(DeclarativeBase):
 
 
 def _id_column() -> Mapped[str]:
-    return mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    return mapped_column(NulSafeString(ID_LENGTH), primary_key=True, default=new_id)
 
 
 # --- definitions ----------------------------------------------------------------------------
@@ -112,18 +114,18 @@ class WorkflowDefinition(Base):
     __table_args__ = (UniqueConstraint("name", "namespace"),)
 
     id: Mapped[str] = _id_column()
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    namespace: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
+    namespace: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), default="")
     #: The YAML text of this one workflow.
-    definition: Mapped[str] = mapped_column(Text)
+    definition: Mapped[str] = mapped_column(NulSafeText())
     #: The raw parsed dict, if the caller gives one (nothing derived is stored).
     spec: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     tags: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
     #: Parameters as Mistral shows them: ``"a, b=2"``.
-    input: Mapped[str | None] = mapped_column(Text, default="")
-    workbook_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    scope: Mapped[str] = mapped_column(String(20), default="private")
-    project_id: Mapped[str | None] = mapped_column(String(128))
+    input: Mapped[str | None] = mapped_column(NulSafeText(), default="")
+    workbook_name: Mapped[str | None] = mapped_column(NulSafeString(NAME_LENGTH))
+    scope: Mapped[str] = mapped_column(NulSafeString(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(NulSafeString(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
 
@@ -135,12 +137,12 @@ class WorkbookDefinition(Base):
     __table_args__ = (UniqueConstraint("name", "namespace"),)
 
     id: Mapped[str] = _id_column()
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    namespace: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
-    definition: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
+    namespace: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), default="")
+    definition: Mapped[str] = mapped_column(NulSafeText())
     tags: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
-    scope: Mapped[str] = mapped_column(String(20), default="private")
-    project_id: Mapped[str | None] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(NulSafeString(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(NulSafeString(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
 
@@ -152,15 +154,15 @@ class ActionDefinition(Base):
     __table_args__ = (UniqueConstraint("name", "namespace"),)
 
     id: Mapped[str] = _id_column()
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    namespace: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
-    definition: Mapped[str] = mapped_column(Text)
-    input: Mapped[str | None] = mapped_column(Text, default="")
-    description: Mapped[str | None] = mapped_column(Text, default="")
+    name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
+    namespace: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), default="")
+    definition: Mapped[str] = mapped_column(NulSafeText())
+    input: Mapped[str | None] = mapped_column(NulSafeText(), default="")
+    description: Mapped[str | None] = mapped_column(NulSafeText(), default="")
     tags: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
-    workbook_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    scope: Mapped[str] = mapped_column(String(20), default="private")
-    project_id: Mapped[str | None] = mapped_column(String(128))
+    workbook_name: Mapped[str | None] = mapped_column(NulSafeString(NAME_LENGTH))
+    scope: Mapped[str] = mapped_column(NulSafeString(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(NulSafeString(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
 
@@ -172,10 +174,10 @@ class DefinitionSnapshot(Base):
 
     __tablename__ = "definition_snapshots"
 
-    checksum: Mapped[str] = mapped_column(String(CHECKSUM_LENGTH), primary_key=True)
+    checksum: Mapped[str] = mapped_column(NulSafeString(CHECKSUM_LENGTH), primary_key=True)
     #: ``workflows`` or ``workbook``: how to parse ``definition``.
-    kind: Mapped[str] = mapped_column(String(20))
-    definition: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(NulSafeString(20))
+    definition: Mapped[str] = mapped_column(NulSafeText())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -195,30 +197,30 @@ class WorkflowExecutionRow(Base):
     )
 
     id: Mapped[str] = _id_column()
-    workflow_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    state: Mapped[str] = mapped_column(String(20))
-    state_info: Mapped[str | None] = mapped_column(Text)
+    workflow_name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
+    state: Mapped[str] = mapped_column(NulSafeString(20))
+    state_info: Mapped[str | None] = mapped_column(NulSafeText())
     input: Mapped[dict[str, Any] | None]
     params: Mapped[dict[str, Any] | None]
     context: Mapped[dict[str, Any] | None]
     output: Mapped[dict[str, Any] | None]
     runtime_context: Mapped[dict[str, Any] | None]
-    description: Mapped[str | None] = mapped_column(Text, default="")
-    workflow_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    workflow_namespace: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    description: Mapped[str | None] = mapped_column(NulSafeText(), default="")
+    workflow_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH))
+    workflow_namespace: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), default="")
     #: The task that started this execution as a sub-workflow. No cascade from tasks: deleting a
     #: tree is done by :func:`levante.db.repository.delete_execution`, deepest executions first.
     task_execution_id: Mapped[str | None] = mapped_column(
-        String(ID_LENGTH), ForeignKey("task_executions.id", use_alter=True)
+        NulSafeString(ID_LENGTH), ForeignKey("task_executions.id", use_alter=True)
     )
-    parent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    root_execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    parent_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH))
+    root_execution_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH))
     tags: Mapped[list[Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     #: The :class:`DefinitionSnapshot` it runs (NULL for executions created before snapshots).
-    definition_checksum: Mapped[str | None] = mapped_column(String(CHECKSUM_LENGTH))
+    definition_checksum: Mapped[str | None] = mapped_column(NulSafeString(CHECKSUM_LENGTH))
 
 
 class TaskExecutionRow(Base):
@@ -228,14 +230,14 @@ class TaskExecutionRow(Base):
     __table_args__ = (Index(None, "workflow_execution_id", "name"),)
 
     id: Mapped[str] = _id_column()
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     workflow_execution_id: Mapped[str] = mapped_column(
-        String(ID_LENGTH), ForeignKey("workflow_executions.id", ondelete="CASCADE")
+        NulSafeString(ID_LENGTH), ForeignKey("workflow_executions.id", ondelete="CASCADE")
     )
-    workflow_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    state: Mapped[str] = mapped_column(String(20))
-    state_info: Mapped[str | None] = mapped_column(Text)
-    type: Mapped[str] = mapped_column(String(20), default="ACTION")
+    workflow_name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
+    state: Mapped[str] = mapped_column(NulSafeString(20))
+    state_info: Mapped[str | None] = mapped_column(NulSafeText())
+    type: Mapped[str] = mapped_column(NulSafeString(20), default="ACTION")
     in_context: Mapped[dict[str, Any] | None]
     in_versions: Mapped[dict[str, Any] | None]
     published: Mapped[dict[str, Any] | None]
@@ -246,7 +248,7 @@ class TaskExecutionRow(Base):
     error_handled: Mapped[bool] = mapped_column(Boolean, default=False)
     processed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: One task execution per (workflow execution, join task): unique, NULL for other tasks.
-    unique_key: Mapped[str | None] = mapped_column(String(512), unique=True)
+    unique_key: Mapped[str | None] = mapped_column(NulSafeString(512), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
@@ -265,25 +267,25 @@ class ActionExecutionRow(Base):
     )
 
     id: Mapped[str] = _id_column()
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     #: NULL for a standalone action execution.
     task_execution_id: Mapped[str | None] = mapped_column(
-        String(ID_LENGTH), ForeignKey("task_executions.id", ondelete="CASCADE")
+        NulSafeString(ID_LENGTH), ForeignKey("task_executions.id", ondelete="CASCADE")
     )
-    workflow_execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    workflow_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    state: Mapped[str] = mapped_column(String(20))
-    state_info: Mapped[str | None] = mapped_column(Text)
+    workflow_execution_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH))
+    workflow_name: Mapped[str | None] = mapped_column(NulSafeString(NAME_LENGTH))
+    state: Mapped[str] = mapped_column(NulSafeString(20))
+    state_info: Mapped[str | None] = mapped_column(NulSafeText())
     input: Mapped[dict[str, Any] | None]
     output: Mapped[Any | None]
     accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     is_sync: Mapped[bool] = mapped_column(Boolean, default=True)
     runtime_context: Mapped[dict[str, Any] | None]
-    description: Mapped[str | None] = mapped_column(Text, default="")
+    description: Mapped[str | None] = mapped_column(NulSafeText(), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
     #: Hash of the per-action callback token (the token itself is never stored).
-    callback_token_hash: Mapped[str | None] = mapped_column(String(128))
+    callback_token_hash: Mapped[str | None] = mapped_column(NulSafeString(128))
     last_heartbeat: Mapped[datetime | None]
     progress: Mapped[Any | None]
 
@@ -298,12 +300,12 @@ class DelayedCall(Base):
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     due_at: Mapped[datetime] = mapped_column(index=True)
-    execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    execution_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH), index=True)
     #: Dedupe key: scheduling a second call with the same key is a no-op.
-    key: Mapped[str | None] = mapped_column(String(NAME_LENGTH), unique=True)
+    key: Mapped[str | None] = mapped_column(NulSafeString(NAME_LENGTH), unique=True)
     #: The engine event dict.
     payload: Mapped[dict[str, Any] | None]
-    claimed_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    claimed_by: Mapped[str | None] = mapped_column(NulSafeString(NAME_LENGTH))
     claimed_at: Mapped[datetime | None]
 
 
@@ -323,7 +325,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: ``executor``, ``executor.<target>``, ``engine``...
-    topic: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    topic: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     payload: Mapped[dict[str, Any] | None]
     sent_at: Mapped[datetime | None]
 
@@ -334,11 +336,11 @@ class ExecutionEvent(Base):
     __tablename__ = "execution_events"
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    execution_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
-    task_execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    action_execution_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    execution_id: Mapped[str] = mapped_column(NulSafeString(ID_LENGTH), index=True)
+    task_execution_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH))
+    action_execution_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    kind: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(NulSafeString(64))
     payload: Mapped[dict[str, Any] | None]
 
 
@@ -351,11 +353,11 @@ class Environment(Base):
     __tablename__ = "environments"
 
     id: Mapped[str] = _id_column()
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
-    description: Mapped[str | None] = mapped_column(Text, default="")
+    name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), unique=True)
+    description: Mapped[str | None] = mapped_column(NulSafeText(), default="")
     variables: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=dict)
-    scope: Mapped[str] = mapped_column(String(20), default="private")
-    project_id: Mapped[str | None] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(NulSafeString(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(NulSafeString(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
 
@@ -366,17 +368,17 @@ class CronTrigger(Base):
     __tablename__ = "cron_triggers"
 
     id: Mapped[str] = _id_column()
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
-    pattern: Mapped[str | None] = mapped_column(String(100))
-    workflow_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    workflow_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), unique=True)
+    pattern: Mapped[str | None] = mapped_column(NulSafeString(100))
+    workflow_name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
+    workflow_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH))
     workflow_input: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=dict)
     workflow_params: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=dict)
     first_execution_time: Mapped[datetime | None]
     next_execution_time: Mapped[datetime | None] = mapped_column(index=True)
     remaining_executions: Mapped[int | None] = mapped_column(Integer)
-    scope: Mapped[str] = mapped_column(String(20), default="private")
-    project_id: Mapped[str | None] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(NulSafeString(20), default="private")
+    project_id: Mapped[str | None] = mapped_column(NulSafeString(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
 
@@ -387,10 +389,10 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = _id_column()
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
+    key_hash: Mapped[str] = mapped_column(NulSafeString(128), unique=True)
     #: ``admin`` or ``user``.
-    role: Mapped[str] = mapped_column(String(16), default="user")
+    role: Mapped[str] = mapped_column(NulSafeString(16), default="user")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from levante.db import nulsafe
 from levante.db.models import WorkflowExecutionRow
 from levante.exceptions import NotFoundError
 
@@ -78,6 +79,15 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
 
 
+def pg_json_dumps(value: Any) -> str:
+    """The JSON serializer of PostgreSQL engines: :func:`json_dumps`, with strings escaped when the
+    text holds a NUL (which JSONB refuses) or the escape character (:mod:`levante.db.nulsafe`)."""
+    text = json_dumps(value)
+    if nulsafe.json_needs_escape(text):
+        text = json_dumps(nulsafe.escape_value(value))
+    return text
+
+
 def normalize_url(url: str) -> str:
     """``postgresql://``/``postgres://`` (and psycopg2) URLs become ``postgresql+psycopg://``."""
     parsed = make_url(url)
@@ -99,19 +109,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     several threads, and transactions that begin with ``BEGIN IMMEDIATE`` (module docstring). An
     in-memory database lives in one connection, which the pool hands to one thread at a time.
 
-    PostgreSQL: the psycopg 3 driver (``postgresql://`` is rewritten to ``postgresql+psycopg://``).
+    PostgreSQL: the psycopg 3 driver (``postgresql://`` is rewritten to ``postgresql+psycopg://``);
+    JSON goes through :func:`pg_json_dumps` and :func:`levante.db.nulsafe.pg_json_loads` (psycopg
+    runs both itself: SQLAlchemy registers them on the driver's adapters), so that NUL characters
+    are stored escaped and read back as they were.
 
     Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     url = normalize_url(url)
-    kwargs.setdefault("json_serializer", json_dumps)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
+        kwargs.setdefault("json_serializer", json_dumps)
         return _sqlite_engine(url, kwargs)
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("json_serializer", pg_json_dumps)
+        kwargs.setdefault("json_deserializer", nulsafe.pg_json_loads)
+    else:
+        kwargs.setdefault("json_serializer", json_dumps)
     return create_engine(url, **kwargs)
 
 

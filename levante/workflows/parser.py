@@ -104,6 +104,8 @@ def _build(kind: str, loaded: yamlsource.LoadedYAML, result: BuildResult) -> Doc
     checker = Checker(loaded.source, result)
     workbook = data.get("name") if kind == "workbook" and isinstance(data.get("name"), str) else None
     if kind == "workbook":
+        if workbook is not None:
+            checker.name(("name",), "workbook", workbook)
         wf_raw = data.get("workflows") if isinstance(data.get("workflows"), dict) else {}
         act_raw = data.get("actions") if isinstance(data.get("actions"), dict) else {}
         wf_base, act_base = ("workflows",), ("actions",)

@@ -40,6 +40,7 @@ class Checker:
         local = wf.name.rsplit(".", 1)[-1] if wf.workbook else wf.name
         if _UUID.match(local):
             self.report(path, f'workflow name "{local}" must not look like a UUID')
+        self.name(path, "workflow", local)
         tasks_raw = raw.get("tasks") if isinstance(raw.get("tasks"), dict) else {}
         for task in wf.tasks.values():
             tpath = path + ("tasks", task.name)
@@ -63,7 +64,14 @@ class Checker:
                 self._reachability(wf, path)
         self.expressions(raw, path, skip={"description", "tags", "name", "version", "type"})
 
+    def name(self, path: Path, what: str, name: str) -> None:
+        """A name (stored and looked up as text) must not hold a NUL character (PostgreSQL refuses
+        it in text; a name with it could never be shown or typed either)."""
+        if "\x00" in name:
+            self.report(path, f"NUL character not allowed in {what} name {name!r}")
+
     def _task_names(self, task: TaskSpec, path: Path) -> None:
+        self.name(path, "task", task.name)
         limit = MAX_JOIN_TASK_NAME if task.join is not None else MAX_TASK_NAME
         if len(task.name) > limit:
             self.report(path, f'task name "{task.name[:40]}..." is longer than {limit} characters')
@@ -137,6 +145,7 @@ class Checker:
 
     def action(self, action: ActionSpec, raw: dict[str, Any], path: Path) -> None:
         """Checks of one ad-hoc action."""
+        self.name(path, "action", str(path[-1]))
         self.expressions(raw, path, skip={"description", "tags", "name", "version"})
 
     def action_chains(self, actions: dict[str, ActionSpec], paths: dict[str, Path]) -> None:

@@ -25,7 +25,7 @@ _READ_ONLY = {"id", "project_id", "created_at", "updated_at"}
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if body.get("description") is not None:
-        changes["description"] = text_field(body, "description")
+        changes["description"] = text_field(body, "description", free_text=True)
     if body.get("variables") is not None:
         changes["variables"] = json_object(body["variables"], "variables")
     scope = text_field(body, "scope")

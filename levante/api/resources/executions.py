@@ -73,7 +73,7 @@ class ExecutionCollection:
         """Start an execution. With an ``id`` that exists, that execution is returned (idempotent)."""
         body = json_body(req, self.ctx.max_body)
         check_keys(body, CREATE_KEYS, "an execution")
-        description = text_field(body, "description") or ""
+        description = text_field(body, "description", free_text=True) or ""
         source_id = text_field(body, "source_execution_id")
         if source_id:
             body, description = self._from_source(source_id, body, description)
@@ -125,7 +125,7 @@ class ExecutionItem:
         body = json_body(req, self.ctx.max_body)
         check_keys(body, UPDATE_KEYS, "an execution update")
         state = text_field(body, "state")
-        description = text_field(body, "description")
+        description = text_field(body, "description", free_text=True)
         params = json_object(body.get("params"), "params") or {}
         env = json_object(params.get("env"), "params.env")
         if state is None and description is None and env is None:
@@ -136,7 +136,7 @@ class ExecutionItem:
             raise InputError("The environment (params.env) can only be changed alone or when resuming "
                              "(state RUNNING).")
         if state is not None:
-            self._change_state(execution_id, state, text_field(body, "state_info"), env)
+            self._change_state(execution_id, state, text_field(body, "state_info", free_text=True), env)
         else:
             self.ctx.service.update_execution(execution_id, description=description, env=env)
         resp.media = detail(self.ctx, execution_id)

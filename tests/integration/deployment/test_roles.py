@@ -298,3 +298,42 @@ version: '2.0'
 """, echo, timeout=60)
     assert done["state"] == "SUCCESS", cluster.logs()
     assert _ready(cluster, "executor.special") == 0
+
+
+def test_nul_characters_cross_every_process(cluster: Cluster) -> None:
+    """A NUL produced at run time, sent to an executor, published, and given in a callback's output
+    over HTTP: stored escaped on PostgreSQL, the execution ends SUCCESS with the NULs in place."""
+    name = f"nul_{uuid.uuid4().hex[:8]}"
+    text = f"""
+version: '2.0'
+{name}:
+  tasks:
+    parse:
+      action: std.noop
+      publish: {{v: <% json_parse('"a\\\\u0000b"') %>}}
+      on-success: echo
+    echo:
+      action: std.echo output=<% $.v %>
+      publish: {{echoed: <% task().result %>}}
+      on-success: wait
+    wait:
+      action: std.async_noop
+      publish: {{called_back: <% task().result %>}}
+"""
+    cluster.call("POST", "/workflows", text, text=True)
+    ex = cluster.call("POST", "/executions", {"workflow_name": name})
+    deadline = time.monotonic() + 60
+    action = None
+    while action is None and time.monotonic() < deadline:
+        wait = cluster.tasks(ex["id"]).get("wait")
+        if wait:
+            actions = cluster.call("GET", f"/tasks/{wait['id']}/action_executions")["action_executions"]
+            action = actions[0] if actions else None
+        time.sleep(0.1)
+    assert action is not None, cluster.logs()
+    answer = cluster.call("PUT", f"/action_executions/{action['id']}",
+                          {"state": "SUCCESS", "output": {"k\u0000": "x\u0000y"}})
+    assert answer["state"] == "SUCCESS"
+    done = cluster.wait(ex["id"])
+    assert done["state"] == "SUCCESS", done["state_info"]
+    assert json.loads(done["output"]) == {"v": "a\x00b", "echoed": "a\x00b", "called_back": {"k\x00": "x\x00y"}}

@@ -11,10 +11,21 @@ from levante.exceptions import InputError
 
 
 def raw_body(req: falcon.Request, limit: int) -> bytes:
-    """The request body, at most ``limit`` bytes (413 beyond; a chunked body is read to the limit)."""
+    """The request body, at most ``limit`` bytes (413 beyond).
+
+    A body without a length (``Transfer-Encoding: chunked``, as Node.js clients send) is read to
+    its end when the server has decoded it and says so (``wsgi.input_terminated``: levante's own
+    server and gunicorn do); falcon's ``bounded_stream`` would take it for empty. A client that
+    stops sending gets 408.
+    """
     if req.content_length is not None and req.content_length > limit:
         raise too_large(limit)
-    data = req.bounded_stream.read(limit + 1)
+    stream = req.stream if req.content_length is None and req.env.get("wsgi.input_terminated") else req.bounded_stream
+    try:
+        data = stream.read(limit + 1)
+    except TimeoutError:
+        raise falcon.HTTPError(falcon.HTTP_408, title="Request Timeout",
+                               description="The client stopped sending the request body.") from None
     if len(data) > limit:
         raise too_large(limit)
     return data

@@ -3,11 +3,48 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import falcon
 
 from levante.exceptions import InputError
+
+#: Deepest nesting of arrays and objects a JSON request value may have (as definitions: see
+#: ``levante.workflows.yamlsource.MAX_DEPTH``). Python's JSON parser, the engine and the views
+#: recurse once or more per level, and Python's stack allows about 1,000 frames: a deeper value
+#: is refused with 400 rather than stored and then impossible to render.
+MAX_JSON_DEPTH = 200
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def json_depth(data: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", data))
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def loads(data: str | bytes, what: str) -> Any:
+    """Parse JSON from a request, refusing values nested deeper than :data:`MAX_JSON_DEPTH`.
+
+    Raises:
+        ValueError: not JSON. InputError: nested too deep (``what`` names the value).
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
+        raise InputError(f"{what} nests arrays and objects deeper than the limit of {MAX_JSON_DEPTH} levels.")
+    try:
+        return json.loads(data)
+    except RecursionError:  # cannot happen below the limit; kept as a last guard
+        raise InputError(f"{what} nests arrays and objects too deeply (the limit is {MAX_JSON_DEPTH}).") from None
 
 
 def raw_body(req: falcon.Request, limit: int) -> bytes:
@@ -56,7 +93,7 @@ def json_body(req: falcon.Request, limit: int, optional: bool = False) -> dict[s
             return {}
         raise InputError("The request body is empty: a JSON object is expected.")
     try:
-        body = json.loads(data)
+        body = loads(data, "The request body")
     except ValueError as exc:
         raise InputError(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -87,7 +124,7 @@ def json_object(value: Any, name: str) -> dict[str, Any] | None:
         if not value.strip():
             return {}
         try:
-            value = json.loads(value)
+            value = loads(value, f"'{name}'")
         except ValueError:
             raise InputError(f"'{name}' must be a JSON object or a string holding one; "
                              f"the string is not JSON: {value[:200]!r}") from None
@@ -100,7 +137,7 @@ def json_value(value: Any) -> Any:
     """Any JSON value; a string is parsed when it holds JSON, and kept as it is otherwise."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return loads(value, "A JSON string of the request")
         except ValueError:
             return value
     return value

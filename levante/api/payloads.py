@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
+from itertools import accumulate
 from typing import Any
 
 import falcon
@@ -15,36 +17,41 @@ from levante.exceptions import InputError
 #: recurse once or more per level, and Python's stack allows about 1,000 frames: a deeper value
 #: is refused with 400 rather than stored and then impossible to render.
 MAX_JSON_DEPTH = 200
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 
 
-def json_depth(data: bytes) -> int:
-    """How deep arrays and objects nest in a JSON text (brackets inside strings do not count)."""
-    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", data))
-    depth = deepest = 0
-    for byte in brackets:
-        if byte in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+#: A JSON string (in valid JSON every string ends, so a match never runs on past its end).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+#: Keeps only brackets, as +1 (opening) and -1 (closing) once read as signed bytes.
+_BRACKET_SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(valid_json: bytes) -> int:
+    """How deep arrays and objects nest in a text that parsed as JSON (brackets inside strings
+    do not count). Linear, and mostly in C: the strings go, the brackets become +1 and -1, and
+    the deepest running sum is the depth."""
+    signs = _JSON_STRING.sub(b"", valid_json).translate(_BRACKET_SIGNS, _NOT_BRACKETS)
+    return max(accumulate(array("b", signs)), default=0)
 
 
 def loads(data: str | bytes, what: str) -> Any:
     """Parse JSON from a request, refusing values nested deeper than :data:`MAX_JSON_DEPTH`.
 
+    Python's parser guards its own recursion (RecursionError, well before the C stack is at
+    risk); a text parsed whole is then measured, when it has brackets enough to be too deep.
+
     Raises:
         ValueError: not JSON. InputError: nested too deep (``what`` names the value).
     """
+    problem = InputError(f"{what} nests arrays and objects deeper than the limit of {MAX_JSON_DEPTH} levels.")
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise problem from None
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
-        raise InputError(f"{what} nests arrays and objects deeper than the limit of {MAX_JSON_DEPTH} levels.")
-    try:
-        return json.loads(data)
-    except RecursionError:  # cannot happen below the limit; kept as a last guard
-        raise InputError(f"{what} nests arrays and objects too deeply (the limit is {MAX_JSON_DEPTH}).") from None
+        raise problem
+    return value
 
 
 def raw_body(req: falcon.Request, limit: int) -> bytes:

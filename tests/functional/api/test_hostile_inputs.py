@@ -174,3 +174,46 @@ def test_names_with_other_url_characters_stay_reachable(api):
         found = api.client.simulate_get("/v2/workflows/" + quote(odd, safe=""))
         assert found.status_code == 200, found.text
         assert found.json["name"] == odd
+
+
+# --- deep results from actions ----------------------------------------------------------------
+
+
+def test_action_result_nested_600_deep_is_rendered(tmp_path):
+    """An action (not a callback, which the API bounds) may return a value nested deeper than
+    Python's recursion allows the JSON encoder: the views render it all the same (it got a 500)."""
+    import falcon.testing
+
+    from levante import config as config_mod
+    from levante.actions.base import Action
+    from levante.actions.registry import Registry
+    from levante.api.app import create_app
+    from levante.node import Node
+    from tests.functional.api.helpers import Api
+
+    depth = 600
+
+    class Deep(Action):
+        def __init__(self, **kwargs):
+            pass
+
+        def run(self, context):
+            value = 1
+            for _ in range(depth):
+                value = {"a": value}
+            return value
+
+    registry = Registry()
+    registry.register("test.deep", Deep)
+    node = Node(config_mod.load(env={}, db_url=f"sqlite:///{tmp_path / 'levante.db'}", executor_threads=2),
+                registry=registry)
+    with node:
+        api = Api(falcon.testing.TestClient(create_app(node.config, node)), node)
+        api.upload("workflows", "version: '2.0'\ndeep_wf:\n  tasks:\n    t:\n      action: test.deep\n")
+        ex = api.start("deep_wf")
+        assert api.wait(ex["id"])["state"] == "SUCCESS"
+        listed = api.get("/v2/action_executions", include_output="true")["action_executions"]
+        one = api.get(f"/v2/action_executions/{listed[0]['id']}")
+        for view in (listed[0], one):
+            text = view["output"]
+            assert text == '{"result": ' + '{"a": ' * depth + "1" + "}" * depth + "}"

@@ -229,17 +229,11 @@ class EngineService:
         With ``execution_id`` the call is idempotent: an execution with that id is returned as it is.
 
         Raises:
-            NotFoundError: no such workflow. InputError: the input does not fit, or the workflow
-                starts sub-workflows at once nested past what one transaction can start (say, a
-                workflow whose first task starts itself): nothing is stored then.
+            NotFoundError: no such workflow. InputError: the input does not fit.
         """
         outcome = _Outcome()
-        try:
-            with transaction(self.session_factory) as session:
-                ex = self.start_in(session, outcome, workflow, input, params, description, execution_id)
-        except RecursionError:  # the transaction is rolled back: nothing was stored
-            raise InputError(f"Workflow {workflow} cannot be started: it starts sub-workflows nested too deeply "
-                             "(does a workflow start itself with no end?).") from None
+        with transaction(self.session_factory) as session:
+            ex = self.start_in(session, outcome, workflow, input, params, description, execution_id)
         self._after_commit(outcome)
         return ex
 

@@ -139,8 +139,9 @@ class RequestHandler(WSGIRequestHandler):
 
 
 def make_http_server(host: str, port: int, read_timeout: float) -> ThreadingWSGIServer:
-    """A bound server (``port`` 0 picks a free one) with no application yet (``set_app`` later)."""
-    handler = type("ConfiguredHandler", (RequestHandler,), {"timeout": read_timeout})
+    """A bound server (``port`` 0 picks a free one) with no application yet (``set_app`` later);
+    ``read_timeout`` 0 waits on a silent client for ever."""
+    handler = type("ConfiguredHandler", (RequestHandler,), {"timeout": read_timeout if read_timeout > 0 else None})
     server = ThreadingWSGIServer((host, port), handler)
     server.set_app(lambda env, start: [])
     return server

@@ -159,6 +159,9 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
                    "LEVANTE_MAX_RESULT_SIZE).")
 @click.option("--max-http-response-size", type=int, default=None,
               help="Largest response body std.http reads in bytes (default 10 MiB; LEVANTE_MAX_HTTP_RESPONSE_SIZE).")
+@click.option("--read-timeout", type=float, default=None,
+              help="Seconds a client may stay silent while sending its request or reading the answer "
+                   "(default 30, 0 = no limit; LEVANTE_READ_TIMEOUT).")
 def server(host: str | None, port: int | None, db_url: str | None, transport_url: str | None,
            role: str | None, executor_target: str | None, namespace: str | None, public_url: str | None,
            create_api_key: str | None, log_level: str, **limits: Any) -> None:

@@ -178,19 +178,12 @@ def test_names_with_other_url_characters_stay_reachable(api):
 # --- deep results from actions ----------------------------------------------------------------
 
 
-def test_action_result_nested_600_deep_is_rendered(tmp_path):
-    """An action (not a callback, which the API bounds) may return a value nested deeper than
-    Python's recursion allows the JSON encoder: the views render it all the same (it got a 500)."""
-    import falcon.testing
-
+def _deep_node(tmp_path, depth):
+    """A node whose action ``test.deep`` returns ``{"a": {"a": ... 1}}`` nested ``depth`` deep."""
     from levante import config as config_mod
     from levante.actions.base import Action
     from levante.actions.registry import Registry
-    from levante.api.app import create_app
     from levante.node import Node
-    from tests.functional.api.helpers import Api
-
-    depth = 600
 
     class Deep(Action):
         def __init__(self, **kwargs):
@@ -204,16 +197,42 @@ def test_action_result_nested_600_deep_is_rendered(tmp_path):
 
     registry = Registry()
     registry.register("test.deep", Deep)
-    node = Node(config_mod.load(env={}, db_url=f"sqlite:///{tmp_path / 'levante.db'}", executor_threads=2),
+    return Node(config_mod.load(env={}, db_url=f"sqlite:///{tmp_path / 'levante.db'}", executor_threads=2),
                 registry=registry)
-    with node:
-        api = Api(falcon.testing.TestClient(create_app(node.config, node)), node)
-        api.upload("workflows", "version: '2.0'\ndeep_wf:\n  tasks:\n    t:\n      action: test.deep\n")
+
+
+def _deep_api(node):
+    import falcon.testing
+
+    from levante.api.app import create_app
+    from tests.functional.api.helpers import Api
+
+    api = Api(falcon.testing.TestClient(create_app(node.config, node)), node)
+    api.upload("workflows", "version: '2.0'\ndeep_wf:\n  tasks:\n    t:\n      action: test.deep\n")
+    return api
+
+
+def test_action_result_nested_480_deep_is_rendered(tmp_path):
+    """An action (not a callback, which the API bounds) may return a value nested deeper than the
+    views' recursion allows: they render it all the same (it got a 500)."""
+    depth = 480
+    with _deep_node(tmp_path, depth) as node:
+        api = _deep_api(node)
         ex = api.start("deep_wf")
         assert api.wait(ex["id"])["state"] == "SUCCESS"
         listed = api.get("/v2/action_executions", include_output="true")["action_executions"]
         one = api.get(f"/v2/action_executions/{listed[0]['id']}")
         for view in (listed[0], one):
-            text = view["output"]
-            assert text == '{"result": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
+            assert view["output"] == '{"result": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
 
+
+def test_action_result_nested_5000_deep_fails_the_action(tmp_path):
+    """A result too deep to store as JSON: the engine failed to apply it for good and the execution
+    stayed RUNNING; now the action fails with the depth named, and the workflow ends."""
+    with _deep_node(tmp_path, 5000) as node:
+        api = _deep_api(node)
+        ex = api.start("deep_wf")
+        done = api.wait(ex["id"], timeout=60)
+        assert done["state"] == "ERROR"
+        [task] = api.tasks(ex["id"])
+        assert "deeper than 500 levels" in task["state_info"]

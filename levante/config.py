@@ -57,6 +57,9 @@ class Config:
     max_result_size: int = 1024 * 1024
     #: Largest response body ``std.http`` and ``std.mistral_http`` read, in bytes.
     max_http_response_size: int = 10 * 1024 * 1024
+    #: How long ``levante server`` waits on a silent client (sending its request or reading the
+    #: answer) before it closes the connection, in seconds (``LEVANTE_READ_TIMEOUT``).
+    read_timeout: float = 30.0
 
     @property
     def api_base_url(self) -> str:
@@ -106,6 +109,7 @@ _ENV = {
     "LEVANTE_MAX_WITH_ITEMS": "max_with_items",
     "LEVANTE_MAX_RESULT_SIZE": "max_result_size",
     "LEVANTE_MAX_HTTP_RESPONSE_SIZE": "max_http_response_size",
+    "LEVANTE_READ_TIMEOUT": "read_timeout",
 }
 
 

@@ -62,6 +62,12 @@ RECLAIM_AFTER = timedelta(seconds=20)
 SWEEP_AGE = 10.0
 #: How often the engine looks for due cron triggers, in seconds (patterns have minute resolution).
 CRON_INTERVAL = 1.0
+#: Outbox rows sent longer ago than this are deleted, in seconds: nothing reads them again, and an
+#: action request holds its callback token in plain text.
+OUTBOX_KEEP = 300.0
+#: How often the engine deletes them, in seconds, and how many rows one transaction deletes.
+PURGE_INTERVAL = 60.0
+PURGE_BATCH = 1000
 
 
 class Node:
@@ -92,6 +98,7 @@ class Node:
         self._threads: list[threading.Thread] = []
         self.worker_id = f"{socket.gethostname()}-{id(self):x}"
         self.cron_interval = CRON_INTERVAL
+        self.outbox_keep, self.purge_interval = OUTBOX_KEEP, PURGE_INTERVAL
         if config.role == "executor":
             return  # an executor needs no database
         self.db = make_engine(config.db_url)
@@ -128,6 +135,7 @@ class Node:
         if role in ("all", "engine"):
             loops.append(("scheduler", self._scheduler_loop, 1))
             loops.append(("cron", self._cron_loop, 1))
+            loops.append(("purge", self._purge_loop, 1))
             if self.embedded:
                 loops.append(("engine", self._engine_loop, self.config.engine_threads))
             else:
@@ -324,6 +332,26 @@ class Node:
                 self._sweep_outbox(older_than=SWEEP_AGE)
             except Exception:  # noqa: BLE001
                 LOG.exception("outbox: sweep failed")
+
+    def _purge_loop(self) -> None:
+        while not self._stop.wait(self.purge_interval):
+            try:
+                self.purge_outbox()
+            except Exception:  # noqa: BLE001 - the database may be restarting: try again next time
+                LOG.exception("outbox: purging sent rows failed")
+
+    def purge_outbox(self) -> int:
+        """Delete the outbox rows sent more than ``outbox_keep`` seconds ago, in short transactions
+        (on SQLite each holds the write lock); returns how many."""
+        before = utcnow() - timedelta(seconds=self.outbox_keep)
+        total = 0
+        while not self._stop.is_set():
+            with transaction(self.session_factory) as session:
+                deleted = repo.purge_sent(session, before, limit=PURGE_BATCH)
+            total += deleted
+            if deleted < PURGE_BATCH:
+                break
+        return total
 
     def _relay(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
         """Hand requests to the in-process executor pool. A row is marked sent only when its action

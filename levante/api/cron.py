@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from levante.db import repository as repo
-from levante.db.session import transaction
+from levante.db.session import is_transient, transaction
 from levante.exceptions import InputError, NotFoundError
 
 LOG = logging.getLogger(__name__)
@@ -174,11 +174,11 @@ class CronFirer:
             fired += 1
         return fired
 
-    def _fire_one(self) -> bool:
+    def _fire_one(self, trigger_id: str | None = None) -> bool:
         outcome = self.service.new_outcome()
         now = self.clock()
         with transaction(self.service.session_factory) as session:
-            due = repo.due_cron_triggers(session, now, limit=1)
+            due = repo.due_cron_triggers(session, now, limit=1, trigger_id=trigger_id)
             if not due:
                 return False
             trigger = due[0]
@@ -208,11 +208,29 @@ class CronFirer:
                                  remaining_executions=remaining, updated_at=self.clock())
 
     def skip_broken(self, limit: int = 100) -> None:
-        """After an unexpected failure: move every due trigger on without firing it, so that one
-        that fails every time does not block the others (logged)."""
+        """After a pass failed: fire each due trigger on its own; one whose firing fails by itself
+        (an unexpected error of that trigger) is moved on without firing (logged), so that it does
+        not block the others. A database that is locked or unreachable is no trigger's fault: then
+        nothing is skipped (a one-shot trigger would be deleted unfired) and the triggers wait for
+        the next pass."""
         now = self.clock()
         with transaction(self.service.session_factory) as session:
-            for trigger in repo.due_cron_triggers(session, now, limit=limit):
+            due = [t.id for t in repo.due_cron_triggers(session, now, limit=limit)]
+        for trigger_id in due:
+            try:
+                self._fire_one(trigger_id)
+            except Exception as exc:  # noqa: BLE001 - sorted out below
+                if is_transient(exc):
+                    LOG.warning("cron: the database is unavailable (%s); due triggers wait for the next pass",
+                                str(exc).splitlines()[0])
+                    return
+                LOG.exception("cron: firing trigger %s failed; skipping this firing", trigger_id)
+                self._skip(trigger_id)
+
+    def _skip(self, trigger_id: str) -> None:
+        now = self.clock()
+        with transaction(self.service.session_factory) as session:
+            for trigger in repo.due_cron_triggers(session, now, limit=1, trigger_id=trigger_id):
                 LOG.error("cron trigger %s skipped its firing due at %s", trigger.name,
                           trigger.next_execution_time)
                 self._move_on(session, trigger, max(now, trigger.next_execution_time or now))

@@ -52,12 +52,19 @@ def as_text(text: str) -> str:
     return text
 
 
+#: Integers a query parameter may hold: the databases' 64-bit signed range.
+INT_RANGE = (-(2**63), 2**63 - 1)
+
+
 def as_int(text: str) -> int:
-    """A filter integer."""
+    """A filter integer, within the databases' 64-bit range (a larger one would not fit a query)."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise InputError(f"Not an integer: {text!r}.") from None
+        raise InputError(f"Not an integer: {text[:100]!r}.") from None
+    if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        raise InputError(f"Integer out of range: {text[:100]!r} (at most {INT_RANGE[1]}).")
+    return value
 
 
 Converter = Callable[[str], Any]

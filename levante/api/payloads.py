@@ -3,18 +3,73 @@
 from __future__ import annotations
 
 import json
+import re
+from array import array
+from itertools import accumulate
 from typing import Any
 
 import falcon
 
 from levante.exceptions import InputError
 
+#: Deepest nesting of arrays and objects a JSON request value may have (as definitions: see
+#: ``levante.workflows.yamlsource.MAX_DEPTH``). Python's JSON parser, the engine and the views
+#: recurse once or more per level, and Python's stack allows about 1,000 frames: a deeper value
+#: is refused with 400 rather than stored and then impossible to render.
+MAX_JSON_DEPTH = 200
+
+
+#: A JSON string (in valid JSON every string ends, so a match never runs on past its end).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+#: Keeps only brackets, as +1 (opening) and -1 (closing) once read as signed bytes.
+_BRACKET_SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(valid_json: bytes) -> int:
+    """How deep arrays and objects nest in a text that parsed as JSON (brackets inside strings
+    do not count). Linear, and mostly in C: the strings go, the brackets become +1 and -1, and
+    the deepest running sum is the depth."""
+    signs = _JSON_STRING.sub(b"", valid_json).translate(_BRACKET_SIGNS, _NOT_BRACKETS)
+    return max(accumulate(array("b", signs)), default=0)
+
+
+def loads(data: str | bytes, what: str) -> Any:
+    """Parse JSON from a request, refusing values nested deeper than :data:`MAX_JSON_DEPTH`.
+
+    Python's parser guards its own recursion (RecursionError, well before the C stack is at
+    risk); a text parsed whole is then measured, when it has brackets enough to be too deep.
+
+    Raises:
+        ValueError: not JSON. InputError: nested too deep (``what`` names the value).
+    """
+    problem = InputError(f"{what} nests arrays and objects deeper than the limit of {MAX_JSON_DEPTH} levels.")
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise problem from None
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
+        raise problem
+    return value
+
 
 def raw_body(req: falcon.Request, limit: int) -> bytes:
-    """The request body, at most ``limit`` bytes (413 beyond; a chunked body is read to the limit)."""
+    """The request body, at most ``limit`` bytes (413 beyond).
+
+    A body without a length (``Transfer-Encoding: chunked``, as Node.js clients send) is read to
+    its end when the server has decoded it and says so (``wsgi.input_terminated``: levante's own
+    server and gunicorn do); falcon's ``bounded_stream`` would take it for empty. A client that
+    stops sending gets 408.
+    """
     if req.content_length is not None and req.content_length > limit:
         raise too_large(limit)
-    data = req.bounded_stream.read(limit + 1)
+    stream = req.stream if req.content_length is None and req.env.get("wsgi.input_terminated") else req.bounded_stream
+    try:
+        data = stream.read(limit + 1)
+    except TimeoutError:
+        raise falcon.HTTPError(falcon.HTTP_408, title="Request Timeout",
+                               description="The client stopped sending the request body.") from None
     if len(data) > limit:
         raise too_large(limit)
     return data
@@ -45,7 +100,7 @@ def json_body(req: falcon.Request, limit: int, optional: bool = False) -> dict[s
             return {}
         raise InputError("The request body is empty: a JSON object is expected.")
     try:
-        body = json.loads(data)
+        body = loads(data, "The request body")
     except ValueError as exc:
         raise InputError(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -76,7 +131,7 @@ def json_object(value: Any, name: str) -> dict[str, Any] | None:
         if not value.strip():
             return {}
         try:
-            value = json.loads(value)
+            value = loads(value, f"'{name}'")
         except ValueError:
             raise InputError(f"'{name}' must be a JSON object or a string holding one; "
                              f"the string is not JSON: {value[:200]!r}") from None
@@ -89,7 +144,7 @@ def json_value(value: Any) -> Any:
     """Any JSON value; a string is parsed when it holds JSON, and kept as it is otherwise."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return loads(value, "A JSON string of the request")
         except ValueError:
             return value
     return value

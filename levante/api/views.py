@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -72,7 +73,49 @@ def timestamp(value: datetime | None) -> str | None:
 
 def json_text(value: Any) -> str:
     """A JSON-typed field as Mistral sends it: JSON text."""
-    return json.dumps(thaw(value), default=str, ensure_ascii=False)
+    try:
+        return json.dumps(thaw(value), default=str, ensure_ascii=False)
+    except RecursionError:  # nested deeper than Python's stack (an action's result can be)
+        return deep_json_text(value)
+
+
+class _Token(str):
+    """Text :func:`deep_json_text` writes as it is."""
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool) or key is None:
+        return json.dumps(key)
+    return str(key)
+
+
+def deep_json_text(value: Any) -> str:
+    """:func:`json_text` without recursion, for values of any depth: a stack of what is left to
+    write, each container pushed as its brackets with its members between them."""
+    out: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Token):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            stack.append(_Token("}"))
+            for index, (key, member) in reversed(list(enumerate(item.items()))):
+                stack.append(member)
+                stack.append(_Token((", " if index else "") + json.dumps(_key_text(key), ensure_ascii=False) + ": "))
+            stack.append(_Token("{"))
+        elif isinstance(item, (list, tuple)):
+            stack.append(_Token("]"))
+            for index, member in reversed(list(enumerate(item))):
+                stack.append(member)
+                if index:
+                    stack.append(_Token(", "))
+            stack.append(_Token("["))
+        else:
+            out.append(json.dumps(item, default=str, ensure_ascii=False))
+    return "".join(out)
 
 
 def pick(view: dict[str, Any], fields: Iterable[str] | None) -> dict[str, Any]:

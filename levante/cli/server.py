@@ -10,7 +10,8 @@ progress finish, then the node stops.
 Why the standard library's WSGI server and not gunicorn here: gunicorn forks worker processes, and
 each would need its own engine; the embedded mode (role ``all``) keeps the engine, scheduler and
 executor threads in the one process that serves the API, so a request and the engine share the
-in-process queue and SQLite's single writer. A threaded ``wsgiref`` server is enough for that.
+in-process queue and SQLite's single writer. A threaded ``wsgiref`` server is enough for that, with
+a deep listen backlog, a read timeout and chunked bodies decoded (:mod:`levante.cli.httpserver`).
 For production, run gunicorn with ``'levante.api.app:create_app()'`` and the engine and executor
 roles as separate processes.
 """
@@ -20,17 +21,16 @@ from __future__ import annotations
 import logging
 import re
 import signal
-import socketserver
 import sys
 import threading
 from dataclasses import replace
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import click
 
 from levante import config as config_mod
 from levante.api.app import create_app
+from levante.cli.httpserver import make_http_server
 from levante.config import Config
 from levante.node import Node
 
@@ -38,22 +38,6 @@ LOG = logging.getLogger(__name__)
 ROLES = ("all", "api", "engine", "executor")
 #: Roles of API keys (``--create-api-key NAME --role admin``).
 KEY_ROLES = ("admin", "user")
-
-
-class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    """``wsgiref``'s server with one thread per request."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    #: Let ``server_close`` wait for requests in progress (graceful shutdown).
-    block_on_close = True
-
-
-class QuietHandler(WSGIRequestHandler):
-    """Request logging through :mod:`logging` (debug level) instead of stderr."""
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        LOG.debug("%s - %s", self.address_string(), format % args)
 
 
 def masked(url: str) -> str:
@@ -75,8 +59,7 @@ def serve(config: Config, ready: Any = None) -> None:
     Binds first (``port`` 0 picks a free port), so that callback URLs name the real port; then
     starts the node and serves.
     """
-    httpd = make_server(config.host, config.port, lambda env, start: [], server_class=ThreadingWSGIServer,
-                        handler_class=QuietHandler)
+    httpd = make_http_server(config.host, config.port, config.read_timeout)
     port = httpd.server_address[1]
     config = replace(config, port=port)
     node = Node(config).start()
@@ -176,6 +159,9 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
                    "LEVANTE_MAX_RESULT_SIZE).")
 @click.option("--max-http-response-size", type=int, default=None,
               help="Largest response body std.http reads in bytes (default 10 MiB; LEVANTE_MAX_HTTP_RESPONSE_SIZE).")
+@click.option("--read-timeout", type=float, default=None,
+              help="Seconds a client may stay silent while sending its request or reading the answer "
+                   "(default 30, 0 = no limit; LEVANTE_READ_TIMEOUT).")
 def server(host: str | None, port: int | None, db_url: str | None, transport_url: str | None,
            role: str | None, executor_target: str | None, namespace: str | None, public_url: str | None,
            create_api_key: str | None, log_level: str, **limits: Any) -> None:

@@ -12,6 +12,10 @@ from typing import Any
 
 #: Mistral's ``execution_field_size_limit_kb`` default (1024 KiB).
 DEFAULT_RESULT_SIZE = 1024 * 1024
+#: Deepest nesting of arrays and objects in an action's result: storing it encodes JSON with one
+#: level of Python's recursion per level, and Python's stack holds about 1,000 frames in all. A
+#: deeper result fails its action (it could never be stored, and the event would fail for good).
+MAX_RESULT_DEPTH = 500
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,19 @@ def json_size(value: Any, limit: int) -> int:
         return len(json.dumps(value, default=str))
     except (TypeError, ValueError, RecursionError):
         return 0  # not JSON: the database layer reports it
+
+
+def nests_deeper(value: Any, limit: int = MAX_RESULT_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` in ``value`` (walked with a stack of
+    its own, not by recursion; a top-level array or object is level 1)."""
+    stack = [(value, 1)] if isinstance(value, (dict, list, tuple)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        members = item.values() if isinstance(item, dict) else item
+        stack.extend((m, depth + 1) for m in members if isinstance(m, (dict, list, tuple)))
+    return False
 
 
 def result_too_large(what: str, size: int, limit: int) -> str:

@@ -16,7 +16,7 @@ from levante.actions.base import ActionContext, Result, run_action
 from levante.actions.registry import Registry
 from levante.engine.commands import RunAction
 from levante.engine.events import ActionCompleted
-from levante.engine.limits import DEFAULT_RESULT_SIZE, json_size, result_too_large
+from levante.engine.limits import DEFAULT_RESULT_SIZE, MAX_RESULT_DEPTH, json_size, nests_deeper, result_too_large
 from levante.exceptions import ActionError
 from levante.executor.cancellations import Cancellations
 
@@ -98,10 +98,14 @@ class ActionRunner:
         return self._sized(command, "SUCCESS", result.data)
 
     def _sized(self, command: RunAction, state: str, result: Any) -> ActionCompleted:
-        """The event, or an error naming the limit when the result is too large to store."""
+        """The event, or an error naming the limit when the result is too large (or too deeply
+        nested) to store."""
+        what = "the action's result" if state == "SUCCESS" else "the action's error"
+        if nests_deeper(result):
+            return self._event(command, "ERROR", f"{what} nests arrays and objects deeper than "
+                                                 f"{MAX_RESULT_DEPTH} levels: it cannot be stored")
         size = json_size(result, self.max_result_size)
         if size > self.max_result_size:
-            what = "the action's result" if state == "SUCCESS" else "the action's error"
             return self._event(command, "ERROR", result_too_large(what, size, self.max_result_size))
         return self._event(command, state, result)
 

@@ -11,7 +11,7 @@ from typing import Any
 from levante.exceptions import ParseError, SpecError, ValidationError
 from levante.workflows import schemacheck, yamlsource
 from levante.workflows.builder import Builder, BuildResult
-from levante.workflows.semantics import Checker
+from levante.workflows.semantics import Checker, name_problem
 from levante.workflows.specs import ActionSpec, DocumentSpec, FrozenDict, WorkflowSpec
 
 #: The document kinds, named after the API collections they are uploaded to.
@@ -113,6 +113,10 @@ def _build(kind: str, loaded: yamlsource.LoadedYAML, result: BuildResult) -> Doc
         wf_raw, act_raw, wf_base, act_base = _entries(data), {}, (), ()
     else:
         wf_raw, act_raw, wf_base, act_base = {}, _entries(data), (), ()
+    if workbook is not None:
+        problem = name_problem("workbook", workbook)
+        if problem:
+            result.errors.append(loaded.source.error(("name",), problem, "semantics", at_key=False))
     prefix = f"{workbook}." if workbook else ""
     workflows: dict[str, WorkflowSpec] = {}
     for local, raw in wf_raw.items():

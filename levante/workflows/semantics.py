@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from typing import Any, Iterator
 
 from levante.workflows import expressions
@@ -21,6 +22,23 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _COMMAND_PARAMS = {"fail": {"msg"}, "succeed": {"msg"}, "pause": {"msg"}, "noop": set()}
 MAX_TASK_NAME = 255
 MAX_JOIN_TASK_NAME = 208
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    """What is wrong with a definition's name, or None.
+
+    A name is a segment of the REST API's URLs (``/v2/workflows/<name>``): a ``/`` in it would
+    make the definition unreachable (a URL decodes ``%2F`` to ``/`` before routing), as would a
+    name that clients' URL handling collapses (``.``, ``..``). Control characters are refused too:
+    they cannot be typed, and they break logs and terminals.
+    """
+    if "/" in name:
+        return f'{kind} name "{name}" must not contain "/" (the name is part of URLs such as /v2/workflows/<name>)'
+    if any(unicodedata.category(ch) == "Cc" and ch != "\x00" for ch in name):  # NUL: see Checker.name
+        return f"{kind} name {name!r} must not contain control characters"
+    if name.strip(".") == "":
+        return f'{kind} name "{name}" must hold more than dots'
+    return None
 
 
 class Checker:
@@ -41,6 +59,9 @@ class Checker:
         if _UUID.match(local):
             self.report(path, f'workflow name "{local}" must not look like a UUID')
         self.name(path, "workflow", local)
+        problem = name_problem("workflow", local)
+        if problem:
+            self.report(path, problem)
         tasks_raw = raw.get("tasks") if isinstance(raw.get("tasks"), dict) else {}
         for task in wf.tasks.values():
             tpath = path + ("tasks", task.name)
@@ -146,6 +167,9 @@ class Checker:
     def action(self, action: ActionSpec, raw: dict[str, Any], path: Path) -> None:
         """Checks of one ad-hoc action."""
         self.name(path, "action", str(path[-1]))
+        problem = name_problem("action", path[-1] if path and isinstance(path[-1], str) else action.name)
+        if problem:
+            self.report(path, problem)
         self.expressions(raw, path, skip={"description", "tags", "name", "version"})
 
     def action_chains(self, actions: dict[str, ActionSpec], paths: dict[str, Path]) -> None:

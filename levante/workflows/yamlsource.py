@@ -30,6 +30,13 @@ MAX_NODES = 2_000_000
 MAX_DEPTH = 200
 #: Upper bound on the text size, in characters.
 MAX_TEXT = 16 * 1024 * 1024
+#: Texts at least this long have their nesting measured before libyaml composes them: its
+#: composer recurses in C once per level, and a document nested some ten thousand levels deep
+#: overflows the C stack and kills the process (Python's recursion limit does not apply). A
+#: shorter text cannot nest deeper than its length, which that stack holds on any platform.
+DEPTH_CHECK_FROM = 2000
+_OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 def format_path(path: Path) -> str:
@@ -173,10 +180,14 @@ def load(text: str) -> LoadedYAML:
         raise ParseError(f"definition must be text, not {type(text).__name__}")
     if len(text) > MAX_TEXT:
         raise ParseError(f"definition is larger than {MAX_TEXT} characters")
+    if len(text) >= DEPTH_CHECK_FROM:
+        _check_depth(text)
     try:
         node = yaml.compose(text, Loader=_LOADER)
-    except yaml.YAMLError:
-        node = _compose_slowly(text)  # raises with the pure-Python parser's clearer messages
+    except yaml.YAMLError as exc:
+        node = _compose_slowly(text, exc)  # raises with the pure-Python parser's clearer messages
+    except RecursionError:
+        raise ParseError(f"document nests deeper than {MAX_DEPTH} levels") from None
     if node is None:
         raise ParseError("the definition is empty", 1, 1)
     walker = _Walker()
@@ -191,10 +202,38 @@ def load(text: str) -> LoadedYAML:
     return LoadedYAML(data, walker.source, text, walker.errors)
 
 
-def _compose_slowly(text: str) -> yaml.Node | None:
-    """Compose with the pure-Python parser, whose messages name the offending token."""
+def _check_depth(text: str) -> None:
+    """Refuse a document whose collections nest deeper than the walker allows, reading only its
+    parser's events (the parser keeps a stack of states; it does not recurse).
+
+    Raises:
+        ParseError: too deep, at the collection that goes past the limit.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            kind = type(event)
+            if kind in _OPENING:
+                depth += 1
+                if depth > MAX_DEPTH + 1:  # as the walker counts: the root collection is level 0
+                    mark = event.start_mark
+                    raise ParseError(f"document nests deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1)
+            elif kind in _CLOSING:
+                depth -= 1
+    except yaml.YAMLError:
+        return  # composing fails at the same place (no deeper), with the messages of load()
+
+
+def _compose_slowly(text: str, fast_error: yaml.YAMLError) -> yaml.Node | None:
+    """Compose with the pure-Python parser, whose messages name the offending token. It recurses
+    once or more per level of nesting: past Python's stack, the fast parser's error is reported
+    (a document too deep to compose is also deeper than MAX_DEPTH)."""
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        if isinstance(fast_error, yaml.MarkedYAMLError):
+            raise _parse_error(fast_error) from None
+        raise ParseError(f"document nests deeper than {MAX_DEPTH} levels") from None
     except yaml.MarkedYAMLError as exc:
         raise _parse_error(exc) from None
     except yaml.YAMLError as exc:  # e.g. a reader error on a control character

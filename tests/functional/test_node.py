@@ -160,3 +160,37 @@ def test_a_refused_delayed_call_does_not_hold_back_the_others(tmp_path: Path) ->
             time.sleep(0.05)
     assert str(done.state) == "SUCCESS"
     assert left == []  # the refused call was dropped, not retried forever
+
+
+def test_sent_outbox_rows_are_purged_and_unsent_ones_kept(tmp_path: Path) -> None:
+    """Outbox rows hold action requests with their callback tokens in plain text: once sent (and
+    ``outbox_keep`` old), the engine deletes them; a row not sent yet stays for the sweeper."""
+    from sqlalchemy import select
+
+    from levante.db.models import OutboxMessage
+
+    node = _node(tmp_path)
+    node.outbox_keep, node.purge_interval = 0.0, 0.1
+    with node:
+        with transaction(node.session_factory) as session:
+            store(session, "workflows", ASYNC)
+            unsent = repo.enqueue(session, "executor.nobody", {"kind": "test"})
+        ex = node.service.start_execution("wf")
+        action = None
+        deadline = time.monotonic() + 30
+        while action is None and time.monotonic() < deadline:
+            with transaction(node.read_factory) as session:
+                running = [a for t in repo.tasks_of(session, ex.id) for a in repo.action_executions_of(session, t.id)]
+            action = running[0] if running else None
+            time.sleep(0.05)
+        assert action is not None
+        node.service.complete_action(action.id, "SUCCESS", "done")
+        assert str(node.service.wait(ex.id, 30).state) == "SUCCESS"
+
+        def rows() -> list[int]:
+            with transaction(node.read_factory) as session:
+                return list(session.scalars(select(OutboxMessage.id)))
+        deadline = time.monotonic() + 30
+        while rows() != [unsent] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rows() == [unsent]

@@ -14,6 +14,7 @@ from levante.api.resources.definitions import SCOPES
 from levante.db import repository as repo
 from levante.engine.inputs import prepare_input
 from levante.exceptions import InputError, NotFoundError
+from levante.workflows.semantics import name_problem
 
 FILTERS: dict[str, listing.Converter] = {
     "name": listing.as_text, "workflow_name": listing.as_text, "workflow_id": listing.as_text,
@@ -40,8 +41,8 @@ def _count(body: dict[str, Any], pattern: str | None) -> int | None:
     count = body.get("remaining_executions")
     if count is None:
         return None
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise InputError("remaining_executions must be a positive integer.")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= listing.INT_RANGE[1]:
+        raise InputError(f"remaining_executions must be a positive integer (at most {listing.INT_RANGE[1]}).")
     if count > 1 and not pattern:
         raise InputError("Pattern must be provided if remaining_executions is greater than 1.")
     return count
@@ -68,6 +69,9 @@ class CronTriggerCollection:
         name = text_field(body, "name")
         if not name:
             raise InputError("A cron trigger needs a 'name'.")
+        problem = name_problem("cron trigger", name)
+        if problem:
+            raise InputError(problem[0].upper() + problem[1:] + ".")
         now = datetime.now(timezone.utc)
         pattern = text_field(body, "pattern") or None
         first = _first_time(body.get("first_execution_time"), now)

@@ -12,6 +12,7 @@ from levante.api.payloads import check_keys, json_body, json_object, text_field
 from levante.api.resources.definitions import SCOPES
 from levante.db import repository as repo
 from levante.exceptions import InputError
+from levante.workflows.semantics import name_problem
 
 FILTERS: dict[str, listing.Converter] = {
     "name": listing.as_text, "description": listing.as_text, "scope": listing.as_text,
@@ -36,10 +37,13 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-def _name(body: dict[str, Any]) -> str:
+def _name(body: dict[str, Any], new: bool = False) -> str:
     name = text_field(body, "name")
     if not name:
         raise InputError("An environment needs a 'name'.")
+    problem = name_problem("environment", name) if new else None
+    if problem:
+        raise InputError(problem[0].upper() + problem[1:] + ".")
     return name
 
 
@@ -62,7 +66,7 @@ class EnvironmentCollection:
         body = json_body(req, self.ctx.max_body)
         check_keys(body, KEYS, "an environment")
         with self.ctx.write() as session:
-            row = repo.create_environment(session, _name(body), **_changes(body))
+            row = repo.create_environment(session, _name(body, new=True), **_changes(body))
         resp.status = falcon.HTTP_201
         resp.media = views.environment_view(row)
 

@@ -219,12 +219,19 @@ class ActionExtras(NamedTuple):
     heartbeat: tuple[datetime | None, Any]
 
 
-def get_action_execution_with_extras(session: Session, action_execution_id: str
+def get_action_execution_with_extras(session: Session, action_execution_id: str, lock: bool = False
                                      ) -> tuple[ActionExecution, ActionExtras]:
     """The action execution with that id, its callback token hash and its heartbeat, in one query
-    (NotFoundError if none)."""
+    (NotFoundError if none). ``lock=True`` locks the action's row (``SELECT ... FOR UPDATE`` on
+    PostgreSQL, the write lock on SQLite): for an action run on its own, which has no workflow
+    execution whose lock would order concurrent completions."""
     t = ACTION_TABLE
     stmt = _select(ActionExecution).add_columns(t.c.callback_token_hash, t.c.last_heartbeat, t.c.progress)
+    if lock:
+        if is_sqlite(session):
+            ensure_write_lock(session)
+        else:
+            stmt = stmt.with_for_update(of=t)
     row = session.execute(stmt.where(t.c.id == action_execution_id)).mappings().first()
     if row is None:
         raise NotFoundError(KIND_OF[ActionExecution], action_execution_id)

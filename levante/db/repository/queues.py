@@ -192,9 +192,15 @@ def append_entries(session: Session, entries: Iterable[tuple[str, str, dict[str,
         session.execute(insert(EVENTS), rows)
 
 
-def purge_sent(session: Session, before: datetime) -> int:
-    """Delete messages published before ``before``; returns how many."""
-    stmt = delete(OUTBOX).where(OUTBOX.c.sent_at.is_not(None), OUTBOX.c.sent_at < before)
+def purge_sent(session: Session, before: datetime, limit: int | None = None) -> int:
+    """Delete messages published before ``before`` (at most ``limit``, oldest first); returns how
+    many. Unsent messages are never deleted: the sweeper still has to send them."""
+    condition = (OUTBOX.c.sent_at.is_not(None), OUTBOX.c.sent_at < before)
+    if limit is None:
+        stmt = delete(OUTBOX).where(*condition)
+    else:
+        batch = select(OUTBOX.c.id).where(*condition).order_by(OUTBOX.c.id).limit(limit)
+        stmt = delete(OUTBOX).where(OUTBOX.c.id.in_(batch.scalar_subquery()))
     return session.execute(stmt).rowcount  # type: ignore[attr-defined,no-any-return]
 
 

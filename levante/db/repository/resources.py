@@ -160,9 +160,11 @@ def delete_cron_trigger(session: Session, identifier: str) -> None:
     _crud.delete(session, CronTrigger, "Cron trigger", identifier)
 
 
-def due_cron_triggers(session: Session, now: datetime, limit: int = 100) -> list[CronTrigger]:
+def due_cron_triggers(session: Session, now: datetime, limit: int = 100,
+                      trigger_id: str | None = None) -> list[CronTrigger]:
     """Triggers whose next execution time has come, earliest first, locked for this transaction
-    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: concurrent schedulers take different ones)."""
+    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: concurrent schedulers take different ones);
+    ``trigger_id``: only that trigger, if it is due."""
     stmt = (
         select(CronTrigger)
         .where(CronTrigger.next_execution_time <= now)
@@ -170,6 +172,8 @@ def due_cron_triggers(session: Session, now: datetime, limit: int = 100) -> list
         .limit(limit)
         .execution_options(populate_existing=True)
     )
+    if trigger_id is not None:
+        stmt = stmt.where(CronTrigger.id == trigger_id)
     if not is_sqlite(session):
         stmt = stmt.with_for_update(skip_locked=True)
     return list(session.scalars(stmt))

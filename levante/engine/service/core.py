@@ -99,6 +99,11 @@ def _find(getter: Callable[[Session, str], Any], session: Session, key: str) -> 
         return None
 
 
+def _locked_action(session: Session, action_execution_id: str) -> ActionExecution:
+    """An action execution read under its row's lock (one run on its own has no execution lock)."""
+    return repo.get_action_execution_with_extras(session, action_execution_id, lock=True)[0]
+
+
 class DbStore:
     """The Store port over one session."""
 
@@ -706,9 +711,10 @@ class EngineService:
         loaded: ExecutionState | None = None
         with transaction(self.session_factory) as session:
             # The execution is locked first (found by the action's id), so the action read next is
-            # as it stands under the lock.
+            # as it stands under the lock. An action run on its own has no execution: its own row is
+            # locked instead, so of concurrent completions exactly one wins and the others get 409.
             ex = repo.execution_of_action(session, action_execution_id, lock=True)
-            action_ex, extras = repo.get_action_execution_with_extras(session, action_execution_id)
+            action_ex, extras = repo.get_action_execution_with_extras(session, action_execution_id, lock=ex is None)
             if token is not None and not token_matches(token, extras.token_hash):
                 raise CallbackTokenError(action_execution_id)
             if action_ex.workflow_execution_id:
@@ -772,7 +778,7 @@ class EngineService:
         return action_ex
 
     def _complete_standalone(self, session: Session, event: ev.ActionCompleted) -> None:
-        action_ex = _find(repo.get_action_execution, session, event.action_execution_id)
+        action_ex = _find(_locked_action, session, event.action_execution_id)
         if action_ex is None or action_ex.state in _DONE or action_ex.task_execution_id:
             return  # unknown or already completed: a duplicate changes nothing
         action_ex.state = State(event.state)

@@ -168,3 +168,64 @@ def test_trigger_of_a_deleted_workflow_is_moved_on(api, node, echo):
                                  next_execution_time=datetime.now(timezone.utc))
     CronFirer(node.service).fire_due()
     api.wait_for(lambda: api.client.simulate_get(f"/v2/cron_triggers/{trigger['id']}").status_code == 404)
+
+
+def test_one_shot_trigger_due_while_the_database_is_locked_still_fires(tmp_path, monkeypatch):
+    """A one-shot trigger comes due while another process holds SQLite's write lock past the busy
+    timeout: the pass fails, and the recovery that follows (what the node's cron loop does next,
+    ``skip_broken``, here once the lock is gone) fires it instead of deleting it unfired."""
+    import sqlite3
+
+    import falcon.testing
+
+    from levante import config as config_mod
+    from levante.api.app import create_app
+    from levante.db import session as db_session
+    from levante.node import Node
+    from tests.functional.api.helpers import Api
+
+    monkeypatch.setattr(db_session, "SQLITE_BUSY_TIMEOUT_S", 0.3)
+    db = tmp_path / "levante.db"
+    node = Node(config_mod.load(env={}, db_url=f"sqlite:///{db}", executor_threads=2))
+    node.cron_interval = 3600.0  # the test makes the passes itself
+    with node:
+        api = Api(falcon.testing.TestClient(create_app(node.config, node)), node)
+        name = f"wf_{uuid.uuid4().hex[:10]}"
+        api.upload("workflows", ECHO_WF.format(name=name))
+        body = _trigger(workflow_name=name, workflow_input={"who": "Locked"},
+                        first_execution_time=(datetime.now(timezone.utc) + timedelta(hours=1)).strftime(
+                            "%Y-%m-%d %H:%M"))
+        trigger = api.client.simulate_post("/v2/cron_triggers", json=body).json
+        assert trigger["pattern"] in (None, "")
+        _make_due(node, trigger["id"])
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(Exception, match="locked"):
+                node.cron.fire_due()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        node.cron.skip_broken()
+        assert api.client.simulate_get(f"/v2/cron_triggers/{trigger['id']}").status_code == 404
+        executions = api.get("/v2/executions", workflow_name=name)["executions"]
+        assert len(executions) == 1
+        assert api.wait(executions[0]["id"])["state"] == "SUCCESS"
+
+
+def test_trigger_whose_firing_fails_by_itself_is_skipped(api, node, echo, monkeypatch):
+    """The other side: an unexpected error of one trigger's own (not the database) moves it on
+    without firing, so that it cannot block the others."""
+    from levante.api.cron import CronFirer
+
+    body = _trigger(workflow_name=echo, pattern="* * * * *", workflow_input={"who": "x"},
+                    remaining_executions=1)
+    trigger = api.client.simulate_post("/v2/cron_triggers", json=body).json
+    firer = CronFirer(node.service)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(node.service, "start_in", broken)
+    _make_due(node, trigger["id"])
+    firer.skip_broken()
+    api.wait_for(lambda: api.client.simulate_get(f"/v2/cron_triggers/{trigger['id']}").status_code == 404)

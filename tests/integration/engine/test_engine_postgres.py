@@ -129,3 +129,39 @@ version: '2.0'
     ex = node.service.wait(ex.id, 30)
     assert str(ex.state) == "SUCCESS", ex.state_info
     assert ex.output["results"] == [n * 10 for n in range(8)]
+
+
+def test_concurrent_callbacks_to_a_standalone_action_have_one_winner(node: Node) -> None:
+    """An action run on its own (no workflow execution, so no execution lock) completed by 50
+    PUTs at once: exactly one is accepted (200), the others get 409, and the stored output is the
+    winner's (not the last writer's)."""
+    import falcon.testing
+
+    from levante.api.app import create_app
+
+    client = falcon.testing.TestClient(create_app(node.config, node))
+    created = client.simulate_post("/v2/action_executions", json={"name": "std.async_noop"})
+    assert created.status_code == 201, created.text
+    action_id = created.json["id"]
+    callers = 50
+    barrier = threading.Barrier(callers)
+    statuses: dict[int, int] = {}
+
+    def put(i: int) -> None:
+        barrier.wait()
+        answer = client.simulate_put(f"/v2/action_executions/{action_id}",
+                                     json={"state": "SUCCESS", "output": {"caller": i}})
+        statuses[i] = answer.status_code
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [i for i, status in statuses.items() if status == 200]
+    assert len(winners) == 1, sorted(statuses.items())
+    assert sorted(statuses.values()) == [200] + [409] * (callers - 1)
+    stored = client.simulate_get(f"/v2/action_executions/{action_id}").json
+    assert stored["state"] == "SUCCESS"
+    import json
+    assert json.loads(stored["output"]) == {"result": {"caller": winners[0]}}

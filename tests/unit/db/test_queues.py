@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from levante.db import repository as repo
+from levante.db.models import OutboxMessage
 from levante.db.session import SessionFactory, transaction
 from tests.unit.db.helpers import T0, at
 
@@ -147,3 +148,18 @@ def test_enqueue_many_returns_ids_in_order(session_factory: SessionFactory) -> N
     with transaction(session_factory) as s:
         rows = {r.id: r for r in repo.pending(s, 1000)}
     assert [(rows[i].topic, rows[i].payload) for i in ids] == messages
+
+
+def test_purge_sent_in_batches_keeps_unsent_and_recent_rows(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        ids = repo.enqueue_many(s, [("executor", {"n": n}) for n in range(7)])
+        repo.mark_sent(s, ids[:5], at=at(100))
+        repo.mark_sent(s, ids[5:6], at=at(10**9))  # sent, but recently: kept
+    with transaction(session_factory) as s:
+        assert repo.purge_sent(s, before=at(1000), limit=2) == 2
+        assert repo.purge_sent(s, before=at(1000), limit=2) == 2
+        assert repo.purge_sent(s, before=at(1000), limit=2) == 1
+        assert repo.purge_sent(s, before=at(1000), limit=2) == 0
+    with transaction(session_factory) as s:
+        left = sorted(m.id for m in s.query(OutboxMessage))
+    assert left == ids[5:]  # the recent one and the unsent one

@@ -79,3 +79,27 @@ def test_merge_keys_and_slices():
 def test_non_text_is_refused():
     with pytest.raises(ParseError, match="must be text"):
         yamlsource.load(b"a: 1")  # type: ignore[arg-type]
+
+
+def test_nesting_deep_enough_to_overflow_libyaml_composer_is_a_parse_error():
+    """libyaml's composer recurses in C once per level: 50,000 levels overflowed the C stack and
+    killed the process (a segfault, no exception). Run in a child process so that a crash fails
+    this test instead of the test run."""
+    import subprocess
+    import sys
+
+    program = (
+        "from levante.workflows import yamlsource\n"
+        "from levante.exceptions import ParseError\n"
+        "for text in ('[' * 50000 + ']' * 50000, '{a: ' * 50000 + '1' + '}' * 50000, '- ' * 50000 + 'x'):\n"
+        "    try:\n"
+        "        yamlsource.load(text)\n"
+        "    except ParseError as exc:\n"
+        "        assert 'nests deeper than' in str(exc), exc\n"
+        "    else:\n"
+        "        raise AssertionError('accepted')\n"
+        "print('refused')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == "refused"

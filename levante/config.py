@@ -142,4 +142,10 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
             except ValueError:
                 raise ValueError(f"{var}={env[var]!r} is not a valid value for {name}") from None
     values.update({k: _convert(k, v) for k, v in overrides.items() if v is not None})
-    return replace(Config(), **values)
+    config = replace(Config(), **values)
+    if config.max_subworkflow_depth < 1:
+        # Off, a workflow that starts itself as its first task would start children for ever
+        # inside one transaction: the request that starts it would never return.
+        raise ValueError(f"max_subworkflow_depth must be at least 1, not {config.max_subworkflow_depth} "
+                         "(LEVANTE_MAX_SUBWORKFLOW_DEPTH, --max-subworkflow-depth): it cannot be turned off")
+    return config

@@ -85,7 +85,10 @@ def _engine_failure(event: ev.Event, error: BaseException | None) -> str:
     """The ``state_info`` of what a poison event failed."""
     what = f"the result of action execution {event.action_execution_id}" \
         if isinstance(event, ev.ActionCompleted) else f"a {event.kind} event"
-    cause = f": {type(error).__name__}: {error}" if error is not None else ""
+    try:
+        cause = f": {type(error).__name__}: {error}" if error is not None else ""
+    except Exception:  # noqa: BLE001 - an error whose text cannot be made (too deep, a broken __str__)
+        cause = f": {type(error).__name__}"
     text = f"The engine could not apply {what}{cause}"
     if len(text) > 2000:
         text = text[:2000] + "..."
@@ -400,7 +403,8 @@ class EngineService:
             except Exception as exc:  # noqa: BLE001
                 if is_transient(exc):
                     return events
-                raise
+                LOG.critical("engine: cannot even fail execution %s; its event is dropped: %r", execution_id,
+                             events[0], exc_info=exc)
             return []
         for index, event in enumerate(events):
             try:
@@ -415,7 +419,8 @@ class EngineService:
                 except Exception as again:  # noqa: BLE001
                     if is_transient(again):
                         return events[index:]
-                    raise
+                    LOG.critical("engine: cannot even fail execution %s; its event is dropped: %r",
+                                 execution_id, event, exc_info=again)
         return []
 
     def _fail_event(self, execution_id: str, event: ev.Event, error: BaseException) -> None:
@@ -455,6 +460,17 @@ class EngineService:
                 raise
             LOG.error("engine: execution %s cannot even be stopped through its decisions (%s); "
                       "writing its end directly", execution_id, exc, exc_info=exc)
+        try:
+            self._write_error_end(execution_id, message)
+        except Exception as exc:  # noqa: BLE001
+            if is_transient(exc):
+                raise
+            self._write_error_end(execution_id, "The engine could not apply an event to this execution "
+                                                "(and its error could not be stored)")
+
+    def _write_error_end(self, execution_id: str, message: str) -> None:
+        """End an execution in ERROR by writing the states directly, and tell its parent, in one
+        transaction."""
         outcome = _Outcome()
         with transaction(self.session_factory) as session:
             parent = repo.force_error(session, execution_id, message, self.clock())

@@ -28,6 +28,8 @@ def _status(ans: Any) -> int:
 
 
 class CancelStorm:
+    """One per campaign: :meth:`run` is one storm (a round), :meth:`check` judges all of them."""
+
     def __init__(self, apis: dict[str, Api], prefix: str, third: ThirdParty, depth: int) -> None:
         self.apis = apis
         self.prefix = prefix
@@ -38,7 +40,8 @@ class CancelStorm:
         self.first_cancel: Counter[str] = Counter()
         self.repeat_cancel: Counter[str] = Counter()
         self.pause_cancelled: Counter[str] = Counter()
-        self.grown_in_s = 0.0
+        self.grown_in_s: list[float] = []
+        self.rounds = 0
         self.log: list[str] = []
         self.lock = threading.Lock()
 
@@ -46,16 +49,23 @@ class CancelStorm:
 
     def run(self, per_victim: dict[str, int]) -> None:
         """Start the batch, let the trees grow, cancel them all at once."""
+        with self.third.lock:
+            held_before = len(self.third.held)
+        roots: dict[str, str] = {}
         for victim, count in per_victim.items():
             for _ in range(count):
                 body = {"workflow_name": self.prefix + "storm", "description": f"storm-{uuid.uuid4().hex[:8]}",
                         "input": {"base": self.third.url, "depth": self.depth}}
                 ex = self.apis[victim].call("POST", "/executions", body)
-                self.roots[ex["id"]] = victim
+                roots[ex["id"]] = victim
+        self.roots.update(roots)
+        self.rounds += 1
         t0 = time.monotonic()
-        self._wait_grown(30)
-        self.grown_in_s = round(time.monotonic() - t0, 1)
-        ids = list(self.roots)
+        self._wait_grown(held_before + mix.storm_size(self.depth) * len(roots), 30)
+        grown_in = round(time.monotonic() - t0, 1)
+        self.grown_in_s.append(grown_in)
+        ids = list(roots)
+        first_before = Counter(self.first_cancel)
         # Four threads; the first three roots are in two threads' shares (two cancels at once).
         shares = [ids[i::4] for i in range(4)]
         shares[1] = ids[:3] + [x for x in shares[1] if x not in ids[:3]]
@@ -70,9 +80,8 @@ class CancelStorm:
             self.repeat_cancel[str(self._put_state(ex_id, "CANCELLED"))] += 1
         for ex_id in ids[5:8]:  # a pause of a cancelled execution
             self.pause_cancelled[str(self._put_state(ex_id, "PAUSED"))] += 1
-        self.log.append(f"cancel storm: {len(ids)} roots ({dict(Counter(self.roots.values()))}) grown in "
-                        f"{self.grown_in_s} s, cancels {dict(self.first_cancel)}, again {dict(self.repeat_cancel)}, "
-                        f"pause {dict(self.pause_cancelled)}")
+        self.log.append(f"cancel storm {self.rounds}: {len(ids)} roots ({dict(Counter(roots.values()))}) grown in "
+                        f"{grown_in} s, cancels {dict(self.first_cancel - first_before)}")
 
     def _put_state(self, ex_id: str, state: str) -> int:
         api = self.apis[self.roots[ex_id]]
@@ -85,18 +94,18 @@ class CancelStorm:
             with self.lock:
                 self.first_cancel[str(status)] += 1
 
-    def _wait_grown(self, timeout: float) -> None:
-        """Until every tree has all its executions and every held call arrived (or ``timeout``)."""
-        want = mix.storm_size(self.depth)
+    def _wait_grown(self, want: int, timeout: float) -> None:
+        """Until the third party holds ``want`` calls: every tree has all its executions, each
+        waiting on its call (or ``timeout``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.third.lock:
                 held = len(self.third.held)
-            if held >= want * len(self.roots):
+            if held >= want:
                 return
             time.sleep(0.5)
-        log(f"cancel storm: the trees did not all grow in {timeout:.0f} s ({held} of {want * len(self.roots)} "
-            "calls held); cancelling anyway")
+        log(f"cancel storm: the trees did not all grow in {timeout:.0f} s ({held} of {want} calls held); "
+            "cancelling anyway")
 
     # --- the verdict --------------------------------------------------------------------
 
@@ -127,12 +136,14 @@ class CancelStorm:
               and set(self.first_cancel) <= {"200", "409"} and self.first_cancel["200"] >= len(self.roots))
         return {
             "ok": ok,
+            "rounds": self.rounds,
             "roots": len(self.roots),
             "roots_by_victim": dict(Counter(self.roots.values())),
             "depth": self.depth,
             "cancelled": cancelled,
             "root_states": dict(Counter(states.values())),
             "tree_executions": tree_size,
+            "tree_executions_when_grown": len(self.roots) * mix.storm_size(self.depth),
             "left_unfinished": {k: len(v) for k, v in left.items()},
             "left_unfinished_examples": {k: v[:5] for k, v in left.items()},
             "cancel_statuses": dict(self.first_cancel),

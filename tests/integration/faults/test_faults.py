@@ -36,7 +36,9 @@ def test_slim_fault_campaign() -> None:
                           capture_output=True, text=True, timeout=330, cwd=ROOT)
     assert proc.stdout.strip(), f"no verdict (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
     verdict = json.loads(proc.stdout.strip().splitlines()[-1])
-    summary = json.dumps({k: v for k, v in verdict.items() if k != "fault_log"}, indent=1)[:6000]
+    bulky = ("fault_log", "details", "poison_event_details", "embedded_poison", "callbacks_during_pause")
+    summary = (json.dumps({k: v for k, v in verdict.items() if k not in bulky}, indent=1)[:6000] + "\n"
+               + json.dumps({k: verdict.get(k) for k in bulky[1:]})[:4000])
     assert verdict["faults_missing"] == {}, f"faults not injected:\n{summary}"
     assert verdict["ended_as_expected"] == verdict["executions"] == 30, f"executions not as expected:\n{summary}"
     assert verdict["non_safe_rerun_actions_run_twice"] == 0, f"non-safe-rerun actions ran twice:\n{summary}"

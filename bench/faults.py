@@ -344,7 +344,8 @@ class Campaign:
         total = self.args.storm
         on_embedded = round(total * self.args.embedded_share) if self.args.embedded_share > 0 else 0
         if self.storm is None:
-            self.storm = CancelStorm(self.apis, self.prefix, self.third, self.args.storm_depth)
+            self.storm = CancelStorm(self.apis, self.prefix, self.third, self.args.storm_depth,
+                                     random.Random(self.rng.random()))
         self.storm.run({"deployment": total - on_embedded, "embedded": on_embedded})
         self.fault_log.append(self.storm.log[-1])
         self.faults_done["cancel_storm"] += 1

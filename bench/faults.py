@@ -12,8 +12,9 @@ while its execution is paused (paused by the harness, resumed after); a poison e
 (``poison_event``: an ActionCompleted with a state that does not exist, published on the engine
 queue for a running async action of the mix, whose task must fail and be retried; on the embedded
 victim, which has no queue reachable from outside, the same result sent as a callback must be a
-400); a cancel storm (``cancel_storm``: extra executions of a self-recursive workflow cancelled all
-at once, see ``bench/faults_storm.py``). Killed processes are restarted by the harness (as a
+400); a cancel storm (``cancel_storm``: extra executions of a self-recursive workflow, each
+level waiting on an async action, cancelled by many concurrent requests at their roots and at
+random sub-executions, some while they grow; see ``bench/faults_storm.py``). Killed processes are restarted by the harness (as a
 supervisor would); gunicorn's master restarts its workers. ``pause-before`` pauses are resumed by
 the harness. The mix includes a NUL case (a NUL character in a third party's answer and in a
 callback, kept in the output) on both victims.
@@ -22,7 +23,8 @@ Verdict (exit 0 only when all hold): every execution ended SUCCESS with its expe
 action without ``safe-rerun`` ran more than once; no callback the third party got a 2xx for is
 missing from its action's output; no execution is left unfinished ``--settle`` seconds after the
 last fault; each poison event failed its task (which was retried) and the dead-letter queue is
-empty; the cancel storm's trees ended whole; no execution of either victim is left RUNNING with
+empty; the cancel storm got no 500 and nothing of its trees is left running (execution, task or
+action), and late callbacks for them got 409; no execution of either victim is left RUNNING with
 nothing that can move it on (``stalled_executions`` on both databases).
 """
 
@@ -209,21 +211,8 @@ class Campaign:
             pid = self.rng.choice(pids)
             os.kill(pid, signal.SIGKILL)
             self.fault_log.append(f"SIGKILL gunicorn worker {pid} (of {pids})")
-        elif fault == "restart_rabbitmq":
-            t0 = time.monotonic()
-            for cmd in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"]):
-                res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
-                if res.returncode:
-                    raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr[-500:]}")
-            self.fault_log.append(f"RabbitMQ restarted ({time.monotonic() - t0:.1f} s)")
-        elif fault == "restart_postgresql":
-            version = sorted(os.listdir("/etc/postgresql"))[-1]
-            t0 = time.monotonic()
-            res = subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-                                 capture_output=True, text=True, check=False, timeout=120)
-            if res.returncode:
-                raise RuntimeError(f"pg_ctlcluster restart failed: {res.stderr[-500:]}")
-            self.fault_log.append(f"PostgreSQL restarted ({time.monotonic() - t0:.1f} s)")
+        elif fault in ("restart_rabbitmq", "restart_postgresql"):
+            self._restart(fault)
         elif fault == "callback_twice":
             with self.third.lock:
                 self.third.double_next += 1
@@ -241,6 +230,24 @@ class Campaign:
             getattr(self, fault)()
             return  # counted when it happened
         self.faults_done[fault] += 1
+
+    def _restart(self, fault: str) -> None:
+        """Restart RabbitMQ or PostgreSQL (needs root)."""
+        if fault == "restart_rabbitmq":
+            t0 = time.monotonic()
+            for cmd in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"]):
+                res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+                if res.returncode:
+                    raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr[-500:]}")
+            self.fault_log.append(f"RabbitMQ restarted ({time.monotonic() - t0:.1f} s)")
+        else:
+            version = sorted(os.listdir("/etc/postgresql"))[-1]
+            t0 = time.monotonic()
+            res = subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                                 capture_output=True, text=True, check=False, timeout=120)
+            if res.returncode:
+                raise RuntimeError(f"pg_ctlcluster restart failed: {res.stderr[-500:]}")
+            self.fault_log.append(f"PostgreSQL restarted ({time.monotonic() - t0:.1f} s)")
 
     def kill_embedded(self) -> None:
         """SIGKILL the embedded server while it has work in flight; its supervisor restarts it."""

@@ -2,7 +2,9 @@
 self-recursive ``storm`` workflow (each execution waits on a ``std.mistral_http`` call the third party
 holds back and starts two sub-executions of itself until its depth runs out), cancelled all at once
 from several threads: every root (some of them twice at the same moment) and random sub-executions
-of theirs; then a cancel again and a pause of cancelled roots, which must be 409s.
+of theirs; then a cancel again and a pause of cancelled roots, which must be 409s. Besides the trees
+that were let grow whole, a few deeper ones (depth 5, 63 executions when whole) are started just
+before the cancels and cancelled while they grow.
 
 Its verdict: no cancel got a 500 (other 5xx and connection errors, which the other faults cause, are
 tried again); every root ends CANCELLED; nothing in their trees (sub-executions, tasks, action
@@ -23,6 +25,8 @@ from bench.deployment import TERMINAL, Api, log
 from bench.faults_third_party import ThirdParty
 
 FINAL = ("SUCCESS", "ERROR", "CANCELLED")
+#: Depth of the trees cancelled while they grow.
+GROWING_DEPTH = 5
 
 
 def _status(ans: Any) -> int:
@@ -47,29 +51,35 @@ class CancelStorm:
         self.repeat_cancel: Counter[str] = Counter()
         self.pause_cancelled: Counter[str] = Counter()
         self.grown_in_s: list[float] = []
+        #: Roots of the deeper trees cancelled while they grow.
+        self.growing: list[str] = []
         self.rounds = 0
         self.log: list[str] = []
         self.lock = threading.Lock()
 
     # --- the storm ----------------------------------------------------------------------
 
-    def run(self, per_victim: dict[str, int]) -> None:
-        """Start the batch, let the trees grow, cancel them all at once."""
+    def _start(self, victim: str, depth: int) -> str:
+        body = {"workflow_name": self.prefix + "storm", "description": f"storm-{uuid.uuid4().hex[:8]}",
+                "input": {"base": self.third.url, "depth": depth}}
+        ex_id = str(self.apis[victim].call("POST", "/executions", body)["id"])
+        self.roots[ex_id] = victim
+        if depth != self.depth:
+            self.growing.append(ex_id)
+        return ex_id
+
+    def run(self, per_victim: dict[str, int], growing: int = 2) -> None:
+        """Start the batch, let the trees grow, start ``growing`` deeper ones, cancel them all at once."""
         with self.third.lock:
             held_before = len(self.third.held)
-        roots: dict[str, str] = {}
-        for victim, count in per_victim.items():
-            for _ in range(count):
-                body = {"workflow_name": self.prefix + "storm", "description": f"storm-{uuid.uuid4().hex[:8]}",
-                        "input": {"base": self.third.url, "depth": self.depth}}
-                ex = self.apis[victim].call("POST", "/executions", body)
-                roots[ex["id"]] = victim
-        self.roots.update(roots)
+        roots = {self._start(victim, self.depth): victim for victim, count in per_victim.items() for _ in range(count)}
         self.rounds += 1
         t0 = time.monotonic()
         self._wait_grown(held_before + mix.storm_size(self.depth) * len(roots), 30)
         grown_in = round(time.monotonic() - t0, 1)
         self.grown_in_s.append(grown_in)
+        roots.update({self._start("deployment", GROWING_DEPTH): "deployment" for _ in range(growing)})
+        time.sleep(1.0)  # they have started growing
         ids = list(roots)
         first_before = Counter(self.first_cancel)
         # Four threads; the first three roots are in two threads' shares (two cancels at once), and
@@ -185,7 +195,9 @@ class CancelStorm:
             "cancelled": cancelled,
             "root_states": dict(Counter(states.values())),
             "tree_executions": tree_size,
-            "tree_executions_when_grown": len(self.roots) * mix.storm_size(self.depth),
+            "tree_executions_when_grown": (len(self.roots) - len(self.growing)) * mix.storm_size(self.depth)
+            + len(self.growing) * mix.storm_size(GROWING_DEPTH),
+            "cancelled_while_growing": len(self.growing),
             "left_unfinished": {k: len(v) for k, v in left.items()},
             "left_unfinished_examples": {k: v[:5] for k, v in left.items()},
             "cancel_statuses": dict(self.first_cancel),

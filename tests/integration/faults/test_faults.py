@@ -58,6 +58,8 @@ def test_slim_fault_campaign() -> None:
     assert verdict["dead_letters"] == 0, f"dead letters:\n{summary}"
     assert [c["status"] for c in verdict["embedded_poison"]["callbacks"]] in ([], [400]), summary
     storm = verdict["cancel_storm"]
+    assert storm["roots"] and not storm["errors"], f"the cancel storm got errors:\n{summary}"
+    assert storm["left_running"] == [], f"the cancel storm left work running:\n{summary}"
     assert storm["roots"] == storm["cancelled"] > 0, f"cancel storm: roots not cancelled:\n{summary}"
     assert storm["left_unfinished"] == {"executions": 0, "tasks": 0, "action_executions": 0}, \
         f"cancel storm: left unfinished:\n{summary}"

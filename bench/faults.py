@@ -16,8 +16,8 @@ victim, which has no queue reachable from outside, the same result sent as a cal
 level waiting on an async action, cancelled by many concurrent requests at their roots and at
 random sub-executions, some while they grow; see ``bench/faults_storm.py``). Killed processes
 are restarted by the harness (as a supervisor would); gunicorn's master restarts its workers.
-``pause-before`` pauses are resumed by the harness. The mix includes a NUL case (a NUL character in a third party's answer and in a
-callback, kept in the output) on both victims.
+``pause-before`` pauses are resumed by the harness. The mix includes a NUL case (a NUL character
+in a third party's answer and in a callback, kept in the output) on both victims.
 
 Verdict (exit 0 only when all hold): every execution ended SUCCESS with its expected output; no
 action without ``safe-rerun`` ran more than once; no callback the third party got a 2xx for is

@@ -7,6 +7,11 @@ each call: ``/sync`` (``std.http``) by a key ``<execution id>/<task>`` and ``/as
 ``safe-rerun``; the tasks carry a ``retry`` policy so that an action failed by a fault (e.g. "cannot
 be re-run safely" after an executor died) is retried as a new action execution and the execution
 still ends with a known output. Local ``std.echo`` tasks are ``safe-rerun``.
+
+The ``nul`` kind gets a NUL character from the third party twice (in a ``std.http`` answer and in a
+callback's output) and must keep it in its output. The ``storm`` workflow is not part of the mix: the
+cancel storm starts it (a self-recursive tree of sub-workflows, each waiting on a ``std.mistral_http``
+call the third party holds back) and cancels it.
 """
 
 from __future__ import annotations
@@ -135,10 +140,46 @@ version: '2.0'
       action: std.http url="<% $.base %>/flaky?key=<% execution().id %>/flaky&fail=2&v=<% $.v %>"
       retry: {{count: 8, delay: 1}}
       publish: {{fl: <% task().result.content.v %>}}
+
+{p}nul:
+  input: [base, v]
+  output: {{s: <% $.s %>, cb: <% $.cb %>}}
+  tasks:
+    get:
+      action: std.http url="<% $.base %>/sync?key=<% execution().id %>/get&v=<% $.v %>&nul=1"
+      {RETRY}
+      publish: {{s: <% task().result.content.v %>}}
+      on-success: [cb]
+    cb:
+      action: std.mistral_http
+      input: {{url: "<% $.base %>/async", method: POST, json: {{v: "<% $.v %>", nul: true}}}}
+      {RETRY}
+      publish: {{cb: <% task().result.v %>}}
+
+{p}storm:
+  input: [base, depth]
+  tasks:
+    wait:
+      action: std.mistral_http
+      input: {{url: "<% $.base %>/async", method: POST, json: {{hold: true}}}}
+    fork:
+      action: std.noop
+      on-success:
+        - deeper: <% $.depth > 0 %>
+    deeper:
+      with-items: n in <% [1, 2] %>
+      workflow: {p}storm
+      input: {{base: <% $.base %>, depth: <% $.depth - 1 %>}}
 """
 
 
-KINDS = ("fanout", "items", "parent", "async", "policies")
+KINDS = ("fanout", "items", "parent", "async", "policies", "nul")
+
+
+
+def nul_text(v: int | str) -> str:
+    """What the third party answers in the NUL case: a NUL character inside a JSON string."""
+    return f"a\u0000b{v}"
 
 
 def expected(kind: str, v: int) -> dict[str, Any]:
@@ -153,8 +194,18 @@ def expected(kind: str, v: int) -> dict[str, Any]:
         return {"first": v, "second": 2 * v}
     if kind == "policies":
         return {"wb": v, "to": "timeout", "fl": v}
+    if kind == "nul":
+        return {"s": nul_text(v), "cb": nul_text(v)}
     raise ValueError(kind)
 
 
 #: Tasks whose std.http calls the third party counts by ``<execution id>/<task>``.
-SYNC_TASKS = {"a", "b", "c", "go", "flaky"}
+SYNC_TASKS = {"a", "b", "c", "go", "flaky", "get"}
+
+#: Workflows whose std.mistral_http task has a retry policy (a poison event may target them).
+RETRYING_ASYNC = ("fanout", "child", "async")
+
+
+def storm_size(depth: int) -> int:
+    """Executions in the tree of one storm execution of ``depth`` (each level starts two)."""
+    return 2 ** (depth + 1) - 1

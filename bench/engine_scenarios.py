@@ -13,12 +13,11 @@ import tempfile
 import time
 from typing import Any
 
+from bench.cluster import Cluster
 from levante.config import load
 from levante.db.session import transaction
 from levante.engine.service.definitions import store
 from levante.node import Node
-
-from bench.cluster import Cluster
 
 
 def chain(n: int) -> str:

@@ -19,8 +19,8 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from levante.workflows import parse_workflow  # noqa: E402
 from bench import engine_scenarios  # noqa: E402
+from levante.workflows import parse_workflow  # noqa: E402
 
 
 def _chain_text(n: int) -> str:

@@ -3,8 +3,6 @@ time it was set, whatever the step by which the clock is moved."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.scenarios.harness import advance, make_engine
 
 WF = """

@@ -433,33 +433,31 @@ class EngineService:
             substitute = ev.ActionCompleted(execution_id, event.action_execution_id, "ERROR", message)
         elif isinstance(event, ev.SubworkflowCompleted):
             substitute = replace(event, state="ERROR", output={"result": message}, state_info=message)
-        if substitute is not None:
-            try:
-                self.apply(execution_id, [substitute])
-                return
-            except NotFoundError:
-                return
-            except Exception as exc:  # noqa: BLE001
-                if is_transient(exc):
-                    raise
-                LOG.error("engine: execution %s refuses the error result too (%s); failing the execution",
-                          execution_id, exc, exc_info=exc)
+        if substitute is not None and self._applied(execution_id, substitute, "refuses the error result too"):
+            return
         self.fail_execution(execution_id, message)
+
+    def _applied(self, execution_id: str, event: ev.Event, refusal: str) -> bool:
+        """Apply one event alone: True when it was applied (or its execution is gone), False when
+        it failed for good (logged with ``refusal``). A busy database is raised."""
+        try:
+            self.apply(execution_id, [event])
+            return True
+        except NotFoundError:
+            return True
+        except Exception as exc:  # noqa: BLE001
+            if is_transient(exc):
+                raise
+            LOG.error("engine: execution %s %s (%s)", execution_id, refusal, exc, exc_info=exc)
+            return False
 
     def fail_execution(self, execution_id: str, message: str) -> None:
         """End an execution in ERROR with ``message`` when its events cannot be applied: through the
         engine's decisions if they work (its running tasks end, its parent is told), otherwise by
         writing the end states directly."""
-        try:
-            self.apply(execution_id, [ev.StopRequested(execution_id, "ERROR", message)])
+        if self._applied(execution_id, ev.StopRequested(execution_id, "ERROR", message),
+                         "cannot even be stopped through its decisions; writing its end directly"):
             return
-        except NotFoundError:
-            return
-        except Exception as exc:  # noqa: BLE001
-            if is_transient(exc):
-                raise
-            LOG.error("engine: execution %s cannot even be stopped through its decisions (%s); "
-                      "writing its end directly", execution_id, exc, exc_info=exc)
         try:
             self._write_error_end(execution_id, message)
         except Exception as exc:  # noqa: BLE001

@@ -43,7 +43,7 @@ def _check(text: str) -> None:
     except ValidationError as exc:
         assert exc.errors == errors
     except DSLError:  # pragma: no cover - parse wraps everything into ValidationError
-        raise AssertionError("parse raised something other than ValidationError")
+        raise AssertionError("parse raised something other than ValidationError") from None
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

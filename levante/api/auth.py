@@ -5,7 +5,7 @@
   hash is enough. ``LEVANTE_ADMIN_KEY`` (``Config.admin_key``), when set, is accepted as an admin
   key too; ``levante server --create-api-key NAME --role admin`` stores a new key and prints it once.
 - **Callback tokens**: every asynchronous action execution has its own token (see
-  :func:`levante.engine.service._with_callback_tokens`); the third party sends it back in the
+  :func:`levante.engine.service.tokens._with_callback_tokens`); the third party sends it back in the
   ``Levante-Callback-Token`` header or as ``?token=`` on the callback URL. A resource that accepts it
   says so with ``callback = True`` (its URL carries ``action_execution_id``); it is accepted for
   ``PUT`` and ``POST`` there. It is checked here, before the resource runs, unless the resource also

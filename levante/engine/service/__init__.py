@@ -1,19 +1,15 @@
 """The engine service: everything around the pure decisions that touches the database.
 
 - :mod:`.core`: :class:`EngineService` applies events to executions in transactions.
+- :mod:`.parts`: the Store port, a transaction's outcome, the strict clock.
+- :mod:`.tokens`: callback tokens (made, hashed, compared).
 - :mod:`.catalog`: definitions as the engine sees them (parsed specs, cached by their text).
 - :mod:`.definitions`: storing validated documents.
 """
 
-from levante.engine.service.core import (
-    EXECUTIONS_PER_TRANSACTION,
-    DbStore,
-    EngineService,
-    StrictClock,
-    callback_token_hash,
-    completed_conflict,
-    token_matches,
-)
+from levante.engine.service.core import EXECUTIONS_PER_TRANSACTION, EngineService, completed_conflict
+from levante.engine.service.parts import DbStore, StrictClock
+from levante.engine.service.tokens import callback_token_hash, token_matches
 
 __all__ = [
     "EXECUTIONS_PER_TRANSACTION", "DbStore", "EngineService", "StrictClock", "callback_token_hash",

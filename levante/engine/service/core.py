@@ -9,14 +9,10 @@ listeners (the relay that publishes the outbox, the scheduler, waiters on execut
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 import threading
 import time
 from collections import defaultdict
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
@@ -33,6 +29,9 @@ from levante.engine.limits import EngineLimits, json_size, result_too_large
 from levante.engine.machine import Conductor, refuse_request
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.service.catalog import DbCatalog, Pinned
+from levante.engine.service.parts import DbStore, Outcome, StrictClock
+from levante.engine.service.recovery import Recovery
+from levante.engine.service.tokens import _with_callback_tokens, token_matches
 from levante.engine.state import ExecutionState
 from levante.exceptions import (
     CallbackTokenError,
@@ -81,20 +80,6 @@ def _is_deadlock(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == "40P01" or getattr(exc.orig, "pgcode", None) == "40P01"
 
 
-def _engine_failure(event: ev.Event, error: BaseException | None) -> str:
-    """The ``state_info`` of what a poison event failed."""
-    what = f"the result of action execution {event.action_execution_id}" \
-        if isinstance(event, ev.ActionCompleted) else f"a {event.kind} event"
-    try:
-        cause = f": {type(error).__name__}: {error}" if error is not None else ""
-    except Exception:  # noqa: BLE001 - an error whose text cannot be made (too deep, a broken __str__)
-        cause = f": {type(error).__name__}"
-    text = f"The engine could not apply {what}{cause}"
-    if len(text) > 2000:
-        text = text[:2000] + "..."
-    return text.replace("\x00", "\\0")
-
-
 def _find(getter: Callable[[Session, str], Any], session: Session, key: str) -> Any:
     try:
         return getter(session, key)
@@ -105,96 +90,6 @@ def _find(getter: Callable[[Session, str], Any], session: Session, key: str) -> 
 def _locked_action(session: Session, action_execution_id: str) -> ActionExecution:
     """An action execution read under its row's lock (one run on its own has no execution lock)."""
     return repo.get_action_execution_with_extras(session, action_execution_id, lock=True)[0]
-
-
-class DbStore:
-    """The Store port over one session."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
-        return repo.action_executions_of(self.session, task_execution_id)
-
-    def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
-        return repo.sub_executions_of(self.session, task_execution_id)
-
-    def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
-        return repo.list_executions(self.session, {k: v for k, v in filters.items()
-                                                   if k in ("id", "root_execution_id", "state")}, limit=1000)
-
-
-class _Outcome:
-    """What one transaction produced, to act on after it commits."""
-
-    def __init__(self) -> None:
-        self.outbox: list[tuple[int, str, dict[str, Any]]] = []
-        self.completed: list[tuple[str, str]] = []
-        self.wake_scheduler = False
-        #: Action executions ended by a cancel: executors must not run (or must stop) them.
-        self.cancelled_actions: list[str] = []
-        #: States of the parents and roots read while starting sub-executions, by id.
-        self.states: dict[str, State | None] = {}
-
-
-class StrictClock:
-    """UTC now, strictly increasing between calls: records are ordered by ``(created_at, id)``, so
-    two task executions created in one decision must not share a timestamp."""
-
-    def __init__(self, clock: Callable[[], Any] = utcnow) -> None:
-        self._clock = clock
-        self._last: Any = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> Any:
-        with self._lock:
-            now = self._clock()
-            if self._last is not None and now <= self._last:
-                now = self._last + timedelta(microseconds=1)
-            self._last = now
-            return now
-
-
-def callback_token_hash(token: str) -> str:
-    """What is stored of a callback token: its SHA-256 (hex). The token is 256 random bits, so a
-    fast hash is enough: there is nothing to brute-force."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def token_matches(token: str, stored_hash: str | None) -> bool:
-    """Whether ``token`` is the callback token whose hash is stored (never for a sync action)."""
-    return stored_hash is not None and hmac.compare_digest(stored_hash, callback_token_hash(token))
-
-
-def _with_callback_tokens(runs: list[RunAction], new_actions: list[ActionExecution]
-                          ) -> tuple[list[RunAction], dict[str, str | None]]:
-    """Give every new asynchronous action execution its own callback token.
-
-    The token (``secrets.token_urlsafe(32)``) goes to the executor in ``RunAction.info
-    ["callback_token"]`` (``std.mistral_http`` sends it to the third party); only its hash is stored
-    on the action execution. The outbox row, and then the broker message, hold the plain token
-    until it is delivered, and the row keeps it afterwards. That is acceptable: the outbox lives in
-    the same database as the action executions, so whoever can read it can already change any
-    action directly, and the broker is infrastructure as trusted as the database. It is also what
-    makes re-delivery work: a row the sweeper re-sends carries the same token. (A token derived as
-    an HMAC of the action id would need a server secret shared by every API and engine process;
-    a random token needs nothing.)
-
-    Returns the commands to send (with their tokens) and ``{action id: token hash}`` for every new
-    action execution (None for synchronous ones).
-    """
-    async_ids = {a.id for a in new_actions if not a.is_sync}
-    hashes: dict[str, str | None] = {a.id: None for a in new_actions}
-    if not async_ids:
-        return runs, hashes
-    out = []
-    for run in runs:
-        if run.action_execution_id in async_ids:
-            token = secrets.token_urlsafe(32)
-            hashes[run.action_execution_id] = callback_token_hash(token)
-            run = replace(run, info={**run.info, "callback_token": token})
-        out.append(run)
-    return out, hashes
 
 
 class EngineService:
@@ -221,6 +116,8 @@ class EngineService:
         self.on_cancelled: Callable[[list[str]], None] | None = None
         self._waiters: dict[str, list[threading.Event]] = defaultdict(list)
         self._waiters_lock = threading.Lock()
+        #: What is done with events that can never be applied.
+        self.recovery = Recovery(self)
 
     # --- starting -------------------------------------------------------------------------
 
@@ -234,13 +131,13 @@ class EngineService:
         Raises:
             NotFoundError: no such workflow. InputError: the input does not fit.
         """
-        outcome = _Outcome()
+        outcome = Outcome()
         with transaction(self.session_factory) as session:
             ex = self.start_in(session, outcome, workflow, input, params, description, execution_id)
         self._after_commit(outcome)
         return ex
 
-    def start_in(self, session: Session, outcome: "_Outcome", workflow: str,
+    def start_in(self, session: Session, outcome: "Outcome", workflow: str,
                  input: dict[str, Any] | None = None,  # noqa: A002
                  params: dict[str, Any] | None = None, description: str = "",
                  execution_id: str | None = None) -> WorkflowExecution:
@@ -263,11 +160,11 @@ class EngineService:
         return ex
 
     @staticmethod
-    def new_outcome() -> "_Outcome":
+    def new_outcome() -> "Outcome":
         """What :meth:`start_in` collects for :meth:`after_commit`."""
-        return _Outcome()
+        return Outcome()
 
-    def after_commit(self, outcome: "_Outcome") -> None:
+    def after_commit(self, outcome: "Outcome") -> None:
         """Tell the listeners what a caller's committed transaction produced."""
         self._after_commit(outcome)
 
@@ -285,7 +182,7 @@ class EngineService:
             parent_id=parent.parent_execution_id if parent else None,
         )
 
-    def _start(self, session: Session, ex: WorkflowExecution, pinned: Pinned, outcome: _Outcome) -> None:
+    def _start(self, session: Session, ex: WorkflowExecution, pinned: Pinned, outcome: Outcome) -> None:
         """Start ``ex``, which runs ``pinned`` (its snapshot is stored already)."""
         ex.definition_checksum = pinned.checksum
         repo.save(session, ex)
@@ -310,8 +207,8 @@ class EngineService:
 
         No event is dropped. An event that can never be applied (a value the database refuses, an
         engine bug: a *poison* event) fails what it concerns instead, with the error in
-        ``state_info`` (:meth:`_poisoned`), so its execution still ends. Events that met a busy or
-        unreachable database were not applied: they are raised in :class:`EngineBusy` for the caller
+        ``state_info`` (:class:`~.recovery.Recovery`), so its execution still ends. Events that met
+        a busy or unreachable database were not applied: they are raised in :class:`EngineBusy` for the caller
         to apply again later; every other event of the call was applied.
         """
         groups: dict[str, list[ev.Event]] = {}
@@ -330,7 +227,7 @@ class EngineService:
                         self._complete_standalone(session, result)
             except Exception as exc:  # noqa: BLE001 - sorted out one by one below
                 cause = exc
-                again += self._standalone_one_by_one(standalone)
+                again += self.recovery.standalone_one_by_one(standalone)
         items = sorted(groups.items())
         while items:
             taken, busy, error = self._apply_chunk(items[:EXECUTIONS_PER_TRANSACTION])
@@ -345,7 +242,7 @@ class EngineService:
         """Apply the events of several executions in one transaction (each alone if it fails).
         Returns how many executions of ``chunk`` were taken, the events to apply again later, and
         the error that made the shared transaction fail."""
-        outcome = _Outcome()
+        outcome = Outcome()
         taken = 0
         try:
             with transaction(self.session_factory) as session:
@@ -366,7 +263,7 @@ class EngineService:
         self._after_commit(outcome)
         return taken, [], None
 
-    def _apply_known(self, session: Session, execution_id: str, events: list[ev.Event], outcome: _Outcome) -> None:
+    def _apply_known(self, session: Session, execution_id: str, events: list[ev.Event], outcome: Outcome) -> None:
         try:  # an unknown execution fails at its lock, before anything was written
             self._apply(session, execution_id, events, outcome)
         except NotFoundError:
@@ -390,124 +287,18 @@ class EngineService:
             LOG.warning("engine: the database is busy or unreachable for execution %s (%s); its %d event(s) "
                         "will be applied again", execution_id, failed, len(events))
             return events
-        return self._poisoned(execution_id, events, failed)
-
-    def _poisoned(self, execution_id: str, events: list[ev.Event], error: BaseException) -> list[ev.Event]:
-        """Events of one execution failed for good: find which (one by one, in order) and fail what
-        each concerns. Returns the events to apply again later (the database became busy)."""
-        LOG.error("engine: events for execution %s cannot be applied (%s: %s); failing what they concern",
-                  execution_id, type(error).__name__, error, exc_info=error)
-        if len(events) == 1:
-            try:
-                self._fail_event(execution_id, events[0], error)
-            except Exception as exc:  # noqa: BLE001
-                if is_transient(exc):
-                    return events
-                LOG.critical("engine: cannot even fail execution %s; its event is dropped: %r", execution_id,
-                             events[0], exc_info=exc)
-            return []
-        for index, event in enumerate(events):
-            try:
-                self.apply(execution_id, [event])
-            except NotFoundError:
-                return []
-            except Exception as exc:  # noqa: BLE001 - this one is (one of) the culprit(s)
-                if is_transient(exc):
-                    return events[index:]
-                try:
-                    self._fail_event(execution_id, event, exc)
-                except Exception as again:  # noqa: BLE001
-                    if is_transient(again):
-                        return events[index:]
-                    LOG.critical("engine: cannot even fail execution %s; its event is dropped: %r",
-                                 execution_id, event, exc_info=again)
-        return []
-
-    def _fail_event(self, execution_id: str, event: ev.Event, error: BaseException) -> None:
-        """Fail what a poison event concerns: an action's result becomes an ERROR result (its task
-        then follows its retry / ``on-error`` path), a sub-workflow's end becomes an ERROR end; any
-        other event, or a substitute that fails too, fails the whole execution."""
-        message = _engine_failure(event, error)
-        substitute: ev.Event | None = None
-        if isinstance(event, ev.ActionCompleted):
-            substitute = ev.ActionCompleted(execution_id, event.action_execution_id, "ERROR", message)
-        elif isinstance(event, ev.SubworkflowCompleted):
-            substitute = replace(event, state="ERROR", output={"result": message}, state_info=message)
-        if substitute is not None and self._applied(execution_id, substitute, "refuses the error result too"):
-            return
-        self.fail_execution(execution_id, message)
-
-    def _applied(self, execution_id: str, event: ev.Event, refusal: str) -> bool:
-        """Apply one event alone: True when it was applied (or its execution is gone), False when
-        it failed for good (logged with ``refusal``). A busy database is raised."""
-        try:
-            self.apply(execution_id, [event])
-            return True
-        except NotFoundError:
-            return True
-        except Exception as exc:  # noqa: BLE001
-            if is_transient(exc):
-                raise
-            LOG.error("engine: execution %s %s (%s)", execution_id, refusal, exc, exc_info=exc)
-            return False
-
-    def fail_execution(self, execution_id: str, message: str) -> None:
-        """End an execution in ERROR with ``message`` when its events cannot be applied: through the
-        engine's decisions if they work (its running tasks end, its parent is told), otherwise by
-        writing the end states directly."""
-        if self._applied(execution_id, ev.StopRequested(execution_id, "ERROR", message),
-                         "cannot even be stopped through its decisions; writing its end directly"):
-            return
-        try:
-            self._write_error_end(execution_id, message)
-        except Exception as exc:  # noqa: BLE001
-            if is_transient(exc):
-                raise
-            self._write_error_end(execution_id, "The engine could not apply an event to this execution "
-                                                "(and its error could not be stored)")
-
-    def _write_error_end(self, execution_id: str, message: str) -> None:
-        """End an execution in ERROR by writing the states directly, and tell its parent, in one
-        transaction."""
-        outcome = _Outcome()
-        with transaction(self.session_factory) as session:
-            parent = repo.force_error(session, execution_id, message, self.clock())
-            if parent is not None:
-                parent_id, task_execution_id = parent
-                self._carry_out(session, Dispatch(ev.SubworkflowCompleted(
-                    parent_id, task_execution_id, execution_id, "ERROR", {"result": message}, message)), outcome)
-            outcome.completed.append((execution_id, "ERROR"))
-        self._after_commit(outcome)
-
-    def _standalone_one_by_one(self, results: list[ev.ActionCompleted]) -> list[ev.Event]:
-        """Complete actions run on their own one by one after their shared transaction failed: a
-        result that fails for good is stored as the action's error instead."""
-        again: list[ev.Event] = []
-        for result in results:
-            for attempt in (result, ev.ActionCompleted("", result.action_execution_id, "ERROR",
-                                                       _engine_failure(result, None))):
-                try:
-                    with transaction(self.session_factory) as session:
-                        self._complete_standalone(session, attempt)
-                    break
-                except Exception as exc:  # noqa: BLE001
-                    if is_transient(exc):
-                        again.append(result)
-                        break
-                    LOG.error("engine: result of action execution %s cannot be stored (%s)",
-                              result.action_execution_id, exc, exc_info=exc)
-        return again
+        return self.recovery.poisoned(execution_id, events, failed)
 
     def apply(self, execution_id: str, events: list[ev.Event]) -> WorkflowExecution:
         """Apply events to one execution in one transaction; returns the execution after them."""
-        outcome = _Outcome()
+        outcome = Outcome()
         with transaction(self.session_factory) as session:
             ex = self._apply(session, execution_id, events, outcome)
         self._after_commit(outcome)
         return ex
 
     def _apply(self, session: Session, execution_id: str, events: list[ev.Event],
-               outcome: _Outcome) -> WorkflowExecution:
+               outcome: Outcome) -> WorkflowExecution:
         state = self._load(session, execution_id, events)
         self._decide(session, state, events, outcome)
         return state.execution
@@ -528,7 +319,7 @@ class EngineService:
             state.actions[found.id] = found
         return state
 
-    def _decide(self, session: Session, state: ExecutionState, events: list[ev.Event], outcome: _Outcome) -> None:
+    def _decide(self, session: Session, state: ExecutionState, events: list[ev.Event], outcome: Outcome) -> None:
         """Run the events through the conductor and write what it decided."""
         pinned = self.catalog.pinned(session, state.execution)
         conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock,
@@ -540,7 +331,7 @@ class EngineService:
                 commands += conductor.handle(event)
         self._persist(session, state, commands, outcome)
 
-    def _persist(self, session: Session, state: ExecutionState, commands: list[Command], outcome: _Outcome) -> None:
+    def _persist(self, session: Session, state: ExecutionState, commands: list[Command], outcome: Outcome) -> None:
         records = list(state.changed.values())
         new_actions = [r for r in records if isinstance(r, ActionExecution) and r.id in state.new_actions]
         others = [r for r in records if not (isinstance(r, ActionExecution) and r.id in state.new_actions)]
@@ -560,7 +351,7 @@ class EngineService:
         if self.before_commit is not None:
             self.before_commit(session)
 
-    def _carry_out(self, session: Session, command: Command, outcome: _Outcome,
+    def _carry_out(self, session: Session, command: Command, outcome: Outcome,
                    deciding: WorkflowExecution | None = None) -> None:
         """Turn a command into rows; ``deciding``: the execution whose decision it is."""
         now = self.clock()
@@ -578,7 +369,7 @@ class EngineService:
         elif isinstance(command, Completed):
             outcome.completed.append((command.execution_id, command.state))
 
-    def _start_child(self, session: Session, command: StartWorkflow, outcome: _Outcome,
+    def _start_child(self, session: Session, command: StartWorkflow, outcome: Outcome,
                      parent: WorkflowExecution | None) -> None:
         """Start a sub-workflow in this transaction. A child that starts children of its own queues
         them here instead of recursing, so a deep tree (up to the depth limit) needs no deep stack."""
@@ -595,7 +386,7 @@ class EngineService:
             self._children.pending = None
 
     def _start_one_child(self, session: Session, command: StartWorkflow, parent: WorkflowExecution | None,
-                         outcome: _Outcome) -> None:
+                         outcome: Outcome) -> None:
         """Start a sub-execution: a workflow of the parent's own workbook runs from the parent's
         snapshot, any other from the snapshot of its definition as stored now."""
         if parent is None or parent.id != command.parent_execution_id:
@@ -625,12 +416,12 @@ class EngineService:
         self._start(session, ex, pinned, outcome)
 
     @staticmethod
-    def _state_of(session: Session, execution_id: str, outcome: _Outcome) -> State | None:
+    def _state_of(session: Session, execution_id: str, outcome: Outcome) -> State | None:
         if execution_id not in outcome.states:
             outcome.states[execution_id] = repo.execution_state(session, execution_id)
         return outcome.states[execution_id]
 
-    def _abandon(self, session: Session, command: AbandonWork, outcome: _Outcome) -> None:
+    def _abandon(self, session: Session, command: AbandonWork, outcome: Outcome) -> None:
         """End, in bulk, what still runs under an execution that was cancelled (or forced to an
         end): every unfinished sub-execution at any depth, their tasks, and the RUNNING/PAUSED
         action executions of all of them and of the execution itself; their unsent action
@@ -669,7 +460,7 @@ class EngineService:
         repo.append_entries(session, history)
         outcome.completed += [(i, str(State.CANCELLED)) for i in ended]
 
-    def _after_commit(self, outcome: _Outcome) -> None:
+    def _after_commit(self, outcome: Outcome) -> None:
         if outcome.outbox and self.on_outbox is not None:
             self.on_outbox(outcome.outbox)
         if outcome.wake_scheduler and self.on_schedule is not None:
@@ -714,14 +505,14 @@ class EngineService:
                 raise
             # A result the engine can never apply (a bug, a value the database refuses): the third
             # party would retry for ever while the task stays RUNNING. Fail the task instead.
-            self._fail_event(applying[0].execution_id, applying[0], exc)
+            self.recovery.fail_event(applying[0].execution_id, applying[0], exc)
             raise EngineFailure(f"The engine could not apply this result ({type(exc).__name__}: {exc}); "
                                 f"action execution {action_execution_id} was failed with that error.") from exc
 
     def _complete_action(self, action_execution_id: str, state: str, output: Any,
                          describe: Callable[[Session, ActionExecution, ExecutionState | None, Any], Any] | None,
                          token: str | None, applying: list[ev.ActionCompleted]) -> Any:
-        outcome = _Outcome()
+        outcome = Outcome()
         loaded: ExecutionState | None = None
         with transaction(self.session_factory) as session:
             # The execution is locked first (found by the action's id), so the action read next is
@@ -775,7 +566,7 @@ class EngineService:
         if sync_only and not system.is_sync:
             raise InputError(f"Action {name} is asynchronous: it does not support synchronous execution "
                              "(run it without run_sync and complete it with its callback).")
-        outcome = _Outcome()
+        outcome = Outcome()
         action_ex = ActionExecution(id=new_id(), name=name, state=State.RUNNING, input=action_input,
                                     is_sync=system.is_sync, description=description, created_at=self.clock(),
                                     runtime_context={"index": 0})
@@ -809,7 +600,7 @@ class EngineService:
                 that has ended (:func:`~levante.engine.machine.refuse_request`).
         """
         for attempt in range(REQUEST_ATTEMPTS):
-            outcome = _Outcome()
+            outcome = Outcome()
             try:
                 with transaction(self.session_factory) as session:
                     if isinstance(event, (ev.CancelRequested, ev.StopRequested)) and not is_sqlite(session):

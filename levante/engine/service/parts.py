@@ -1,0 +1,62 @@
+"""The small pieces the engine service works with: the Store port over a session, what one
+transaction produced, and a strictly increasing clock."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any, Callable
+
+from sqlalchemy.orm import Session
+
+from levante.db import repository as repo
+from levante.engine.model import ActionExecution, WorkflowExecution, utcnow
+from levante.states import State
+
+
+class DbStore:
+    """The Store port over one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
+        return repo.action_executions_of(self.session, task_execution_id)
+
+    def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
+        return repo.sub_executions_of(self.session, task_execution_id)
+
+    def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
+        return repo.list_executions(self.session, {k: v for k, v in filters.items()
+                                                   if k in ("id", "root_execution_id", "state")}, limit=1000)
+
+
+class Outcome:
+    """What one transaction produced, to act on after it commits."""
+
+    def __init__(self) -> None:
+        self.outbox: list[tuple[int, str, dict[str, Any]]] = []
+        self.completed: list[tuple[str, str]] = []
+        self.wake_scheduler = False
+        #: Action executions ended by a cancel: executors must not run (or must stop) them.
+        self.cancelled_actions: list[str] = []
+        #: States of the parents and roots read while starting sub-executions, by id.
+        self.states: dict[str, State | None] = {}
+
+
+class StrictClock:
+    """UTC now, strictly increasing between calls: records are ordered by ``(created_at, id)``, so
+    two task executions created in one decision must not share a timestamp."""
+
+    def __init__(self, clock: Callable[[], Any] = utcnow) -> None:
+        self._clock = clock
+        self._last: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        with self._lock:
+            now = self._clock()
+            if self._last is not None and now <= self._last:
+                now = self._last + timedelta(microseconds=1)
+            self._last = now
+            return now

@@ -220,7 +220,11 @@ def _check_depth(text: str) -> None:
                     raise ParseError(f"document nests deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1)
             elif kind in _CLOSING:
                 depth -= 1
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # PyYAML >= 6.0.4 has a nesting limit of its own (deeper than ours)
+            mark = getattr(exc, "problem_mark", None)
+            line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+            raise ParseError(f"document nests deeper than {MAX_DEPTH} levels", line, column) from None
         return  # composing fails at the same place (no deeper), with the messages of load()
 
 

@@ -1,6 +1,7 @@
 """Every definition of the shared conformance cases validates, as the kind it is uploaded as."""
 
 import json
+import os
 import pathlib
 
 import pytest
@@ -25,6 +26,8 @@ def _uploads():
 UPLOADS = list(_uploads())
 
 
+@pytest.mark.skipif(not CASES.is_dir() and not os.environ.get("CI"),
+                    reason=f"the shared conformance kit is not beside this checkout ({CASES})")
 def test_cases_are_there():
     assert len(UPLOADS) >= 62, f"expected the 62 conformance definitions under {CASES}"
 

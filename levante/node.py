@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event as sa_event
+
 from levante.actions.registry import Registry
 from levante.api.cron import CronFirer
 from levante.config import Config
@@ -381,6 +383,13 @@ class Node:
         ids = self._take_sent()
         if ids:
             repo.mark_sent(session, ids)
+            # The transaction may still roll back (a later decision in a shared batch fails, or
+            # goes off the lock): the rows are then marked by a later transaction, not forgotten.
+            sa_event.listen(session, "after_soft_rollback", lambda *_: self._requeue_sent(ids), once=True)
+
+    def _requeue_sent(self, ids: list[int]) -> None:
+        for row_id in ids:
+            self._sent.put(row_id)
 
     def _mark_sent_loop(self) -> None:
         """Marks handed-over rows when no engine transaction came along to do it."""

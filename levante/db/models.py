@@ -221,6 +221,9 @@ class WorkflowExecutionRow(Base):
     finished_at: Mapped[datetime | None]
     #: The :class:`DefinitionSnapshot` it runs (NULL for executions created before snapshots).
     definition_checksum: Mapped[str | None] = mapped_column(NulSafeString(CHECKSUM_LENGTH))
+    #: Bumped by every transaction that takes the execution's lock (to write it, its tasks or its
+    #: actions): an engine decision made without the lock is written only if it is unchanged.
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class TaskExecutionRow(Base):

@@ -51,6 +51,7 @@ from levante.db.repository.executions import (
     list_executions,
     list_tasks,
     lock_executions,
+    lock_if_unchanged,
     record_heartbeat,
     running_progress_of,
     set_callback_token_hash,
@@ -58,6 +59,7 @@ from levante.db.repository.executions import (
     sub_executions_of,
     task_progress,
     tasks_of,
+    versioned_execution,
 )
 from levante.db.repository.queues import (
     append_entries,
@@ -161,6 +163,8 @@ __all__ = [
     "get_cron_trigger",
     "get_environment",
     "get_execution",
+    "lock_if_unchanged",
+    "versioned_execution",
     "get_task",
     "get_workbook_definition",
     "get_workflow_definition",

@@ -36,7 +36,9 @@ def _select(cls: type) -> Any:
 
 def _one(session: Session, cls: type[R], record_id: str, lock: bool = False) -> R:
     stmt = _select(cls).where(COLUMNS[cls][0].table.c.id == record_id)
-    if lock:
+    if lock and cls is WorkflowExecution:
+        stmt = _bump(WF_TABLE.c.id == record_id)
+    elif lock:
         if is_sqlite(session):
             ensure_write_lock(session)
         else:
@@ -45,6 +47,15 @@ def _one(session: Session, cls: type[R], record_id: str, lock: bool = False) -> 
     if row is None:
         raise NotFoundError(KIND_OF[cls], record_id)
     return record_from_mapping(cls, row)
+
+
+def _bump(where: Any) -> Any:
+    """``UPDATE workflow_executions SET version = version + 1 WHERE ... RETURNING`` its fields and
+    the new version: takes the execution's lock (its row's on PostgreSQL, the database's write lock
+    on SQLite), reads it, and tells any decision made without the lock that it changed, in one
+    statement."""
+    return (update(WF_TABLE).where(where).values(version=WF_TABLE.c.version + 1)
+            .returning(*COLUMNS[WorkflowExecution], WF_TABLE.c.version))
 
 
 def _many(session: Session, cls: type[R], stmt: Any) -> list[R]:
@@ -61,13 +72,40 @@ def _in_creation_order(table: Table) -> tuple[Any, Any]:
 def get_execution(session: Session, execution_id: str, lock: bool = False) -> WorkflowExecution:
     """The workflow execution with that id.
 
-    ``lock=True`` also takes the execution's lock as :func:`levante.db.session.lock_execution`
-    does (``SELECT ... FOR UPDATE`` on PostgreSQL, the write lock on SQLite).
+    ``lock=True`` also takes the execution's lock, for a transaction that writes it (or its tasks
+    or actions): the row's on PostgreSQL, the database's write lock on SQLite; it bumps the
+    execution's version (:func:`execution_version`).
 
     Raises:
         NotFoundError: no such execution.
     """
     return _one(session, WorkflowExecution, execution_id, lock)
+
+
+def versioned_execution(session: Session, execution_id: str) -> tuple[WorkflowExecution, int]:
+    """The execution and its version, without its lock (for a decision made off the lock).
+
+    Raises:
+        NotFoundError: no such execution.
+    """
+    row = session.execute(select(*COLUMNS[WorkflowExecution], WF_TABLE.c.version)
+                          .where(WF_TABLE.c.id == execution_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(KIND_OF[WorkflowExecution], execution_id)
+    return record_from_mapping(WorkflowExecution, row), row["version"]
+
+
+def lock_if_unchanged(session: Session, execution_id: str, version: int) -> WorkflowExecution | None:
+    """Take the execution's lock (as ``get_execution(lock=True)``) and return it if its version is
+    still ``version`` (no transaction locked it since it was read); None if it changed.
+
+    Raises:
+        NotFoundError: no such execution (it was deleted meanwhile).
+    """
+    row = session.execute(_bump(WF_TABLE.c.id == execution_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(KIND_OF[WorkflowExecution], execution_id)
+    return record_from_mapping(WorkflowExecution, row) if row["version"] == version + 1 else None
 
 
 def action_executions_by_id(session: Session, ids: Sequence[str]) -> list[ActionExecution]:
@@ -244,12 +282,8 @@ def execution_of_action(session: Session, action_execution_id: str, lock: bool =
     on its own), found by the action's id in one statement; ``lock=True`` takes the execution's
     lock as :func:`get_execution` does."""
     owner = select(ACTION_TABLE.c.workflow_execution_id).where(ACTION_TABLE.c.id == action_execution_id)
-    stmt = _select(WorkflowExecution).where(WF_TABLE.c.id == owner.scalar_subquery())
-    if lock:
-        if is_sqlite(session):
-            ensure_write_lock(session)
-        else:
-            stmt = stmt.with_for_update(of=WF_TABLE)
+    where = WF_TABLE.c.id == owner.scalar_subquery()
+    stmt = _bump(where) if lock else _select(WorkflowExecution).where(where)
     row = session.execute(stmt).mappings().first()
     return None if row is None else record_from_mapping(WorkflowExecution, row)
 
@@ -463,7 +497,7 @@ def cancel_executions(session: Session, ids: Sequence[str], info: str, at: datet
     for part in chunks(list(ids)):
         stmt = (update(t).where(one_of(t.c.id, part), t.c.state.not_in(_ENDED))
                 .values(state=str(State.CANCELLED), state_info=info, output={"result": info}, updated_at=at,
-                        finished_at=at)
+                        finished_at=at, version=t.c.version + 1)
                 .returning(t.c.id))
         changed += list(session.scalars(stmt))
     return changed

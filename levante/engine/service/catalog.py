@@ -164,10 +164,12 @@ class DbCatalog:
         found = self.find_workflow(session, name, namespace)
         return (None, None) if found is None else (found.spec, found.definition_id)
 
-    def pin(self, session: Session, source: Source) -> Pinned:
+    def pin(self, session: Session | None, source: Source) -> Pinned:
         """Store the snapshot of ``source`` (if it is not stored yet) for an execution starting
-        from it; returns what that execution runs."""
-        repo.save_definition_snapshot(session, source.checksum, source.kind, source.text)
+        from it; returns what that execution runs. Without a session nothing is stored (the
+        caller stores it later, in the transaction that writes the execution)."""
+        if session is not None:
+            repo.save_definition_snapshot(session, source.checksum, source.kind, source.text)
         return _pinned(source.spec, source.checksum, source.document)
 
     def pinned(self, session: Session, ex: WorkflowExecution) -> Pinned:
@@ -215,10 +217,12 @@ class DbCatalog:
             while len(self._by_execution) > CACHE_SIZE * 8:
                 self._by_execution.popitem(last=False)
 
-    def child_source(self, session: Session, parent: Pinned, name: str, namespace: str) -> Pinned | None:
+    def child_source(self, session: Session, parent: Pinned, name: str, namespace: str,
+                     store: bool = True) -> Pinned | None:
         """What a sub-execution of the workflow ``name`` started by an execution running
         ``parent`` runs: a workflow of the parent's own workbook shares the parent's snapshot; any
-        other is looked up now and its snapshot stored."""
+        other is looked up now and its snapshot stored (unless ``store`` is False: a start
+        decided in a read-only transaction, written later)."""
         if parent.owns(name):
             local = parent.local_workflow(name)
             if local is None:
@@ -229,7 +233,7 @@ class DbCatalog:
             return None
         if source.checksum == parent.checksum:  # the same document: its snapshot is stored already
             return _pinned(source.spec, source.checksum, source.document)
-        return self.pin(session, source)
+        return self.pin(session if store else None, source)
 
     def adhoc_action(self, session: Session, name: str, namespace: str) -> ActionSpec | None:
         """An ad-hoc action spec by full name."""

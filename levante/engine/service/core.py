@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
-from levante.db.session import SessionFactory, is_sqlite, is_transient, transaction
+from levante.db.session import SessionFactory, is_sqlite, is_transient, make_session_factory, transaction
 from levante.engine import events as ev
 from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.context import deep_merge
@@ -43,6 +44,7 @@ from levante.exceptions import (
     NotFoundError,
 )
 from levante.states import State
+from levante.workflows.expressions.limits import SliceExpired
 from levante.workflows.expressions.limits import step as expression_step
 
 LOG = logging.getLogger(__name__)
@@ -58,6 +60,27 @@ _DONE = (State.SUCCESS, State.ERROR, State.CANCELLED)
 REQUEST_ATTEMPTS = 3
 #: Most rounds of looking for sub-executions started while a tree was being cancelled.
 _ABANDON_ROUNDS = 100
+#: Seconds a decision may spend in slow expressions while it holds its execution's lock (on
+#: SQLite, the database's write lock, which every other writer waits for). Past it the decision is
+#: dropped and made again off the lock (:meth:`EngineService._off_lock`).
+LOCKED_EXPRESSION_SECONDS = 0.1
+#: Times a decision made off the lock is made again because its execution changed meanwhile;
+#: after that it is made under the lock, with the whole expression budget of a step.
+OFF_LOCK_ATTEMPTS = 3
+
+
+@dataclass
+class _Child:
+    """A sub-execution whose start was decided off the lock, to be written with its parent's step."""
+
+    ex: WorkflowExecution
+    checksum: str | None
+    state: ExecutionState
+    commands: list[Command]
+
+
+class _Changed(Exception):  # noqa: N818 - control flow: roll the write back, decide again
+    """The execution changed between an off-lock decision and its write."""
 
 
 def completed_conflict(action_ex: ActionExecution) -> ConflictError:
@@ -96,12 +119,18 @@ class EngineService:
     """Starts executions and applies events to them, one transaction per execution."""
 
     def __init__(self, session_factory: SessionFactory, catalog: DbCatalog,
-                 clock: Callable[[], Any] = utcnow, limits: EngineLimits | None = None) -> None:
+                 clock: Callable[[], Any] = utcnow, limits: EngineLimits | None = None,
+                 read_factory: SessionFactory | None = None) -> None:
         self.session_factory = session_factory
+        #: Sessions for decisions made off the lock (SQLite: DEFERRED, beside the writer).
+        self.read_factory = read_factory or make_session_factory(session_factory.kw["bind"], read_only=True)
         self.catalog = catalog
         self.clock = StrictClock(clock)
         #: Bounds of the decisions (sub-workflow depth, with-items, stored result size).
         self.limits = limits or EngineLimits()
+        #: Seconds a decision may spend in slow expressions under its execution's lock (see
+        #: :data:`LOCKED_EXPRESSION_SECONDS`).
+        self.lock_slice = LOCKED_EXPRESSION_SECONDS
         #: Sub-workflows waiting to start in this thread's transaction (see :meth:`_start_child`).
         self._children = threading.local()
         #: Called after commit with the new outbox rows: [(id, topic, payload)].
@@ -132,32 +161,69 @@ class EngineService:
             NotFoundError: no such workflow. InputError: the input does not fit.
         """
         outcome = Outcome()
-        with transaction(self.session_factory) as session:
-            ex = self.start_in(session, outcome, workflow, input, params, description, execution_id)
+        try:
+            with transaction(self.session_factory) as session:
+                ex = self.start_in(session, outcome, workflow, input, params, description, execution_id,
+                                   self.lock_slice)
+        except SliceExpired:
+            ex, outcome = self._start_off_lock(workflow, input, params, description, execution_id)
         self._after_commit(outcome)
         return ex
+
+    def _start_off_lock(self, workflow: str, input: dict[str, Any] | None,  # noqa: A002
+                        params: dict[str, Any] | None, description: str,
+                        execution_id: str | None) -> tuple[WorkflowExecution, Outcome]:
+        """:meth:`start_execution` for a start whose expressions are slow: decided in a read-only
+        transaction, then written (nobody else can change an execution that does not exist yet)."""
+        outcome = Outcome()
+        with transaction(self.read_factory) as session:
+            if execution_id:
+                existing = _find(repo.get_execution, session, execution_id)
+                if existing is not None:
+                    return existing, outcome
+            ex, source = self._new_from_source(session, workflow, input, params, description, execution_id)
+            pinned = self.catalog.pin(None, source)
+            state, commands = self._conduct_start(session, ex, pinned, None)
+            children = self._prepare_children(session, ex, commands)
+        with transaction(self.session_factory) as session:
+            if execution_id:
+                existing = _find(repo.get_execution, session, execution_id)
+                if existing is not None:
+                    return existing, Outcome()
+            self.catalog.pin(session, source)
+            repo.save(session, ex)
+            self.catalog.remember(ex.id, pinned)
+            self._persist_prepared(session, state, commands, outcome, children)
+        return ex, outcome
 
     def start_in(self, session: Session, outcome: "Outcome", workflow: str,
                  input: dict[str, Any] | None = None,  # noqa: A002
                  params: dict[str, Any] | None = None, description: str = "",
-                 execution_id: str | None = None) -> WorkflowExecution:
+                 execution_id: str | None = None, lock_slice: float | None = None) -> WorkflowExecution:
         """:meth:`start_execution` inside the caller's transaction (e.g. with the cron trigger that
         fires it). ``outcome`` (from :meth:`new_outcome`) goes to :meth:`after_commit` once the
-        caller committed. NotFoundError and InputError are raised before anything is written."""
-        params = dict(params or {})
-        namespace = params.get("namespace") or ""
+        caller committed. NotFoundError and InputError are raised before anything is written;
+        SliceExpired when ``lock_slice`` is given and the start's expressions ran past it."""
         if execution_id:
             existing = _find(repo.get_execution, session, execution_id)
             if existing is not None:
                 return existing
-        source = self.catalog.find_workflow(session, workflow, namespace)
+        ex, source = self._new_from_source(session, workflow, input, params, description, execution_id)
+        self._start(session, ex, self.catalog.pin(session, source), outcome, lock_slice)
+        return ex
+
+    def _new_from_source(self, session: Session, workflow: str, input: dict[str, Any] | None,  # noqa: A002
+                         params: dict[str, Any] | None, description: str,
+                         execution_id: str | None) -> tuple[WorkflowExecution, Any]:
+        """A new execution of the stored ``workflow`` (not written yet) and the source it runs."""
+        params = dict(params or {})
+        source = self.catalog.find_workflow(session, workflow, params.get("namespace") or "")
         if source is None:
             raise NotFoundError("Workflow", workflow)
         params["env"] = self.catalog.resolve_env(session, params.get("env"))
         ex = self._new_execution(source.spec, input, params, description, execution_id or new_id(), None)
         ex.workflow_id = source.definition_id
-        self._start(session, ex, self.catalog.pin(session, source), outcome)
-        return ex
+        return ex, source
 
     @staticmethod
     def new_outcome() -> "Outcome":
@@ -182,17 +248,25 @@ class EngineService:
             parent_id=parent.parent_execution_id if parent else None,
         )
 
-    def _start(self, session: Session, ex: WorkflowExecution, pinned: Pinned, outcome: Outcome) -> None:
+    def _start(self, session: Session, ex: WorkflowExecution, pinned: Pinned, outcome: Outcome,
+               lock_slice: float | None = None) -> None:
         """Start ``ex``, which runs ``pinned`` (its snapshot is stored already)."""
         ex.definition_checksum = pinned.checksum
         repo.save(session, ex)
         self.catalog.remember(ex.id, pinned)
+        state, commands = self._conduct_start(session, ex, pinned, lock_slice)
+        self._persist_sliced(session, state, commands, outcome, lock_slice)
+
+    def _conduct_start(self, session: Session, ex: WorkflowExecution, pinned: Pinned,
+                       lock_slice: float | None) -> tuple[ExecutionState, list[Command]]:
+        """Decide the start of ``ex`` (see :meth:`_conduct`)."""
+        ex.definition_checksum = pinned.checksum
         state = ExecutionState(execution=ex, spec=pinned.spec)
         conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock,
                               limits=self.limits)
-        with expression_step():
+        with expression_step(lock_slice):
             commands = conductor.start()
-        self._persist(session, state, commands, outcome)
+        return state, commands
 
     # --- events ---------------------------------------------------------------------------
 
@@ -230,18 +304,18 @@ class EngineService:
                 again += self.recovery.standalone_one_by_one(standalone)
         items = sorted(groups.items())
         while items:
-            taken, busy, error = self._apply_chunk(items[:EXECUTIONS_PER_TRANSACTION])
+            items, busy, error = self._apply_chunk(items)
             again += busy
             cause = error or cause
-            items = items[taken:]
         if again:
             raise EngineBusy(again, cause or RuntimeError("unknown"))
 
-    def _apply_chunk(self, chunk: list[tuple[str, list[ev.Event]]]
-                     ) -> tuple[int, list[ev.Event], BaseException | None]:
-        """Apply the events of several executions in one transaction (each alone if it fails).
-        Returns how many executions of ``chunk`` were taken, the events to apply again later, and
-        the error that made the shared transaction fail."""
+    def _apply_chunk(self, items: list[tuple[str, list[ev.Event]]]
+                     ) -> tuple[list[tuple[str, list[ev.Event]]], list[ev.Event], BaseException | None]:
+        """Apply the events of up to :data:`EXECUTIONS_PER_TRANSACTION` executions of ``items`` in
+        one transaction (each alone if it fails). Returns the items left to apply, the events to
+        apply again later, and the error that made the shared transaction fail."""
+        chunk = items[:EXECUTIONS_PER_TRANSACTION]
         outcome = Outcome()
         taken = 0
         try:
@@ -252,6 +326,11 @@ class EngineService:
                     taken += 1
                     if time.monotonic() - began > SHARED_TRANSACTION_SECONDS:
                         break  # commit now: the others must not wait behind a slow decision
+        except SliceExpired:
+            # The decision of chunk[taken] evaluates slow expressions: everything rolled back. It
+            # is made off the lock now; the executions before it go again in the next transaction.
+            execution_id, group = chunk[taken]
+            return items[:taken] + items[taken + 1:], self._apply_guarded(execution_id, group, off_lock=True), None
         except Exception as exc:  # noqa: BLE001 - isolate the failing execution, below
             if len(chunk) > 1:
                 LOG.warning("engine: a batch of %d executions failed (%s); applying them one by one",
@@ -259,24 +338,27 @@ class EngineService:
             again: list[ev.Event] = []
             for execution_id, group in chunk:
                 again += self._apply_guarded(execution_id, group, None if len(chunk) > 1 else exc)
-            return len(chunk), again, exc
+            return items[len(chunk):], again, exc
         self._after_commit(outcome)
-        return taken, [], None
+        return items[taken:], [], None
 
     def _apply_known(self, session: Session, execution_id: str, events: list[ev.Event], outcome: Outcome) -> None:
         try:  # an unknown execution fails at its lock, before anything was written
-            self._apply(session, execution_id, events, outcome)
+            self._apply(session, execution_id, events, outcome, self.lock_slice)
         except NotFoundError:
             LOG.warning("events for unknown execution %s dropped: %s", execution_id, events)
 
     def _apply_guarded(self, execution_id: str, events: list[ev.Event],
-                       failed: BaseException | None = None) -> list[ev.Event]:
-        """Apply one execution's events alone (``failed``: the error they already met, alone).
-        Returns the events to apply again later (the database was busy); a poison event fails
-        what it concerns instead."""
+                       failed: BaseException | None = None, off_lock: bool = False) -> list[ev.Event]:
+        """Apply one execution's events alone (``failed``: the error they already met, alone;
+        ``off_lock``: their decision is known to be slow). Returns the events to apply again later
+        (the database was busy); a poison event fails what it concerns instead."""
         if failed is None:
             try:
-                self.apply(execution_id, events)
+                if off_lock:
+                    self._apply_off_lock(execution_id, events)
+                else:
+                    self.apply(execution_id, events)
                 return []
             except NotFoundError:
                 LOG.warning("events for unknown execution %s dropped: %s", execution_id, events)
@@ -291,16 +373,74 @@ class EngineService:
 
     def apply(self, execution_id: str, events: list[ev.Event]) -> WorkflowExecution:
         """Apply events to one execution in one transaction; returns the execution after them."""
+        try:
+            return self._apply_locked(execution_id, events, self.lock_slice)
+        except SliceExpired:
+            return self._apply_off_lock(execution_id, events)
+
+    def _apply_locked(self, execution_id: str, events: list[ev.Event], lock_slice: float | None) -> WorkflowExecution:
         outcome = Outcome()
         with transaction(self.session_factory) as session:
-            ex = self._apply(session, execution_id, events, outcome)
+            ex = self._apply(session, execution_id, events, outcome, lock_slice)
         self._after_commit(outcome)
         return ex
 
+    def _apply_off_lock(self, execution_id: str, events: list[ev.Event]) -> WorkflowExecution:
+        """:meth:`apply` for events whose decision evaluates slow expressions (see :meth:`_off_lock`)."""
+        done = self._off_lock(execution_id, events)
+        if done is not None:
+            return done  # type: ignore[no-any-return]
+        return self._apply_locked(execution_id, events, None)
+
+    def _off_lock(self, execution_id: str, events: list[ev.Event],
+                  prepare: Callable[[Session, WorkflowExecution], Iterable[ActionExecution]] | None = None,
+                  lock_first: Callable[[Session], None] | None = None,
+                  finish: Callable[[Session, ExecutionState], Any] | None = None) -> Any:
+        """Decide ``events`` without holding any lock, then write the decision under the lock if
+        the execution did not change meanwhile: a decision whose expressions are slow (up to the
+        step's whole budget) then holds no lock that other work waits for.
+
+        The decision is made on the execution as read in a read-only transaction (SQLite: beside
+        the writer), with its version (:func:`~levante.db.repository.versioned_execution`). The
+        write takes the lock; if another transaction took it meanwhile, the decision is dropped
+        and made again, up to :data:`OFF_LOCK_ATTEMPTS` times. Returns what ``finish(session,
+        state)`` returns in the write transaction (by default the execution), or None when every
+        attempt met a change (the caller decides under the lock then).
+
+        ``prepare(session, execution)`` checks the snapshot (raising to refuse the request) and
+        returns the action executions it read; ``lock_first(session)`` takes other locks before
+        the execution's (a cancel's tree).
+        """
+        for _ in range(OFF_LOCK_ATTEMPTS):
+            with transaction(self.read_factory) as session:
+                ex, version = repo.versioned_execution(session, execution_id)
+                known = prepare(session, ex) if prepare is not None else ()
+                state = self._load(session, execution_id, events, execution=ex, actions=known)
+                commands = self._conduct(session, state, events, None)
+                children = self._prepare_children(session, state.execution, commands)
+            outcome = Outcome()
+            try:
+                with transaction(self.session_factory) as session:
+                    if lock_first is not None:
+                        lock_first(session)
+                    if repo.lock_if_unchanged(session, execution_id, version) is None:
+                        raise _Changed
+                    self._persist_prepared(session, state, commands, outcome, children)
+                    answer = finish(session, state) if finish is not None else state.execution
+            except _Changed:
+                LOG.debug("execution %s changed while a decision was made off its lock; deciding again",
+                          execution_id)
+                continue
+            self._after_commit(outcome)
+            return answer
+        LOG.info("execution %s kept changing while decisions were made off its lock; deciding under it",
+                 execution_id)
+        return None
+
     def _apply(self, session: Session, execution_id: str, events: list[ev.Event],
-               outcome: Outcome) -> WorkflowExecution:
+               outcome: Outcome, lock_slice: float | None) -> WorkflowExecution:
         state = self._load(session, execution_id, events)
-        self._decide(session, state, events, outcome)
+        self._decide(session, state, events, outcome, lock_slice)
         return state.execution
 
     def _load(self, session: Session, execution_id: str, events: list[ev.Event],
@@ -319,17 +459,75 @@ class EngineService:
             state.actions[found.id] = found
         return state
 
-    def _decide(self, session: Session, state: ExecutionState, events: list[ev.Event], outcome: Outcome) -> None:
-        """Run the events through the conductor and write what it decided."""
+    def _decide(self, session: Session, state: ExecutionState, events: list[ev.Event], outcome: Outcome,
+                lock_slice: float | None) -> None:
+        """Run the events through the conductor and write what it decided (see :meth:`_conduct`)."""
+        self._persist_sliced(session, state, self._conduct(session, state, events, lock_slice), outcome, lock_slice)
+
+    def _persist_sliced(self, session: Session, state: ExecutionState, commands: list[Command], outcome: Outcome,
+                        lock_slice: float | None) -> None:
+        """:meth:`_persist`; the sub-executions it starts decide their start within ``lock_slice``
+        too (SliceExpired past it)."""
+        previous, self._children.slice = getattr(self._children, "slice", None), lock_slice
+        try:
+            self._persist(session, state, commands, outcome)
+        finally:
+            self._children.slice = previous
+
+    def _persist_prepared(self, session: Session, state: ExecutionState, commands: list[Command], outcome: Outcome,
+                          children: dict[str, _Child]) -> None:
+        """:meth:`_persist` for a decision made off the lock, with the starts of the sub-executions
+        it starts (at any depth) decided already (:meth:`_prepare_children`)."""
+        previous, self._children.prepared = getattr(self._children, "prepared", None), children
+        try:
+            self._persist(session, state, commands, outcome)
+        finally:
+            self._children.prepared = previous
+
+    def _prepare_children(self, session: Session, parent: WorkflowExecution,
+                          commands: list[Command]) -> dict[str, _Child]:
+        """Decide, in a read-only transaction, the starts of the sub-executions ``commands`` start,
+        and of those their starts start, and so on; by execution id. A child that cannot start (an
+        unknown workflow, a wrong input) is left out: writing the step fails it as usual."""
+        prepared: dict[str, _Child] = {}
+        queue = [(c, parent) for c in commands if isinstance(c, StartWorkflow)]
+        while queue:
+            command, owner = queue.pop(0)
+            pinned = self.catalog.child_source(session, self.catalog.pinned(session, owner), command.workflow_name,
+                                               command.namespace, store=False)
+            if pinned is None:
+                continue
+            try:
+                ex = self._new_execution(pinned.spec, command.input, command.params, "", command.execution_id,
+                                         command)
+            except (InputError, NotFoundError):
+                continue
+            ex.root_execution_id = owner.root_execution_id or owner.id
+            ex.workflow_id = None
+            ex.runtime_context["depth"] = command.depth
+            self.catalog.remember(ex.id, pinned)
+            state, started = self._conduct_start(session, ex, pinned, None)
+            prepared[ex.id] = _Child(ex, pinned.checksum, state, started)
+            queue += [(c, ex) for c in started if isinstance(c, StartWorkflow)]
+        return prepared
+
+    def _conduct(self, session: Session, state: ExecutionState, events: list[ev.Event],
+                 lock_slice: float | None) -> list[Command]:
+        """Run the events through the conductor; returns its commands (``state`` holds the changes).
+
+        Raises:
+            SliceExpired: its expressions ran past ``lock_slice`` seconds (a decision made under
+                the lock: it is made again off the lock).
+        """
         pinned = self.catalog.pinned(session, state.execution)
         conductor = Conductor(state, self.catalog.bound(session, pinned), DbStore(session), clock=self.clock,
                               limits=self.limits)
         commands: list[Command] = []
-        with expression_step():  # bounds the time this execution's expressions hold the lock
+        with expression_step(lock_slice):
             for event in events:
                 conductor.commands = []
                 commands += conductor.handle(event)
-        self._persist(session, state, commands, outcome)
+        return commands
 
     def _persist(self, session: Session, state: ExecutionState, commands: list[Command], outcome: Outcome) -> None:
         records = list(state.changed.values())
@@ -411,9 +609,16 @@ class EngineService:
             LOG.info("sub-workflow %s of execution %s not started: execution %s is cancelled", command.workflow_name,
                      parent.id, parent.id if parent.state == State.CANCELLED else ex.root_execution_id)
             return
+        prepared = (getattr(self._children, "prepared", None) or {}).get(ex.id)
+        if prepared is not None and prepared.checksum == pinned.checksum:
+            # Its start was decided off the lock (against the same definition): write it.
+            repo.save(session, prepared.ex)
+            self.catalog.remember(ex.id, pinned)
+            self._persist(session, prepared.state, prepared.commands, outcome)
+            return
         ex.workflow_id = None
         ex.runtime_context["depth"] = command.depth
-        self._start(session, ex, pinned, outcome)
+        self._start(session, ex, pinned, outcome, getattr(self._children, "slice", None))
 
     @staticmethod
     def _state_of(session: Session, execution_id: str, outcome: Outcome) -> State | None:
@@ -512,6 +717,39 @@ class EngineService:
     def _complete_action(self, action_execution_id: str, state: str, output: Any,
                          describe: Callable[[Session, ActionExecution, ExecutionState | None, Any], Any] | None,
                          token: str | None, applying: list[ev.ActionCompleted]) -> Any:
+        try:
+            return self._complete_locked(action_execution_id, state, output, describe, token, applying,
+                                         self.lock_slice)
+        except SliceExpired:
+            pass
+        with transaction(self.read_factory) as session:
+            ex = repo.execution_of_action(session, action_execution_id)
+        if ex is not None:
+            event = ev.ActionCompleted(ex.id, action_execution_id, state, output)
+
+            def prepare(session: Session, _ex: WorkflowExecution) -> list[ActionExecution]:
+                action_ex, extras = repo.get_action_execution_with_extras(session, action_execution_id)
+                if token is not None and not token_matches(token, extras.token_hash):
+                    raise CallbackTokenError(action_execution_id)
+                _refuse_done(action_ex)
+                return [action_ex]
+
+            def finish(session: Session, loaded: ExecutionState) -> Any:
+                if describe is None:
+                    return loaded.actions[action_execution_id]
+                extras = repo.get_action_execution_with_extras(session, action_execution_id)[1]
+                return describe(session, loaded.actions[action_execution_id], loaded, extras.heartbeat)
+
+            applying[:] = [event]
+            answer = self._off_lock(ex.id, [event], prepare=prepare, finish=finish)
+            if answer is not None:
+                return answer
+        return self._complete_locked(action_execution_id, state, output, describe, token, applying, None)
+
+    def _complete_locked(self, action_execution_id: str, state: str, output: Any,
+                         describe: Callable[[Session, ActionExecution, ExecutionState | None, Any], Any] | None,
+                         token: str | None, applying: list[ev.ActionCompleted], lock_slice: float | None) -> Any:
+        applying.clear()
         outcome = Outcome()
         loaded: ExecutionState | None = None
         with transaction(self.session_factory) as session:
@@ -529,7 +767,7 @@ class EngineService:
                 _refuse_done(action_ex)
                 applying.append(event)
                 loaded = self._load(session, ex.id, [event], execution=ex, actions=[action_ex])
-                self._decide(session, loaded, [event], outcome)
+                self._decide(session, loaded, [event], outcome, lock_slice)
                 action_ex = loaded.actions.get(action_execution_id, action_ex)
             else:
                 _refuse_done(action_ex)
@@ -599,16 +837,23 @@ class EngineService:
             NotFoundError: unknown execution. ConflictError: a cancel or a pause of an execution
                 that has ended (:func:`~levante.engine.machine.refuse_request`).
         """
+        lock_slice: float | None = self.lock_slice
         for attempt in range(REQUEST_ATTEMPTS):
             outcome = Outcome()
             try:
                 with transaction(self.session_factory) as session:
-                    if isinstance(event, (ev.CancelRequested, ev.StopRequested)) and not is_sqlite(session):
+                    if self._locks_tree(event, session):
                         self._lock_tree(session, event.execution_id)
                     ex = repo.get_execution(session, event.execution_id, lock=True)
                     refuse_request(ex, event)
                     state = self._load(session, ex.id, [event], execution=ex)
-                    self._decide(session, state, [event], outcome)
+                    self._decide(session, state, [event], outcome, lock_slice)
+            except SliceExpired:
+                done = self._request_off_lock(event)
+                if done is not None:
+                    return done  # type: ignore[no-any-return]
+                lock_slice = None
+                continue
             except DBAPIError as exc:
                 if not _is_deadlock(exc) or attempt == REQUEST_ATTEMPTS - 1:
                     raise
@@ -617,6 +862,23 @@ class EngineService:
             self._after_commit(outcome)
             return state.execution
         raise AssertionError("unreachable")
+
+    def _request_off_lock(self, event: ev.Event) -> WorkflowExecution | None:
+        """:meth:`request` for a decision that evaluates slow expressions (see :meth:`_off_lock`)."""
+        def prepare(_session: Session, ex: WorkflowExecution) -> list[ActionExecution]:
+            refuse_request(ex, event)
+            return []
+
+        def lock_first(session: Session) -> None:
+            if self._locks_tree(event, session):
+                self._lock_tree(session, event.execution_id)
+
+        return self._off_lock(event.execution_id, [event], prepare=prepare,  # type: ignore[no-any-return]
+                              lock_first=lock_first)
+
+    @staticmethod
+    def _locks_tree(event: ev.Event, session: Session) -> bool:
+        return isinstance(event, (ev.CancelRequested, ev.StopRequested)) and not is_sqlite(session)
 
     @staticmethod
     def _lock_tree(session: Session, execution_id: str) -> None:

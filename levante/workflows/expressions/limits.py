@@ -119,9 +119,9 @@ REFIRE_INTERVAL = 0.05
 
 
 class _Guard:
-    __slots__ = ("thread_id", "deadline", "first_deadline", "timeout", "done", "fired", "shielded", "late")
+    __slots__ = ("thread_id", "deadline", "first_deadline", "timeout", "done", "fired", "shielded", "late", "sliced")
 
-    def __init__(self, deadline: float, timeout: float) -> None:
+    def __init__(self, deadline: float, timeout: float, sliced: bool = False) -> None:
         self.thread_id = threading.get_ident()
         self.deadline = self.first_deadline = deadline
         self.timeout = timeout
@@ -129,6 +129,8 @@ class _Guard:
         self.fired = False
         self.shielded = 0
         self.late = False
+        #: The deadline is the end of the step's slice (:func:`step`), not the evaluation's own.
+        self.sliced = sliced
 
 
 class _Watchdog:
@@ -218,19 +220,35 @@ def step_message() -> str:
             f"(raise it with {TIMEOUT_SETTING} or --expression-timeout)")
 
 
+class SliceExpired(BaseException):  # noqa: N818 - a signal to the engine, not an error of the expression
+    """The evaluations of a step ran past the step's *slice* (:func:`step`): the engine stops the
+    decision it makes while holding a lock, and makes it again without holding it.
+
+    A BaseException, so that nothing that handles expression errors takes it for one.
+    """
+
+
 @contextmanager
-def step() -> Iterator[None]:
-    """Bound the total expression time of one step of the engine (one decision, made while it holds
-    the execution's lock) to :data:`STEP_TIMEOUTS` timeouts: a fan-out of many runaway tasks
-    holds the lock for that long at most, not for each of them in turn."""
-    if _limits.timeout <= 0 or _local.__dict__.get("step_end") is not None:
+def step(lock_slice: float | None = None) -> Iterator[None]:
+    """Bound the total expression time of one step of the engine (one decision) to
+    :data:`STEP_TIMEOUTS` timeouts: a fan-out of many runaway tasks takes that long at most, not
+    that long for each of them in turn.
+
+    ``lock_slice``: seconds the step may evaluate slow expressions before it is interrupted with
+    :class:`SliceExpired` (the engine passes it while it holds the database's write lock, and
+    makes the decision again without the lock). Steps do not nest: inside one, this is a no-op.
+    """
+    if _local.__dict__.get("step_end") is not None:
         yield
         return
-    _local.step_end = time.monotonic() + STEP_TIMEOUTS * _limits.timeout
+    now = time.monotonic()
+    _local.step_end = now + STEP_TIMEOUTS * _limits.timeout if _limits.timeout > 0 else float("inf")
+    _local.slice_end = now + lock_slice if lock_slice is not None else None
     try:
         yield
     finally:
         _local.step_end = None
+        _local.slice_end = None
 
 
 def begin() -> bool:
@@ -239,7 +257,8 @@ def begin() -> bool:
     Returns True when this call set the deadline (and must call :func:`end`); nested evaluations
     (a built-in evaluating again) share the outer deadline.
     """
-    if _limits.timeout <= 0 or _local.__dict__.get("deadline") is not None:
+    state = _local.__dict__
+    if state.get("deadline") is not None or (_limits.timeout <= 0 and state.get("slice_end") is None):
         return False
     _local.deadline = 0.0  # open; the clock starts at the first slow piece (see guarded)
     return True
@@ -255,9 +274,11 @@ def time_left() -> float | None:
     deadline = _local.__dict__.get("deadline")
     if deadline is None:
         return None
+    slice_end = _local.__dict__.get("slice_end")
     if not deadline:
-        return _limits.timeout
-    return deadline - time.monotonic()
+        deadline = time.monotonic() + _limits.timeout if _limits.timeout > 0 else float("inf")
+    left = (deadline if slice_end is None else min(deadline, slice_end)) - time.monotonic()
+    return None if left == float("inf") else left
 
 
 def guarded(run: Callable[[], T], text: str, language: str) -> T:
@@ -265,20 +286,15 @@ def guarded(run: Callable[[], T], text: str, language: str) -> T:
 
     Raises:
         ExpressionError: the deadline passed (with :func:`timeout_message`).
+        SliceExpired: the step's slice (:func:`step`) ended first.
     """
     state = _local.__dict__
-    deadline = state.get("deadline")
-    if deadline is None or state.get("guard") is not None:
+    if state.get("deadline") is None or state.get("guard") is not None:
         return run()
-    if not deadline:  # the clock starts at the first slow piece (parsing is not evaluating)
-        deadline = time.monotonic() + _limits.timeout
-        step_end = state.get("step_end")
-        if step_end is not None and step_end < deadline:
-            if step_end <= time.monotonic():
-                raise ExpressionError(text, step_message(), language)
-            deadline = step_end
-        _local.deadline = deadline
-    guard = _Guard(deadline, _limits.timeout)
+    deadline, sliced = _guard_deadline(text, language)
+    if deadline == float("inf"):
+        return run()  # no time limit, no slice
+    guard = _Guard(deadline, _limits.timeout, sliced)
     try:
         _local.guard = guard
         try:
@@ -288,12 +304,49 @@ def guarded(run: Callable[[], T], text: str, language: str) -> T:
             _disarm(guard)
     except ExpressionTimeout:
         _disarm(guard)  # again: the timeout may have landed before the `finally` disarmed it
-        raise ExpressionError(text, _expired_message(guard), language) from None
+        raise _stopped(guard, text, language) from None
+    except SliceExpired:
+        raise
     except BaseException as error:
         _disarm(guard)
-        if guard.fired or guard.late:  # the timeout surfaced as another error
-            raise ExpressionError(text, _expired_message(guard), language) from error
+        # The timeout surfaced as another error, or a regular expression ran out of the time
+        # left (:func:`time_left`), which ends with the slice.
+        if guard.fired or guard.late or (isinstance(error, TimeoutError) and guard.sliced
+                                         and time.monotonic() >= guard.first_deadline):
+            raise _stopped(guard, text, language) from error
         raise
+
+
+def _guard_deadline(text: str, language: str) -> tuple[float, bool]:
+    """The deadline of the evaluation's slow piece about to run (starting its clock at the first
+    one) and whether it is the step's slice that ends it.
+
+    Raises:
+        ExpressionError: the step's time is up. SliceExpired: the step's slice is over.
+    """
+    now = time.monotonic()
+    deadline = _local.deadline
+    if not deadline:  # the clock starts at the first slow piece (parsing is not evaluating)
+        deadline = now + _limits.timeout if _limits.timeout > 0 else float("inf")
+        step_end = _local.__dict__.get("step_end")
+        if step_end is not None and step_end < deadline:
+            if step_end <= now:
+                raise ExpressionError(text, step_message(), language)
+            deadline = step_end
+        _local.deadline = deadline
+    slice_end = _local.__dict__.get("slice_end")
+    if slice_end is not None and slice_end < deadline:
+        if slice_end <= now:
+            raise SliceExpired
+        return slice_end, True
+    return deadline, False
+
+
+def _stopped(guard: _Guard, text: str, language: str) -> BaseException:
+    """What an evaluation stopped by its guard raises."""
+    if guard.sliced:
+        return SliceExpired()
+    return ExpressionError(text, _expired_message(guard), language)
 
 
 def _expired_message(guard: _Guard) -> str:

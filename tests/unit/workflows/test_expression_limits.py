@@ -16,6 +16,7 @@ import yaql
 from levante.exceptions import ExpressionError
 from levante.workflows import expressions
 from levante.workflows.expressions import DataRuntime, ExpressionLimits, evaluate, evaluate_string
+from levante.workflows.expressions import limits as limits_module
 
 
 @pytest.fixture()
@@ -135,6 +136,54 @@ def test_small_values_still_work() -> None:
 def test_no_time_limit_when_turned_off(limits) -> None:
     limits(timeout=0)
     assert evaluate_string("<% range(0, 2000).sum() %>", {}) == 1999000
+
+
+# --- the lock slice: a step under a lock is interrupted, to be made again off it ---------------
+
+
+def _sliced(text: str, lock_slice: float) -> float:
+    """Seconds until evaluating ``text`` in a step with that slice raised SliceExpired."""
+    began = time.monotonic()
+    with pytest.raises(limits_module.SliceExpired), limits_module.step(lock_slice):
+        evaluate_string(text, {})
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("text", ["<% range(0, 400000).sum() %>",
+                                  "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                                  "<% regex('(a|aa)+$').matches('" + "a" * 40 + "b') %>"])
+def test_a_slow_evaluation_in_a_sliced_step_is_interrupted_not_failed(limits, text: str) -> None:
+    limits(timeout=30)
+    # SliceExpired (a BaseException) is no ExpressionError: nothing that handles expression errors
+    # turns it into a failed task; the engine makes the decision again off the lock.
+    assert not issubclass(limits_module.SliceExpired, Exception)
+    _sliced(text, 0.05)
+
+
+def test_the_slice_holds_when_the_time_limit_is_turned_off(limits) -> None:
+    limits(timeout=0)
+    _sliced("<% range(0, 400000).sum() %>", 0.05)
+
+
+def test_fast_expressions_and_steps_without_a_slice_are_not_interrupted(limits) -> None:
+    with limits_module.step(0.0):
+        assert evaluate_string("<% $.n * 2 %>", {"n": 21}) == 42  # YAQL's fast path
+    with limits_module.step(None):
+        assert evaluate_string("<% range(0, 20).sum() %>", {}) == 190
+    limits(timeout=0.3)
+    with limits_module.step(None):  # without a slice, the time limit is what stops it
+        assert "ran longer than" in _error("<% range(0, 400000).sum() %>")
+
+
+def test_the_thread_is_clean_after_a_slice_expired(limits) -> None:
+    limits(timeout=30)
+    _sliced("<% range(0, 400000).sum() %>", 0.05)
+    assert limits_module.time_left() is None  # no evaluation left open
+    total = 0
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:  # no late interruption lands in later work on the thread
+        total += 1
+    assert evaluate_string("<% range(0, 20).sum() %>", {}) == 190
 
 
 # --- the regex functions keep yaql's meaning --------------------------------------------------

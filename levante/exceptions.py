@@ -93,18 +93,43 @@ class ValidationError(DSLError):
 
 
 class ExpressionError(LevanteError):
-    """An expression failed to compile or to evaluate."""
+    """An expression failed to compile or to evaluate.
+
+    The message is Mistral's, which users and tools match on: ``Can not evaluate YAQL expression
+    [expression=task().result / $.n, error=..., data=...]``. A YAQL expression is named as written
+    between its delimiters (Mistral evaluates each ``<% %>`` alone); a Jinja one by the whole string
+    (Mistral renders it whole). ``data`` is the evaluation's data context, shown cut to
+    :attr:`DATA_SHOWN` characters (absent when the error arose outside an evaluation).
+    """
 
     http_status = 400
+    #: How many characters of the data context the message shows at most.
+    DATA_SHOWN = 2000
 
-    def __init__(self, expression: str, reason: str, language: str | None = None) -> None:
+    def __init__(self, expression: str, reason: str, language: str | None = None, data: Any = None) -> None:
         self.expression = expression
         self.reason = reason
         self.language = language
-        # Mistral's wording ("Can not evaluate YAQL expression [expression=..., error=...]"):
-        # users and tools match on it.
+        self.data = data
         what = f"{language} expression" if language else "expression"
-        super().__init__(f"Can not evaluate {what} [expression={expression}, error={reason}]")
+        shown = "" if data is None else f", data={_shown(data, self.DATA_SHOWN)}"
+        super().__init__(f"Can not evaluate {what} [expression={expression}, error={reason}{shown}]")
+
+
+def _shown(data: Any, limit: int) -> str:
+    """``data`` as Python prints a dict (Mistral's ``%s``), cut to ``limit`` characters."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    try:
+        text = str(plain(data))
+    except (RecursionError, ValueError):
+        text = "<not printable>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class InputError(LevanteError):

@@ -61,7 +61,8 @@ SCHEMAS: dict[str, Any] = {
         "id": ANY, "execution_id": STR, "task_execution_id": STR, "action_execution_id": STR,
         "created_at": TIME, "kind": STR, "payload": ANY}},
     "Validation": {"type": "object", "required": ["valid"], "properties": {
-        "valid": {"type": "boolean"}, "error": STR, "errors": {"type": "array"}}},
+        "valid": {"type": "boolean"}, "error": STR, "errors": {"type": "array"},
+        "warnings": {"type": "array", "items": {"type": "object"}}}},
     "Definitions": {"type": "object", "properties": {
         k: {"type": "array", "items": {"$ref": f"#/components/schemas/{s}"}}
         for k, s in (("workflows", "Workflow"), ("actions", "Action"), ("workbooks", "Workbook"))}},

@@ -31,6 +31,8 @@ def _scope(public: bool) -> str | None:
 
 def _validation(result: dict[str, Any], fmt: str, columns: tuple[str, ...]) -> None:
     show_one({"valid": result.get("valid"), "error": result.get("error")}, ("valid", "error"), fmt, columns)
+    for warning in result.get("warnings") or ():  # what the server accepts but Mistral would ignore
+        click.echo(f"warning: {warning.get('text') or warning.get('message')}", err=True)
     if not result.get("valid"):
         raise click.exceptions.Exit(1)
 

@@ -88,6 +88,8 @@ def run(file: str, workflow: str | None, input_text: str | None, input_file: str
         for error in errors:
             click.echo(error.format(file), err=True)
         raise SystemExit(2)
+    for warning in document.warnings:  # accepted, but probably not meant (see levante validate)
+        click.echo(f"warning: {warning.format(file)}", err=True)
     name = _pick_workflow(document, workflow)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="levante-run-") as tmp:

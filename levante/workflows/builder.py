@@ -8,8 +8,9 @@ those already), so one pass can report every error of a document.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from levante.exceptions import SpecError
@@ -49,6 +50,8 @@ class BuildResult:
     """Specs plus what the semantic checks need to place their errors."""
 
     errors: list[SpecError] = field(default_factory=list)
+    #: What is accepted but probably not meant (an inline parameter Mistral ignores).
+    warnings: list[SpecError] = field(default_factory=list)
     #: (workflow, task, event, index) -> path of that transition in the document.
     transition_paths: dict[tuple[str, str, str, int], Path] = field(default_factory=dict)
     #: workflow name -> path of the workflow in the document.
@@ -58,15 +61,28 @@ class BuildResult:
 class Builder:
     """Builds specs, collecting errors instead of raising."""
 
-    def __init__(self, source: SourceMap, result: BuildResult) -> None:
+    def __init__(self, source: SourceMap, result: BuildResult, text: str = "") -> None:
         self.source = source
         self.result = result
+        #: The document's text (to place a warning at the very pair of a one-line call).
+        self.text = text
         #: Task names of the workflow being built.
         self.task_names: set[str] = set()
 
     def error(self, path: Path, message: str, *, at_key: bool = True) -> None:
         """Record a semantic problem at ``path``."""
         self.result.errors.append(self.source.error(path, message, "semantics", at_key=at_key))
+
+    def warn(self, path: Path, message: str, offset: int | None = None, value: str | None = None) -> None:
+        """Record a warning at the value at ``path``; at ``offset`` characters into it when the
+        value (``value``) stands in the text as written, on one line."""
+        error = self.source.error(path, message, "warning", at_key=False)
+        span = self.source.spans.get(path)
+        if offset is not None and value is not None and span and "\n" not in value \
+                and self.text[span[0]:span[1]] == value and path in self.source.values:
+            line, column = self.source.values[path]
+            error = replace(error, line=line, column=column + offset)
+        self.result.warnings.append(error)
 
     # --- workflows ---------------------------------------------------------------------------
 
@@ -182,32 +198,26 @@ class Builder:
         return call.name, None, call.params
 
     def inline(self, text: str, path: Path) -> inline.InlineCall | None:
-        """Parse a one-line call; on error record it and return None."""
+        """Parse a one-line call, recording what it ignores as warnings; on error record it and
+        return None."""
         try:
-            return inline.parse(text)
+            call = inline.parse(text)
         except inline.InlineSyntaxError as exc:
             self.error(path, f"cannot read {text!r}: {exc}", at_key=False)
             return None
+        for note in call.notes:
+            self.warn(path, note.message, note.at, text)
+        return call
 
     def clause(self, wf: str, task: str, event: str, raw: Any, path: Path) -> OnClauseSpec:
         """Normalise the three shapes of an ``on-*`` clause."""
         publish = PublishSpec()
         items: list[tuple[Any, Path]]
-        if isinstance(raw, str):
-            items = [(raw, path)]
-        elif isinstance(raw, list):
-            items = [(item, path + (i,)) for i, item in enumerate(raw)]
-        elif isinstance(raw, dict):
+        if isinstance(raw, dict) and ("next" in raw or "publish" in raw):
             publish = _publish(raw.get("publish"), advanced=True)
-            nxt = raw.get("next")
-            if isinstance(nxt, str):
-                items = [(nxt, path + ("next",))]
-            elif isinstance(nxt, list):
-                items = [(item, path + ("next", i)) for i, item in enumerate(nxt)]
-            else:
-                items = []
+            items = _entries(raw.get("next"), path + ("next",))
         else:
-            items = []
+            items = _entries(raw, path)
         transitions = []
         for item, ipath in items:
             transition = self.transition(item, ipath)
@@ -253,8 +263,8 @@ class Builder:
         if text.startswith(("<%", "{{")):
             return text
         try:
-            value = inline.parse(f"x v={text}").params["v"]
-        except inline.InlineSyntaxError:
+            value = json.loads(text)
+        except ValueError:
             value = None
         if not isinstance(value, list):
             self.error(path, f"with-items source {text!r} must be an expression or a JSON list", at_key=False)
@@ -273,10 +283,13 @@ class Builder:
             if raw.strip().startswith(("<%", "{{")):
                 return RetrySpec(count=raw, delay=0)
             try:
-                params = inline.parse(f"retry {raw}").params
-            except inline.InlineSyntaxError as exc:
+                call = inline.parse(f"retry {raw}")
+            except inline.InlineSyntaxError as exc:  # pragma: no cover - "retry" is always a name
                 self.error(path, f"cannot read retry {raw!r}: {exc}", at_key=False)
                 return None
+            for note in call.notes:
+                self.warn(path, note.message, note.at - len("retry "), raw)
+            params = call.params
             unknown = sorted(set(params) - _RETRY_KEYS)
             missing = [k for k in ("count", "delay") if k not in params]
             if unknown or missing:
@@ -315,6 +328,18 @@ class Builder:
             definition=definition,
             workbook=workbook,
         )
+
+
+def _entries(raw: Any, path: Path) -> list[tuple[Any, Path]]:
+    """The transitions of an ``on-*`` value or of its ``next``, each with its path: a name (or an
+    engine command), a one-key map of one to its condition, or a list of these."""
+    if isinstance(raw, str):
+        return [(raw, path)]
+    if isinstance(raw, list):
+        return [(item, path + (i,)) for i, item in enumerate(raw)]
+    if isinstance(raw, dict) and len(raw) == 1:
+        return [(raw, path + (next(iter(raw)),))]
+    return []
 
 
 def _str(value: Any) -> str:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from levante.exceptions import ParseError, SpecError, ValidationError
@@ -31,20 +32,33 @@ def detect_kind(data: Any) -> str:
     return "workflows"
 
 
-def inspect(text: str, kind: str | None = None) -> tuple[DocumentSpec | None, list[SpecError]]:
-    """Load and validate ``text``.
+@dataclass(frozen=True)
+class Validation:
+    """What validating a definition found."""
+
+    #: The document spec, or None when there are errors.
+    document: DocumentSpec | None
+    #: Every error, sorted by position.
+    errors: list[SpecError] = field(default_factory=list)
+    #: What is accepted but probably not meant (e.g. an inline parameter Mistral ignores), sorted.
+    warnings: list[SpecError] = field(default_factory=list)
+
+
+def check(text: str, kind: str | None = None) -> Validation:
+    """Load and validate ``text``; never raises for a bad definition.
 
     Args:
         text: the YAML definition.
         kind: ``workflows``, ``workbook`` or ``actions``; detected from the content when None.
 
     Returns:
-        The document spec (None when there are errors) and the sorted list of errors.
+        The document (None when there are errors), the sorted errors and the sorted warnings.
+        The document carries the warnings too (``DocumentSpec.warnings``).
     """
     try:
         loaded = yamlsource.load(text)
     except ParseError as exc:
-        return None, list(exc.errors)
+        return Validation(None, list(exc.errors))
     kind = kind or detect_kind(loaded.data)
     if kind not in KINDS:
         raise ValueError(f"unknown document kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -52,12 +66,23 @@ def inspect(text: str, kind: str | None = None) -> tuple[DocumentSpec | None, li
     if not isinstance(loaded.data, dict):
         result.errors.append(loaded.source.error(
             (), f"a definition must be a mapping, not {schemacheck.type_name(loaded.data)}", "syntax"))
-        return None, sorted(set(result.errors))
+        return Validation(None, sorted(set(result.errors)))
     _check_version(loaded, result)
     result.errors.extend(schemacheck.check(kind, loaded.data, loaded.source))
     document = _build(kind, loaded, result)
     errors = sorted(set(result.errors))
-    return (None if errors else document), errors
+    warnings = sorted(set(result.warnings))
+    return Validation(None if errors else replace(document, warnings=tuple(warnings)), errors, warnings)
+
+
+def inspect(text: str, kind: str | None = None) -> tuple[DocumentSpec | None, list[SpecError]]:
+    """Load and validate ``text`` (see :func:`check`, which also returns the warnings).
+
+    Returns:
+        The document spec (None when there are errors) and the sorted list of errors.
+    """
+    validation = check(text, kind)
+    return validation.document, validation.errors
 
 
 def parse(text: str, kind: str | None = None, filename: str = "<string>") -> DocumentSpec:
@@ -100,7 +125,7 @@ def _check_version(loaded: yamlsource.LoadedYAML, result: BuildResult) -> None:
 
 def _build(kind: str, loaded: yamlsource.LoadedYAML, result: BuildResult) -> DocumentSpec:
     data: dict[str, Any] = loaded.data
-    builder = Builder(loaded.source, result)
+    builder = Builder(loaded.source, result, loaded.text)
     checker = Checker(loaded.source, result)
     workbook = data.get("name") if kind == "workbook" and isinstance(data.get("name"), str) else None
     if kind == "workbook":

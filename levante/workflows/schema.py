@@ -59,29 +59,49 @@ ADVANCED_PUBLISH: Schema = {
     "additionalProperties": False,
 }
 
+#: A transition's guard: a whole expression (Mistral refuses ``task2: true``).
+CONDITION: Schema = {
+    "anyOf": [EXPRESSION],
+    "x-message": "a transition's condition must be an expression (<% ... %> or {{ ... }})",
+}
+#: ``{task2: <% cond %>}`` or ``{fail(msg="x"): <% cond %>}``: one transition with its guard.
+GUARDED_TRANSITION: Schema = {
+    "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": CONDITION,
+}
 #: One entry of an ``on-*`` list: ``task2``, ``fail msg="x"`` or ``{task2: <% cond %>}``.
 TRANSITION_ITEM: Schema = {
-    "anyOf": [NONEMPTY_STRING, ONE_KEY_DICT],
+    "anyOf": [NONEMPTY_STRING, GUARDED_TRANSITION],
     "x-message": "must be a task name, an engine command, or a one-key mapping of one of them to a condition",
 }
-TRANSITION_LIST: Schema = {"type": "array", "items": TRANSITION_ITEM}
+TRANSITION_LIST: Schema = {"type": "array", "items": TRANSITION_ITEM, "minItems": 1}
+#: The advanced form ``{publish: {branch, global, atomic}, next: <transitions>}``.
+ADVANCED_CLAUSE: Schema = {
+    "properties": {
+        "next": {
+            "anyOf": [NONEMPTY_STRING, TRANSITION_LIST, GUARDED_TRANSITION],
+            "x-message": "must be a task name, a list of transitions, or one transition with its condition",
+        },
+        "publish": ADVANCED_PUBLISH,
+    },
+    "additionalProperties": False,
+}
+#: Every form of Mistral's ``on-success`` / ``on-error`` / ``on-complete`` / ``on-skip``: a name
+#: (or an engine command with its parameters), one transition with its condition, a list of
+#: these, or the advanced form (a mapping with ``publish`` or ``next``).
 ON_CLAUSE: Schema = {
     "anyOf": [
         NONEMPTY_STRING,
         TRANSITION_LIST,
         {
             "type": "object",
-            "properties": {
-                "next": {
-                    "anyOf": [NONEMPTY_STRING, TRANSITION_LIST],
-                    "x-message": "must be a task name or a list of transitions",
-                },
-                "publish": ADVANCED_PUBLISH,
-            },
-            "additionalProperties": False,
+            "minProperties": 1,
+            "if": {"anyOf": [{"required": ["next"]}, {"required": ["publish"]}]},
+            "then": ADVANCED_CLAUSE,
+            "else": GUARDED_TRANSITION,
         },
     ],
-    "x-message": "must be a task name, a list of transitions, or a mapping with 'next' and 'publish'",
+    "x-message": "must be a task name, a list of transitions, one transition with its condition, "
+                 "or a mapping with 'next' and 'publish'",
 }
 
 RETRY_DICT: Schema = {

@@ -71,7 +71,7 @@ class Checker:
                 self._transitions(wf, task)
                 self._join(wf, task, tpath)
         if wf.type == "reverse":
-            self._requires(wf, path)
+            self._requires(wf, path, tasks_raw, raw.get("task-defaults"))
             defaults = raw.get("task-defaults")
             if isinstance(defaults, dict):
                 for event in ("on-success", "on-error", "on-complete", "on-skip"):
@@ -136,12 +136,18 @@ class Checker:
             self.report(path + ("join",), f"join: {task.join} needs {task.join} inbound tasks, but only "
                                           f"{len(inbound)} lead to \"{task.name}\" ({', '.join(inbound)})")
 
-    def _requires(self, wf: WorkflowSpec, path: Path) -> None:
+    def _requires(self, wf: WorkflowSpec, path: Path, tasks_raw: Any, defaults: Any) -> None:
         for task in wf.tasks.values():
+            raw = tasks_raw.get(task.name)
+            own = raw.get("requires") if isinstance(raw, dict) else None
             for req in task.requires:
                 if req not in wf.tasks:
-                    self.report(path + ("tasks", task.name, "requires"),
-                                f'task "{task.name}" requires "{req}", which does not exist{_suggest(req, wf.tasks)}')
+                    where = _entry(own, req, path + ("tasks", task.name, "requires"))
+                    if where is None:  # added by task-defaults
+                        where = _entry(defaults.get("requires") if isinstance(defaults, dict) else None, req,
+                                       path + ("task-defaults", "requires")) or path + ("tasks", task.name)
+                    self.report(where, f'task "{task.name}" requires "{req}", which does not exist'
+                                       f"{_suggest(req, wf.tasks)}", at_key=False)
         cycle = _find_cycle({t.name: [r for r in t.requires if r in wf.tasks] for t in wf.tasks.values()})
         if cycle:
             self.report(path + ("tasks", cycle[0], "requires"), f"requires form a cycle: {' -> '.join(cycle)}")
@@ -202,6 +208,15 @@ def _strings(value: Any, path: Path, skip: set[str]) -> Iterator[tuple[Path, str
     elif isinstance(value, list):
         for i, item in enumerate(value):
             yield from _strings(item, path + (i,), set())
+
+
+def _entry(raw: Any, name: str, path: Path) -> Path | None:
+    """Where ``name`` stands in a ``requires`` value (a name or a list of names), or None."""
+    if raw == name:
+        return path
+    if isinstance(raw, list) and name in raw:
+        return path + (raw.index(name),)
+    return None
 
 
 def _suggest(name: str, known: Any) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from levante.exceptions import SpecError
+
 #: Engine commands usable as transition targets.
 ENGINE_COMMANDS = frozenset({"fail", "succeed", "pause", "noop"})
 
@@ -252,3 +254,5 @@ class DocumentSpec:
     tags: tuple[str, ...] = ()
     #: The whole text as given.
     definition: str = ""
+    #: Warnings found while validating it (``SpecError`` items): accepted, probably not meant.
+    warnings: tuple[SpecError, ...] = ()

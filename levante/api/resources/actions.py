@@ -57,11 +57,11 @@ class ActionCollection:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         stored = defs.upload(self.ctx, req, "actions", update=False)
         resp.status = falcon.HTTP_201
-        resp.media = {"actions": stored["actions"]}
+        resp.media = {"actions": stored["actions"], "warnings": stored["warnings"]}
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         stored = defs.upload(self.ctx, req, "actions", update=True)
-        resp.media = {"actions": stored["actions"]}
+        resp.media = {"actions": stored["actions"], "warnings": stored["warnings"]}
 
 
 class ActionItem:

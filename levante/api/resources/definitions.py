@@ -4,6 +4,7 @@ as a definition's ``definition``."""
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import falcon
@@ -17,6 +18,9 @@ from levante.db.models import ActionDefinition, WorkbookDefinition, WorkflowDefi
 from levante.engine.service.definitions import store
 from levante.exceptions import InputError, LevanteError
 from levante.workflows import parser
+from levante.workflows.specs import DocumentSpec
+
+LOG = logging.getLogger(__name__)
 
 #: Scopes a definition may have.
 SCOPES = ("private", "public")
@@ -41,22 +45,42 @@ def upload(ctx: ApiContext, req: falcon.Request, kind: str, update: bool) -> dic
     409 when one exists.
 
     Returns:
-        The views of what was stored: ``{"workbooks": [...], "workflows": [...], "actions": [...]}``.
+        The views of what was stored: ``{"workbooks": [...], "workflows": [...], "actions": [...],
+        "warnings": [...]}`` (see :func:`warnings_of`).
     """
     text = text_body(req, ctx.max_body)
     namespace = namespace_of(req)
     scope = scope_of(req)
     with ctx.write() as session:
-        _document, rows = store(session, kind, text, namespace, update=update)
+        document, rows = store(session, kind, text, namespace, update=update)
         if scope is not None:
             for row in rows:
                 row.scope = scope
         session.flush()
-        return {
+        stored = {
             "workbooks": [views.workbook_view(r) for r in rows if isinstance(r, WorkbookDefinition)],
             "workflows": [workflow_view(ctx, session, r) for r in rows if isinstance(r, WorkflowDefinition)],
             "actions": [action_view(ctx, session, r) for r in rows if isinstance(r, ActionDefinition)],
         }
+    return {**stored, "warnings": warnings_of(document, namespace)}
+
+
+def warnings_of(document: DocumentSpec, namespace: str = "") -> list[dict[str, Any]]:
+    """The warnings of an accepted definition, logged (WARNING) and in the form an upload answer
+    carries them: ``{line, column, path, message, kind: "warning", text}``, where ``text`` is the
+    ``levante validate`` line (``<definition>:LINE:COL: PATH: MESSAGE``).
+
+    Mistral's client reads only the keys it knows of an upload answer, so an extra ``warnings``
+    beside them changes nothing for it.
+    """
+    what = document.name or ", ".join([*document.workflows, *document.actions])
+    where = f" in namespace {namespace!r}" if namespace else ""
+    out = []
+    for warning in document.warnings:
+        line = warning.format("<definition>")
+        LOG.warning("Definition of %s %s%s: %s", document.kind, what, where, line)
+        out.append({**warning.to_dict(), "text": line})
+    return out
 
 
 def validate(ctx: ApiContext, req: falcon.Request, kind: str) -> dict[str, Any]:
@@ -66,11 +90,13 @@ def validate(ctx: ApiContext, req: falcon.Request, kind: str) -> dict[str, Any]:
         text = text_body(req, ctx.max_body)
     except InputError as exc:
         return {"valid": False, "error": exc.message, "errors": []}
-    document, errors = parser.inspect(text, kind)
-    if not errors and document is not None:
-        return {"valid": True}
-    lines = [e.format("<definition>") for e in errors]
-    return {"valid": False, "error": "\n".join(lines), "errors": [e.to_dict() for e in errors]}
+    validation = parser.check(text, kind)
+    warnings = [{**w.to_dict(), "text": w.format("<definition>")} for w in validation.warnings]
+    if not validation.errors and validation.document is not None:
+        return {"valid": True, "warnings": warnings}
+    lines = [e.format("<definition>") for e in validation.errors]
+    return {"valid": False, "error": "\n".join(lines), "errors": [e.to_dict() for e in validation.errors],
+            "warnings": warnings}
 
 
 @functools.lru_cache(maxsize=16)

@@ -34,11 +34,11 @@ class WorkbookCollection:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         stored = defs.upload(self.ctx, req, "workbook", update=False)
         resp.status = falcon.HTTP_201
-        resp.media = stored["workbooks"][0]
+        resp.media = {**stored["workbooks"][0], "warnings": stored["warnings"]}
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         stored = defs.upload(self.ctx, req, "workbook", update=True)
-        resp.media = stored["workbooks"][0]
+        resp.media = {**stored["workbooks"][0], "warnings": stored["warnings"]}
 
 
 class WorkbookItem:

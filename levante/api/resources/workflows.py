@@ -38,11 +38,11 @@ class WorkflowCollection:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         stored = defs.upload(self.ctx, req, "workflows", update=False)
         resp.status = falcon.HTTP_201
-        resp.media = {"workflows": stored["workflows"]}
+        resp.media = {"workflows": stored["workflows"], "warnings": stored["warnings"]}
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         stored = defs.upload(self.ctx, req, "workflows", update=True)
-        resp.media = {"workflows": stored["workflows"]}
+        resp.media = {"workflows": stored["workflows"], "warnings": stored["warnings"]}
 
 
 class WorkflowItem:
@@ -74,6 +74,7 @@ class WorkflowItem:
                 changes["scope"] = scope
             row = repo.update_workflow_definition(session, row.id, row.namespace, **changes)
             resp.media = defs.workflow_view(self.ctx, session, row)
+        resp.media["warnings"] = defs.warnings_of(document, defs.namespace_of(req))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
         with self.ctx.write() as session:

@@ -216,7 +216,8 @@ def evaluate_text(text: str, scope: Scope) -> Any:
         compiled = _compile(text)
         result = limits.guarded(lambda: compiled.run(variables), text, "Jinja")
         return _native(result) if compiled.native else result
-    except ExpressionError:
-        raise
+    except ExpressionError as error:  # a limit: named and placed like any other failure
+        raise ExpressionError(text, error.reason, "Jinja", scope.data) from error.__cause__
     except Exception as error:  # noqa: BLE001 - every failure becomes an ExpressionError
-        raise ExpressionError(text, functions.reason(error), "Jinja") from error
+        # Mistral names a Jinja expression by the whole string, delimiters included.
+        raise ExpressionError(text, functions.reason(error), "Jinja", scope.data) from error

@@ -172,6 +172,11 @@ def syntax_error(source: str) -> str | None:
     return None
 
 
+def _error(piece: YaqlPiece, reason: str, scope: Scope) -> ExpressionError:
+    """Mistral's error for one piece: named as written between its delimiters, with the data."""
+    return ExpressionError(piece.source.strip(), reason, "YAQL", scope.data)
+
+
 def _run(piece: YaqlPiece, scope: Scope) -> Any:
     """Evaluate one piece; the result is in yaql's output form (plain containers, sets kept)."""
     try:
@@ -185,10 +190,10 @@ def _run(piece: YaqlPiece, scope: Scope) -> Any:
         context[_SCOPE_KEY] = scope
         context["$"] = scope.yaql_data(utils.convert_input_data)
         return limits.guarded(lambda: prepared.statement.evaluate(context=context), piece.text, "YAQL")
-    except ExpressionError:
-        raise
+    except ExpressionError as error:  # a limit: named and placed like any other failure
+        raise _error(piece, error.reason, scope) from error.__cause__
     except Exception as error:  # noqa: BLE001 - every failure becomes an ExpressionError
-        raise ExpressionError(piece.text, _reason(error), "YAQL") from error
+        raise _error(piece, _reason(error), scope) from error
 
 
 def _reason(error: Exception) -> str:
@@ -228,7 +233,7 @@ def evaluate_text(text: str, scope: Scope) -> Any:
         try:
             return functions.to_plain(result)
         except Exception as error:  # noqa: BLE001
-            raise ExpressionError(plan.whole.text, functions.reason(error), "YAQL") from error
+            raise _error(plan.whole, functions.reason(error), scope) from error
     rendered: dict[str, str] = {}
     parts: list[str] = []
     for segment in plan.segments:
@@ -240,6 +245,6 @@ def evaluate_text(text: str, scope: Scope) -> Any:
             try:
                 rendered[segment.text] = str(result)
             except Exception as error:  # noqa: BLE001
-                raise ExpressionError(segment.text, functions.reason(error), "YAQL") from error
+                raise _error(segment, functions.reason(error), scope) from error
         parts.append(rendered[segment.text])
     return "".join(parts)

@@ -170,7 +170,7 @@ def test_list_rejects_unknown_field_and_parameter(api):
 def test_validate_workflow(api, name):
     ok = api.client.simulate_post("/v2/workflows/validate", body=ECHO_WF.format(name=name),
                                   headers={"Content-Type": "text/plain"})
-    assert ok.status_code == 200 and ok.json == {"valid": True}
+    assert ok.status_code == 200 and ok.json == {"valid": True, "warnings": []}
     bad = api.client.simulate_post("/v2/workflows/validate", body="version: '2.0'\nwf:\n  tasks: 3\n",
                                    headers={"Content-Type": "text/plain"})
     assert bad.json["valid"] is False
@@ -216,7 +216,7 @@ def test_workbook_workflow_shows_its_own_part(api, name):
 def test_validate_workbook(api, name):
     resp = api.client.simulate_post("/v2/workbooks/validate", body=WORKBOOK.format(name=name),
                                     headers={"Content-Type": "text/plain"})
-    assert resp.json == {"valid": True}
+    assert resp.json == {"valid": True, "warnings": []}
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -265,3 +265,58 @@ def test_validate_actions(api):
     resp = api.client.simulate_post("/v2/actions/validate", body="version: '2.0'\nx:\n  base: 3\n",
                                     headers={"Content-Type": "text/plain"})
     assert resp.json["valid"] is False
+
+
+# --- warnings: inline parameters Mistral ignores -----------------------------------------------
+
+IGNORING = """\
+version: '2.0'
+{name}:
+  tasks:
+    call:
+      action: std.http url="http://127.0.0.1:9/" method=POST
+"""
+METHOD_IGNORED = 'parameter \'method\' ignored: its value POST is not quoted (write method="POST")'
+
+
+def _only_warning(body, path):
+    (warning,) = body["warnings"]
+    assert warning == {"line": 5, "column": 50, "path": path, "message": METHOD_IGNORED, "kind": "warning",
+                       "text": f"<definition>:5:50: {path}: {METHOD_IGNORED}"}
+
+
+def test_upload_answers_carry_the_warnings_and_the_log_has_them(api, name, caplog):
+    text = IGNORING.format(name=name)
+    with caplog.at_level("WARNING", logger="levante.api.resources.definitions"):
+        created = api.upload("workflows", text)
+    assert [w["name"] for w in created["workflows"]] == [name]
+    _only_warning(created, f"{name}.tasks.call.action")
+    logged = [r for r in caplog.records if r.levelname == "WARNING" and METHOD_IGNORED in r.getMessage()]
+    assert len(logged) == 1 and name in logged[0].getMessage()
+    _only_warning(api.upload("workflows", text, method="PUT", status=200), f"{name}.tasks.call.action")
+    wf_id = created["workflows"][0]["id"]
+    _only_warning(api.upload(f"workflows/{wf_id}", text, method="PUT", status=200), f"{name}.tasks.call.action")
+    # nothing to say: an empty list
+    assert api.upload("workflows", ECHO_WF.format(name=name + "_clean"))["warnings"] == []
+
+
+def test_workbook_and_action_uploads_carry_the_warnings(api, name):
+    workbook = f"version: '2.0'\nname: {name}\nworkflows:\n  main:\n    tasks:\n      call:\n" \
+               "        action: std.http url=\"http://127.0.0.1:9/\" method=POST\n"
+    body = api.upload("workbooks", workbook)
+    assert body["name"] == name
+    (warning,) = body["warnings"]
+    assert (warning["line"], warning["path"], warning["message"]) == (7, "workflows.main.tasks.call.action",
+                                                                      METHOD_IGNORED)
+    assert api.upload("workbooks", workbook, method="PUT", status=200)["warnings"][0]["message"] == METHOD_IGNORED
+    actions = f"version: '2.0'\n{name}_act:\n  base: std.http url=\"http://127.0.0.1:9/\" method=POST\n"
+    body = api.upload("actions", actions)
+    assert [a["name"] for a in body["actions"]] == [f"{name}_act"]
+    assert [w["message"] for w in body["warnings"]] == [METHOD_IGNORED]
+
+
+def test_validate_answers_carry_the_warnings(api, name):
+    resp = api.client.simulate_post("/v2/workflows/validate", body=IGNORING.format(name=name),
+                                    headers={"Content-Type": "text/plain"})
+    assert resp.json["valid"] is True
+    _only_warning(resp.json, f"{name}.tasks.call.action")

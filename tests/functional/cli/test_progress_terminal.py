@@ -25,7 +25,7 @@ from levante.client import Client
 ROOT = Path(__file__).resolve().parents[3]
 TASKS = 20
 CHAIN = "version: '2.0'\nchain:\n  tasks:\n" + "".join(
-    f"    t{i:02d}:\n      action: std.sleep seconds=0.2\n"
+    f"    t{i:02d}:\n      action: std.sleep seconds=<% 0.2 %>\n"
     + (f"      on-success: t{i + 1:02d}\n" if i < TASKS else "")
     for i in range(1, TASKS + 1))
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")

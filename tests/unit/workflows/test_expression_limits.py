@@ -46,7 +46,7 @@ def test_a_long_yaql_evaluation_is_stopped_at_the_time_limit(limits) -> None:
     message = _error("<% range(0, 400000).sum() %>")
     assert "ran longer than the limit of 0.5 s and was stopped" in message
     assert "LEVANTE_EXPRESSION_TIMEOUT" in message and "--expression-timeout" in message
-    assert message.startswith("Can not evaluate YAQL expression [expression=<% range(0, 400000).sum() %>")
+    assert message.startswith("Can not evaluate YAQL expression [expression=range(0, 400000).sum(), error=")
 
 
 def test_a_long_jinja_loop_is_stopped_at_the_time_limit(limits) -> None:

@@ -328,16 +328,18 @@ def test_yaql_standard_library(text: str, expected: Any) -> None:
 @pytest.mark.parametrize(
     ("text", "expression", "reason_part"),
     [
-        ("<% $.a.foo() %>", "<% $.a.foo() %>", 'Unknown method "foo"'),
-        ("x <% foo() %> y", "<% foo() %>", 'Unknown function "foo"'),
-        ("<% $.a + %>", "<% $.a + %>", "Parse error"),
-        ("<% %>", "<% %>", "Parse error"),
-        ("<% json_parse('{') %>", "<% json_parse('{') %>", "JSONDecodeError"),
-        ("<% $.missing.x %>", "<% $.missing.x %>", ""),
+        # YAQL: named as written between the delimiters (Mistral evaluates each <% %> alone).
+        ("<% $.a.foo() %>", "$.a.foo()", 'Unknown method "foo"'),
+        ("x <% foo() %> y", "foo()", 'Unknown function "foo"'),
+        ("<% $.a + %>", "$.a +", "Parse error"),
+        ("<% %>", "", "Parse error"),
+        ("<% json_parse('{') %>", "json_parse('{')", "JSONDecodeError"),
+        ("<% $.missing.x %>", "$.missing.x", ""),
         # A missing key is an error, as in Mistral (its conformance case
         # error_workflow_output_expression fails a workflow whose output reads $.invalid_yaql_variable).
-        ("<% $.missing %>", "<% $.missing %>", "missing"),
-        ("<% $.obj.missing %>", "<% $.obj.missing %>", "missing"),
+        ("<% $.missing %>", "$.missing", "missing"),
+        ("<% $.obj.missing %>", "$.obj.missing", "missing"),
+        # Jinja: named by the whole string, delimiters included (Mistral renders it whole).
         ("{{ _.missing }}", "{{ _.missing }}", "'dict object' has no attribute 'missing'"),
         ("a {{ _.missing }}", "a {{ _.missing }}", "'dict object' has no attribute 'missing'"),
         ("{{ [_.missing] }}", "{{ [_.missing] }}", "has no attribute 'missing'"),
@@ -356,7 +358,27 @@ def test_failures_raise_expression_error(text: str, expression: str, reason_part
     assert reason_part in caught.value.reason
     language = "Jinja" if "{{" in text or "{%" in text else "YAQL"
     assert str(caught.value) == (
-        f"Can not evaluate {language} expression [expression={expression}, error={caught.value.reason}]")
+        f"Can not evaluate {language} expression [expression={expression}, error={caught.value.reason}, "
+        f"data={caught.value.data}]")
+
+
+def test_the_message_is_mistrals_with_the_data_context() -> None:
+    data = {"n": 0, "items": ("a", "b")}
+    with pytest.raises(ExpressionError) as caught:
+        ev("<% task().result / $.n %>", data)
+    assert str(caught.value).startswith("Can not evaluate YAQL expression [expression=task().result / $.n, error=")
+    assert str(caught.value).endswith(", data={'n': 0, 'items': ['a', 'b']}]")
+    with pytest.raises(ExpressionError) as caught:
+        ev("{{ _.n.x }}", data)
+    assert str(caught.value).startswith("Can not evaluate Jinja expression [expression={{ _.n.x }}, error=")
+    assert str(caught.value).endswith(", data={'n': 0, 'items': ['a', 'b']}]")
+
+
+def test_a_large_data_context_is_cut_in_the_message() -> None:
+    with pytest.raises(ExpressionError) as caught:
+        ev("<% $.missing %>", {"big": "x" * 10_000})
+    shown = str(caught.value).split(", data=", 1)[1]
+    assert len(shown) == ExpressionError.DATA_SHOWN + 1 and shown.endswith("...]")
 
 
 @pytest.mark.parametrize(

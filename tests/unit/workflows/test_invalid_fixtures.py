@@ -3,9 +3,11 @@
 Each fixture starts with comment lines::
 
     # expect: LINE:COL: PATH: MESSAGE     (one per error, in the order inspect() returns them)
+    # warn: LINE:COL: PATH: MESSAGE       (one per warning, in the order check() returns them)
     # kind: workbook|workflows|actions    (optional: force the document kind)
 
 PATH is ``<document>`` for an error about the whole document, as ``SpecError.format`` renders it.
+Definitions under tests/fixtures/warnings/ are valid: they announce only their warnings.
 """
 
 import pathlib
@@ -15,14 +17,16 @@ import sys
 
 import pytest
 
-from levante.workflows import inspect
+from levante.workflows import check, inspect
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "invalid"
 EXAMPLES = ROOT / "examples"
 FILES = sorted(FIXTURES.glob("*.yaml"))
+WARNING_FILES = sorted((ROOT / "tests" / "fixtures" / "warnings").glob("*.yaml"))
 
 _EXPECT = re.compile(r"^# expect: (.*)$", re.MULTILINE)
+_WARN = re.compile(r"^# warn: (.*)$", re.MULTILINE)
 _KIND = re.compile(r"^# kind: (\w+)\s*$", re.MULTILINE)
 _CLI_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<path>\S+): (?P<message>.+)$")
 
@@ -55,6 +59,22 @@ def test_fixture_reports_exactly_the_expected_errors(path):
     document, errors = inspect(text, _kind(text))
     assert document is None
     assert [_render(e) for e in errors] == _expected(text)
+    assert [_render(w) for w in check(text, _kind(text)).warnings] == _WARN.findall(text)
+
+
+def test_there_are_warning_fixtures():
+    assert len(WARNING_FILES) >= 4
+
+
+@pytest.mark.parametrize("path", WARNING_FILES, ids=lambda p: p.name)
+def test_warning_fixture_is_valid_with_exactly_its_warnings(path):
+    text = path.read_text(encoding="utf-8")
+    validation = check(text, _kind(text))
+    assert validation.errors == []
+    assert validation.document is not None
+    assert _WARN.findall(text), f"{path.name} has no '# warn:' line"
+    assert [_render(w) for w in validation.warnings] == _WARN.findall(text)
+    assert list(validation.document.warnings) == validation.warnings
 
 
 def _run_cli(*files):

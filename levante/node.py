@@ -62,7 +62,7 @@ ROLES = ("all", "api", "engine", "executor")
 RECLAIM_AFTER = timedelta(seconds=20)
 #: How old an unsent outbox row must be before the sweeper sends it again, in seconds.
 SWEEP_AGE = 10.0
-#: How often the engine looks for due cron triggers, in seconds (patterns have minute resolution).
+#: How often the engine looks for due cron triggers, in seconds (a six-field pattern may fire every second).
 CRON_INTERVAL = 1.0
 #: Outbox rows sent longer ago than this are deleted, in seconds: nothing reads them again, and an
 #: action request holds its callback token in plain text.

@@ -1,20 +1,36 @@
-"""Cron patterns (``minute hour day-of-month month day-of-week``): checking and the next time.
+"""Cron patterns as Mistral reads them (croniter), in UTC or in a trigger's time zone.
 
-Supports ``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n``, comma lists, month and day names (``jan``,
-``mon``), 0 or 7 for Sunday, and the macros ``@yearly``, ``@annually``, ``@monthly``, ``@weekly``,
-``@daily``, ``@midnight``, ``@hourly``. As in cron, when both day fields are restricted a day
-matching either one matches.
+Mistral hands patterns to croniter, so whatever croniter reads works here too: five fields
+(``minute hour day-of-month month day-of-week``), a sixth for the seconds and a seventh for the
+year (both *after* the five, as croniter reads them), ``L`` (last day of the month, or ``L5``:
+the last Friday), ``W`` (``15W``: the weekday nearest the 15th), ``#`` (``mon#1``: the first
+Monday), ``?`` in the day fields, names (``jan``, ``mon``), steps, ranges (``5-1`` wraps), and
+the macros ``@yearly``, ``@annually``, ``@monthly``, ``@weekly``, ``@daily``, ``@midnight``,
+``@hourly``. As in cron, when both day fields are restricted a day matching either one matches.
+
+Beyond Mistral, which reads every pattern in UTC, a trigger may name an IANA time zone: its
+pattern then follows that zone's wall clock. Across daylight-saving changes it behaves as
+Vixie cron does (README, "Cron triggers"): a pattern with a fixed time (neither its minute nor its
+hour field starts with ``*``, e.g. ``30 2 * * *``) fires once a day whatever the clocks do: at the
+moment the clocks jump forward when its time is skipped, and at the first of the two when its
+time happens twice. A pattern with a ``*`` in its minute or hour field (``*/15 * * * *``,
+``0 * * * *``, ``@hourly``) follows the clock as it is: a skipped time does not fire, a repeated
+one fires both times, so its firings stay evenly spaced in real time.
 
 :class:`CronFirer` fires due triggers; the node runs it (engine role).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+import zoneinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable
+
+from croniter import CroniterBadDateError, croniter
 
 from levante.db import repository as repo
 from levante.db.session import is_transient, transaction
@@ -23,119 +39,178 @@ from levante.exceptions import InputError, NotFoundError
 LOG = logging.getLogger(__name__)
 #: Namespace of the execution ids a firing gets.
 _FIRING_NS = uuid.UUID("0b6f6a2e-5c1d-4f1e-9d7a-c0c0c0c0c0c0")
-
-_MACROS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
-}
-_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
-_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
-                                             "oct", "nov", "dec"))}
-_DAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
-#: How far ahead the next time is looked for (an impossible date such as 30 February never comes).
-_HORIZON_DAYS = 366 * 5
-
-
-@dataclass(frozen=True)
-class CronPattern:
-    """A parsed pattern: the allowed values of each field."""
-
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]
-    #: Whether the day-of-month / day-of-week fields were ``*``.
-    any_day: bool
-    any_weekday: bool
-
-    def day_matches(self, when: datetime) -> bool:
-        """Whether the date of ``when`` matches the day fields."""
-        weekday = (when.weekday() + 1) % 7  # cron: 0 = Sunday
-        by_day = when.day in self.days
-        by_weekday = weekday in self.weekdays
-        if self.any_day or self.any_weekday:
-            return by_day and by_weekday
-        return by_day or by_weekday
+#: The longest pattern and zone name stored (the columns' sizes).
+PATTERN_LENGTH = 100
+ZONE_LENGTH = 64
+_FIELDS_HINT = ("expected five fields (minute hour day-of-month month day-of-week), a sixth for the "
+                "seconds and a seventh for the year after them, or a macro such as @daily")
+#: Zone names that exist as files but name no place: ``localtime`` is whatever the server runs in.
+_NOT_ZONES = frozenset({"localtime", "posixrules"})
+#: How far apart two probes for a change of UTC offset are (no zone changes twice within a day).
+_PROBE = timedelta(days=1)
+#: Bound on the steps of one search (each step passes an offset change or a skipped repeat).
+_MAX_STEPS = 10_000
 
 
-def _value(text: str, index: int) -> int:
-    names = _MONTHS if index == 3 else _DAYS if index == 4 else {}
-    if text.lower() in names:
-        return names[text.lower()]
+# --- patterns and zones ----------------------------------------------------------------------
+
+
+def check_pattern(pattern: str) -> None:
+    """Refuse a pattern croniter cannot read, naming the problem.
+
+    Raises:
+        InputError: the pattern is too long, has the wrong number of fields or a field croniter refuses.
+    """
+    _reader(pattern)
+
+
+def _reader(pattern: str, start: datetime | None = None) -> croniter:
+    if len(pattern) > PATTERN_LENGTH:
+        raise InputError(f"Invalid cron pattern: longer than {PATTERN_LENGTH} characters.")
     try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"Invalid cron pattern: {_FIELD_NAMES[index]} value {text!r} "
-                         "is not a number.") from None
+        return croniter(pattern, start)
+    except (ValueError, KeyError) as exc:  # croniter's errors are ValueErrors; Mistral catches both too
+        raise InputError(f"Invalid cron pattern {pattern!r}: {_reason(exc)}.") from None
 
 
-def _field(text: str, index: int) -> frozenset[int]:
-    low, high = _RANGES[index]
-    values: set[int] = set()
-    for part in text.split(","):
-        span, _, step_text = part.partition("/")
-        step = _value(step_text, index) if step_text else 1
-        if step <= 0:
-            raise InputError(f"Invalid cron pattern: step {step_text!r} of the {_FIELD_NAMES[index]} field.")
-        if span == "*":
-            start, end = low, high
-        elif "-" in span:
-            first, _, last = span.partition("-")
-            start, end = _value(first, index), _value(last, index)
-        else:
-            start = end = _value(span, index)
-            if step_text:
-                end = high
-        if not (low <= start <= high and low <= end <= high and start <= end):
-            raise InputError(f"Invalid cron pattern: {_FIELD_NAMES[index]} {span!r} is outside {low}-{high}.")
-        values.update(range(start, end + 1, step))
-    if index == 4 and 7 in values:
-        values = (values - {7}) | {0}
-    return frozenset(values)
+def _reason(exc: Exception) -> str:
+    """croniter's message without the pattern it repeats (``[0 0 0 * *] is not acceptable, ...``)."""
+    text = str(exc)
+    if "columns" in text:
+        return _FIELDS_HINT
+    if text.startswith("[") and "]" in text:
+        text = text[text.index("]") + 1:]
+    text = text.replace("is not acceptable", "").strip(" ,.")
+    if text == "out of range":
+        return "a value is out of range"
+    return text or "a field is not acceptable"
 
 
-def parse(pattern: str) -> CronPattern:
-    """Parse a pattern.
+def check_zone(name: str) -> None:
+    """Refuse a name that is no IANA time zone (``Europe/Madrid``, ``UTC``...).
 
     Raises:
-        InputError: not five fields, or a value out of range.
+        InputError: naming the zone.
     """
-    text = _MACROS.get(pattern.strip().lower(), pattern)
-    parts = text.split()
-    if len(parts) != 5:
-        raise InputError(f"Invalid cron pattern {pattern!r}: expected five fields "
-                         "(minute hour day-of-month month day-of-week).")
-    fields = [_field(p, i) for i, p in enumerate(parts)]
-    return CronPattern(*fields, any_day=parts[2] == "*", any_weekday=parts[4] == "*")
+    zone(name)
 
 
-def next_time(pattern: str | CronPattern, after: datetime) -> datetime:
-    """The first time strictly after ``after`` (to the minute) that the pattern matches.
+def zone(name: str | None) -> tzinfo:
+    """The time zone a trigger's pattern follows: UTC when it names none.
 
     Raises:
-        InputError: the pattern is invalid or never matches (e.g. 30 February).
+        InputError: ``name`` is no IANA time zone.
     """
-    cron = parse(pattern) if isinstance(pattern, str) else pattern
-    when = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    limit = when + timedelta(days=_HORIZON_DAYS)
-    while when < limit:
-        if when.month not in cron.months or not cron.day_matches(when):
-            when = when.replace(hour=0, minute=0) + timedelta(days=1)
-        elif when.hour not in cron.hours:
-            when = when.replace(minute=0) + timedelta(hours=1)
-        elif when.minute not in cron.minutes:
-            when += timedelta(minutes=1)
-        else:
-            return when
-    raise InputError(f"Cron pattern {pattern!r} never matches.")
+    if name is None:
+        return timezone.utc
+    if len(name) > ZONE_LENGTH or name not in _known_zones():
+        raise InputError(f"Unknown time zone {name[:ZONE_LENGTH + 10]!r}: give an IANA name such as "
+                         "'Europe/Madrid', 'America/New_York' or 'UTC'.")
+    return zoneinfo.ZoneInfo(name)
+
+
+@functools.lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones() - _NOT_ZONES)
+
+
+def next_time(pattern: str, after: datetime, zone_name: str | None = None) -> datetime:
+    """The first time strictly after ``after`` at which ``pattern`` fires, as an aware UTC time.
+
+    The pattern follows the wall clock of ``zone_name`` (UTC when None). The search walks from one
+    UTC offset to the next: within a stretch of constant offset, wall time and UTC differ by a
+    constant, so croniter's next wall time gives the next instant; when the offset changes before
+    that instant, the search restarts at the change with the new offset. The daylight-saving rules
+    are the module's (Vixie cron's).
+
+    Args:
+        pattern: a cron pattern.
+        after: the time to start from (a naive one is taken as UTC).
+        zone_name: an IANA time zone name, or None for UTC.
+
+    Raises:
+        InputError: the pattern or the zone is invalid, or the pattern never fires again
+            (``0 0 30 2 *``; croniter looks 50 years ahead).
+    """
+    tz = zone(zone_name)
+    fixed = _fixed_time(pattern)
+    start = (after if after.tzinfo else after.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    inclusive = False  # whether ``start`` itself may fire (it may when it is an offset change)
+    for _ in range(_MAX_STEPS):
+        offset = _offset(tz, start)
+        wall = (start + offset).replace(tzinfo=None)
+        found = _next_wall(pattern, wall - timedelta(seconds=1) if inclusive else wall)
+        candidate = (found - offset).replace(tzinfo=timezone.utc)
+        change = _offset_change(tz, start, candidate, offset)
+        if change is None:
+            if fixed and _second_occurrence(tz, found, candidate):
+                start, inclusive = candidate, False  # that wall time fired at its first occurrence
+                continue
+            return candidate
+        if fixed and found < (change + _offset(tz, change)).replace(tzinfo=None):
+            return change  # the clocks jumped over its time: it fires as they jump
+        start, inclusive = change, True
+    raise InputError(f"Cron pattern {pattern!r} has no next time in {zone_name or 'UTC'}.")
+
+
+def _fixed_time(pattern: str) -> bool:
+    """Whether the pattern names its minute and hour (Vixie cron's rule: no ``*`` leads either)."""
+    fields = pattern.split()
+    if len(fields) < 2:  # a macro (only @hourly leaves the hour open), or nothing croniter reads
+        return [f.lower() for f in fields] != ["@hourly"]
+    return not (fields[0].startswith("*") or fields[1].startswith("*"))
+
+
+def _next_wall(pattern: str, wall: datetime) -> datetime:
+    """croniter's next wall-clock time strictly after the naive ``wall``."""
+    try:
+        found: datetime = _reader(pattern, wall).get_next(datetime)
+    except CroniterBadDateError:
+        raise InputError(f"Cron pattern {pattern!r} never fires (none in the next 50 years).") from None
+    return found
+
+
+def _offset(tz: tzinfo, when: datetime) -> timedelta:
+    return when.astimezone(tz).utcoffset() or timedelta(0)
+
+
+def _offset_change(tz: tzinfo, start: datetime, end: datetime, offset: timedelta) -> datetime | None:
+    """The first instant in ``(start, end]`` whose UTC offset is not ``offset``, or None.
+
+    zoneinfo does not list its transitions: probe a day at a time, then bisect to the second
+    (transitions fall on whole seconds).
+    """
+    if tz is timezone.utc:
+        return None
+    probe = start
+    while probe < end:
+        ahead = min(probe + _PROBE, end)
+        if _offset(tz, ahead) != offset:
+            low, high = math.floor(probe.timestamp()), math.ceil(ahead.timestamp())
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset(tz, datetime.fromtimestamp(middle, timezone.utc)) == offset:
+                    low = middle
+                else:
+                    high = middle
+            return datetime.fromtimestamp(high, timezone.utc)
+        probe = ahead
+    return None
+
+
+def _second_occurrence(tz: tzinfo, wall: datetime, instant: datetime) -> bool:
+    """Whether the wall time happens twice (the clocks went back) and ``instant`` is the second."""
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
+    second = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
+    return second > first and instant == second
 
 
 # --- firing ---------------------------------------------------------------------------------
 
-#: ``next_time``-like: the time after ``after`` at which a pattern fires next.
-NextTime = Callable[[str, datetime], datetime]
+#: The default of :class:`CronFirer` (its argument of the same name hides the function).
+_next_time = next_time
+#: :func:`next_time`-like: the time after ``after`` at which a pattern fires next, in a zone (None: UTC).
+NextTime = Callable[[str, datetime, "str | None"], datetime]
 
 
 class CronFirer:
@@ -162,7 +237,7 @@ class CronFirer:
     def __init__(self, service: Any, next_time: NextTime | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.service = service
-        self.next_time: NextTime = next_time or _default_next_time
+        self.next_time: NextTime = next_time or _next_time
         self.clock = clock or (lambda: datetime.now(timezone.utc))
 
     def fire_due(self, limit: int = 100) -> int:
@@ -204,7 +279,13 @@ class CronFirer:
         if not trigger.pattern or (remaining is not None and remaining <= 0):
             repo.delete_cron_trigger(session, trigger.id)
             return
-        repo.update_cron_trigger(session, trigger.id, next_execution_time=self.next_time(trigger.pattern, after),
+        try:
+            upcoming = self.next_time(trigger.pattern, after, trigger.timezone)
+        except InputError as exc:  # e.g. a pattern naming a year that has passed: it cannot fire again
+            LOG.warning("cron trigger %s is deleted: %s", trigger.name, exc)
+            repo.delete_cron_trigger(session, trigger.id)
+            return
+        repo.update_cron_trigger(session, trigger.id, next_execution_time=upcoming,
                                  remaining_executions=remaining, updated_at=self.clock())
 
     def skip_broken(self, limit: int = 100) -> None:
@@ -234,13 +315,3 @@ class CronFirer:
                 LOG.error("cron trigger %s skipped its firing due at %s", trigger.name,
                           trigger.next_execution_time)
                 self._move_on(session, trigger, max(now, trigger.next_execution_time or now))
-
-
-def _default_next_time(pattern: str, after: datetime) -> datetime:
-    """croniter when it is installed (it is not a dependency), else :func:`next_time`."""
-    try:
-        from croniter import croniter  # type: ignore[import-not-found]
-    except ImportError:
-        return next_time(pattern, after)
-    found = croniter(pattern, after).get_next(datetime)
-    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)

@@ -106,7 +106,7 @@ BODIES: dict[str, Any] = {
         "name": {"type": "string"}, "workflow_name": {"type": "string"}, "workflow_id": {"type": "string"},
         "workflow_input": JSON_OBJECT_OR_TEXT, "workflow_params": JSON_OBJECT_OR_TEXT,
         "pattern": {"type": "string"}, "first_execution_time": {"type": "string"},
-        "remaining_executions": {"type": "integer"}}, ("name",)),
+        "remaining_executions": {"type": "integer"}, "timezone": {"type": "string"}}, ("name",)),
     "api_key": _json_body({"name": {"type": "string"}, "role": {"enum": ["admin", "user"]}}, ("name",)),
     "yaml": YAML_BODY,
 }

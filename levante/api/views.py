@@ -56,7 +56,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
                      "updated_at"),
     "cron_triggers": (
         "id", "name", "workflow_name", "workflow_id", "workflow_input", "workflow_params", "project_id",
-        "scope", "pattern", "remaining_executions", "first_execution_time", "next_execution_time",
+        "scope", "pattern", "timezone", "remaining_executions", "first_execution_time", "next_execution_time",
         "created_at", "updated_at",
     ),
 }
@@ -353,6 +353,7 @@ def cron_trigger_view(row: Any) -> dict[str, Any]:
         "project_id": row.project_id or PROJECT_ID,
         "scope": row.scope,
         "pattern": row.pattern,
+        "timezone": row.timezone,
         "remaining_executions": row.remaining_executions,
         "first_execution_time": timestamp(row.first_execution_time),
         "next_execution_time": timestamp(row.next_execution_time),

@@ -9,8 +9,8 @@ import click
 from levante.cli.common import client, json_arg, object_arg, output_options, show_list, show_one
 
 ENVIRONMENT_COLUMNS = ("name", "description", "scope", "created_at", "updated_at")
-CRON_COLUMNS = ("name", "workflow_name", "workflow_params", "workflow_input", "pattern", "next_execution_time",
-                "remaining_executions", "created_at", "updated_at")
+CRON_COLUMNS = ("name", "workflow_name", "workflow_params", "workflow_input", "pattern", "timezone",
+                "next_execution_time", "remaining_executions", "created_at", "updated_at")
 
 API_KEY_COLUMNS = ("id", "name", "role", "created_at")
 
@@ -93,14 +93,16 @@ def environment_delete(names: tuple[str, ...]) -> None:
 @click.option("--first-time", default=None, help='First run, "YYYY-MM-DD HH:MM" (UTC).')
 @click.option("--count", type=int, default=None, help="Number of runs.")
 @click.option("--utc", is_flag=True, help="Accepted for compatibility: --first-time is always UTC.")
+@click.option("--timezone", "zone", default=None,
+              help="IANA time zone whose wall clock the pattern follows, e.g. Europe/Madrid (default UTC).")
 @output_options
 def cron_trigger_create(name: str, workflow: str, workflow_input: str | None, params: str | None,
-                        pattern: str | None, first_time: str | None, count: int | None, utc: bool, fmt: str,
-                        columns: tuple[str, ...]) -> None:
+                        pattern: str | None, first_time: str | None, count: int | None, utc: bool,
+                        zone: str | None, fmt: str, columns: tuple[str, ...]) -> None:
     """Start WORKFLOW on a cron pattern and/or at a first time."""
     trigger = client().create_cron_trigger(name, workflow, object_arg(workflow_input, "input"),
                                            object_arg(params, "--params"), pattern=pattern,
-                                           first_time=first_time, count=count)
+                                           first_time=first_time, count=count, timezone=zone)
     show_one(trigger, CRON_COLUMNS, fmt, columns)
 
 

@@ -390,14 +390,16 @@ class Calls:
     def create_cron_trigger(self, name: str, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
                             params: dict[str, Any] | None = None, *, pattern: str | None = None,
                             first_time: str | None = None, count: int | None = None,
-                            scope: str | None = None) -> Call[dict[str, Any]]:
+                            scope: str | None = None, timezone: str | None = None) -> Call[dict[str, Any]]:
         """Start ``workflow`` on a cron ``pattern`` and/or once at ``first_time``
-        (``YYYY-MM-DD HH:MM`` UTC)."""
+        (``YYYY-MM-DD HH:MM`` UTC); the pattern follows the wall clock of ``timezone`` (an IANA
+        name such as ``Europe/Madrid``; UTC when None)."""
         body: dict[str, Any] = {
             "name": name, "workflow_id" if looks_like_uuid(workflow) else "workflow_name": workflow}
         body.update({k: v for k, v in {
             "workflow_input": input, "workflow_params": params, "pattern": pattern,
-            "first_execution_time": first_time, "remaining_executions": count, "scope": scope}.items()
+            "first_execution_time": first_time, "remaining_executions": count, "scope": scope,
+            "timezone": timezone}.items()
             if v is not None})
         return Call("POST", "/cron_triggers", json=body, read=_one("cron_triggers"))
 

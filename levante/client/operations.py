@@ -259,8 +259,11 @@ class SyncOperations:
             first_time: str | None = None,
             count: int | None = None,
             scope: str | None = None,
+            timezone: str | None = None,
         ) -> dict[str, Any]:
-            """Start ``workflow`` on a cron ``pattern`` and/or once at ``first_time`` (``YYYY-MM-DD HH:MM`` UTC)."""
+            """Start ``workflow`` on a cron ``pattern`` and/or once at ``first_time`` (``YYYY-MM-DD HH:MM`` UTC); the
+            pattern follows the wall clock of ``timezone`` (an IANA name such as ``Europe/Madrid``; UTC when
+            None)."""
 
         def delete_cron_trigger(self, identifier: str) -> None:
             """Delete a cron trigger."""
@@ -535,8 +538,11 @@ class AsyncOperations:
             first_time: str | None = None,
             count: int | None = None,
             scope: str | None = None,
+            timezone: str | None = None,
         ) -> dict[str, Any]:
-            """Start ``workflow`` on a cron ``pattern`` and/or once at ``first_time`` (``YYYY-MM-DD HH:MM`` UTC)."""
+            """Start ``workflow`` on a cron ``pattern`` and/or once at ``first_time`` (``YYYY-MM-DD HH:MM`` UTC); the
+            pattern follows the wall clock of ``timezone`` (an IANA name such as ``Europe/Madrid``; UTC when
+            None)."""
 
         async def delete_cron_trigger(self, identifier: str) -> None:
             """Delete a cron trigger."""

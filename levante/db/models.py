@@ -373,6 +373,8 @@ class CronTrigger(Base):
     id: Mapped[str] = _id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), unique=True)
     pattern: Mapped[str | None] = mapped_column(NulSafeString(100))
+    #: The IANA time zone whose wall clock the pattern follows; None: UTC (as in Mistral).
+    timezone: Mapped[str | None] = mapped_column(NulSafeString(64))
     workflow_name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     workflow_id: Mapped[str | None] = mapped_column(NulSafeString(ID_LENGTH))
     workflow_input: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=dict)

@@ -21,9 +21,10 @@ FILTERS: dict[str, listing.Converter] = {
     "scope": listing.as_text, "pattern": listing.as_text, "remaining_executions": listing.as_int,
     "first_execution_time": listing.as_time, "next_execution_time": listing.as_time,
     "project_id": listing.as_text, "created_at": listing.as_time, "updated_at": listing.as_time,
+    "timezone": listing.as_text,
 }
 KEYS = {"name", "workflow_name", "workflow_id", "workflow_input", "workflow_params", "pattern",
-        "first_execution_time", "remaining_executions", "scope"} | set(views.FIELDS["cron_triggers"])
+        "first_execution_time", "remaining_executions", "scope", "timezone"} | set(views.FIELDS["cron_triggers"])
 
 
 def _first_time(text: Any, now: datetime) -> datetime | None:
@@ -77,13 +78,16 @@ class CronTriggerCollection:
         first = _first_time(body.get("first_execution_time"), now)
         if pattern is None and first is None:
             raise InputError("Pattern or first_execution_time must be specified.")
-        if pattern:
-            cron.parse(pattern)
+        zone = text_field(body, "timezone") or None  # Levante's own: Mistral reads patterns in UTC
+        if zone:
+            cron.check_zone(zone)
+        # The pattern must fire at some time, even when the first time is given.
+        by_pattern = cron.next_time(pattern, now, zone) if pattern else None
         count = _count(body, pattern)
         scope = text_field(body, "scope") or "private"
         if scope not in SCOPES:
             raise InputError(f"Scope must be one of {', '.join(SCOPES)}, not {scope!r}.")
-        upcoming = first or cron.next_time(pattern or "", now)
+        upcoming = first or by_pattern
         wf_input = json_object(body.get("workflow_input"), "workflow_input") or {}
         params = json_object(body.get("workflow_params"), "workflow_params") or {}
         with self.ctx.write() as session:
@@ -91,7 +95,7 @@ class CronTriggerCollection:
             row = repo.create_cron_trigger(
                 session, name, pattern, workflow_name, workflow_id=workflow_id, workflow_input=wf_input,
                 workflow_params=params, first_execution_time=first, next_execution_time=upcoming,
-                remaining_executions=count, scope=scope)
+                remaining_executions=count, scope=scope, timezone=zone)
         resp.status = falcon.HTTP_201
         resp.media = views.cron_trigger_view(row)
 

@@ -101,6 +101,7 @@ def create_cron_trigger(
     workflow_id: str | None = None,
     scope: str = "private",
     project_id: str | None = None,
+    timezone: str | None = None,
 ) -> CronTrigger:
     """Store a cron trigger (ConflictError if the name is taken)."""
     if pattern is None and first_execution_time is None:
@@ -120,6 +121,7 @@ def create_cron_trigger(
         workflow_id=workflow_id,
         scope=scope,
         project_id=project_id,
+        timezone=timezone,
     )
 
 

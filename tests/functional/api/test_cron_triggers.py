@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from levante.api import cron
-from levante.exceptions import InputError
 from tests.functional.api.helpers import ECHO_WF, decoded
 
 
@@ -76,43 +75,15 @@ def test_duplicate_cron_trigger_is_409(api, echo):
     assert api.client.simulate_post("/v2/cron_triggers", json=body).status_code == 409
 
 
-# --- patterns -------------------------------------------------------------------------------
-
-T0 = datetime(2026, 3, 14, 10, 30, 15, tzinfo=timezone.utc)  # a Saturday
-
-
-@pytest.mark.parametrize("pattern, expected", [
-    ("* * * * *", datetime(2026, 3, 14, 10, 31, tzinfo=timezone.utc)),
-    ("*/15 * * * *", datetime(2026, 3, 14, 10, 45, tzinfo=timezone.utc)),
-    ("0 9 * * *", datetime(2026, 3, 15, 9, 0, tzinfo=timezone.utc)),
-    ("0 0 1 * *", datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc)),
-    ("30 8 * * mon-fri", datetime(2026, 3, 16, 8, 30, tzinfo=timezone.utc)),
-    ("0 12 * * 7", datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)),
-    ("0 0 29 feb *", datetime(2028, 2, 29, 0, 0, tzinfo=timezone.utc)),
-    ("0 0 13 * fri", datetime(2026, 3, 20, 0, 0, tzinfo=timezone.utc)),  # day OR weekday
-    ("@hourly", datetime(2026, 3, 14, 11, 0, tzinfo=timezone.utc)),
-    ("5,10 10-11 * * *", datetime(2026, 3, 14, 11, 5, tzinfo=timezone.utc)),
-])
-def test_next_time(pattern, expected):
-    assert cron.next_time(pattern, T0) == expected
-
-
-@pytest.mark.parametrize("pattern", ["", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "*/0 * * * *",
-                                     "a * * * *", "5-1 * * * *", "0 0 30 feb *"])
-def test_bad_patterns(pattern):
-    with pytest.raises(InputError):
-        cron.next_time(pattern, T0)
-
-
 # --- firing -----------------------------------------------------------------------------------
 
 
-def _make_due(node, trigger_id):
+def _make_due(node, trigger_id, when=None):
     from levante.db import repository as repo
     from levante.db.session import transaction
 
     with transaction(node.session_factory) as session:
-        repo.update_cron_trigger(session, trigger_id, next_execution_time=datetime.now(timezone.utc))
+        repo.update_cron_trigger(session, trigger_id, next_execution_time=when or datetime.now(timezone.utc))
 
 
 def test_due_trigger_fires_twice_then_is_deleted(api, node, echo, monkeypatch):
@@ -121,7 +92,7 @@ def test_due_trigger_fires_twice_then_is_deleted(api, node, echo, monkeypatch):
     body = _trigger(workflow_name=echo, workflow_input={"who": "Cron"}, pattern="* * * * *",
                     remaining_executions=2)
     trigger = api.client.simulate_post("/v2/cron_triggers", json=body).json
-    monkeypatch.setattr(node.cron, "next_time", lambda pattern, after: after)
+    monkeypatch.setattr(node.cron, "next_time", lambda pattern, after, zone: after)
     _make_due(node, trigger["id"])
 
     def fired():
@@ -229,3 +200,112 @@ def test_trigger_whose_firing_fails_by_itself_is_skipped(api, node, echo, monkey
     _make_due(node, trigger["id"])
     firer.skip_broken()
     api.wait_for(lambda: api.client.simulate_get(f"/v2/cron_triggers/{trigger['id']}").status_code == 404)
+
+
+# --- Mistral's patterns, and a time zone per trigger --------------------------------------------
+
+
+def _shown(text):
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("pattern", ["0 0 L * *", "0 9 * * mon#1", "0 0 1W * *", "0 0 ? * *", "0 9 * * L5",
+                                     "*/5 * * * * */10", "0 0 1 1 * 0 2030"])
+def test_patterns_mistral_reads_with_croniter_are_accepted(api, echo, pattern):
+    before = datetime.now(timezone.utc)
+    created = api.client.simulate_post("/v2/cron_triggers", json=_trigger(
+        workflow_name=echo, workflow_input={"who": "M"}, pattern=pattern))
+    after = datetime.now(timezone.utc)
+    assert created.status_code == 201, created.text
+    assert created.json["pattern"] == pattern and created.json["timezone"] is None
+    upcoming = _shown(created.json["next_execution_time"])
+    assert upcoming in {cron.next_time(pattern, before), cron.next_time(pattern, after)}
+
+
+@pytest.mark.parametrize("pattern, message", [
+    ("60 * * * *", "a value is out of range"),
+    ("* * *", "expected five fields"),
+    ("0 9 * * mon#6", "day_of_week"),
+    ("0 0 30 feb *", "never fires"),
+])
+def test_a_bad_pattern_is_a_400_that_names_the_problem(api, echo, pattern, message):
+    resp = api.client.simulate_post("/v2/cron_triggers", json=_trigger(
+        workflow_name=echo, workflow_input={"who": "M"}, pattern=pattern))
+    assert resp.status_code == 400, resp.text
+    assert message in resp.json["faultstring"] and pattern in resp.json["faultstring"]
+
+
+def test_a_trigger_with_a_time_zone(api, echo):
+    body = _trigger(workflow_name=echo, workflow_input={"who": "Tz"}, pattern="0 9 * * *", timezone="Asia/Kolkata")
+    created = api.client.simulate_post("/v2/cron_triggers", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json["timezone"] == "Asia/Kolkata"
+    # 09:00 in Kolkata (+05:30, no daylight saving) is 03:30 UTC; times are shown in UTC as in Mistral
+    assert created.json["next_execution_time"].endswith(" 03:30:00")
+    assert api.get(f"/v2/cron_triggers/{body['name']}")["timezone"] == "Asia/Kolkata"
+    listed = api.get("/v2/cron_triggers", timezone="Asia/Kolkata")["cron_triggers"]
+    assert [t["name"] for t in listed] == [body["name"]]
+    assert api.get(f"/v2/cron_triggers/{body['name']}", fields="name,timezone") == {
+        "id": created.json["id"], "name": body["name"], "timezone": "Asia/Kolkata"}
+
+
+@pytest.mark.parametrize("zone, status, message", [
+    ("Mars/Olympus_Mons", 400, "Unknown time zone 'Mars/Olympus_Mons'"),
+    ("localtime", 400, "Unknown time zone 'localtime'"),
+    (5, 400, "'timezone' must be a string"),
+])
+def test_an_unknown_time_zone_is_a_400_that_names_it(api, echo, zone, status, message):
+    resp = api.client.simulate_post("/v2/cron_triggers", json=_trigger(
+        workflow_name=echo, workflow_input={"who": "M"}, pattern="0 9 * * *", timezone=zone))
+    assert resp.status_code == status, resp.text
+    assert message in resp.json["faultstring"]
+
+
+@pytest.fixture
+def own(tmp_path):
+    """An API on a node of its own, whose cron loop waits: a test's fake clock fires only its triggers
+    (tests/integration/api/test_pg_cron.py gives one on PostgreSQL)."""
+    import falcon.testing
+
+    from levante import config as config_mod
+    from levante.api.app import create_app
+    from levante.node import Node
+    from tests.functional.api.helpers import Api
+
+    node = Node(config_mod.load(env={}, db_url=f"sqlite:///{tmp_path / 'levante.db'}", executor_threads=2))
+    node.cron_interval = 3600.0
+    with node:
+        yield Api(falcon.testing.TestClient(create_app(node.config, node)), node)
+
+
+def test_the_firer_moves_a_trigger_on_in_its_zone(own, name):
+    """Fall back in New York, 7 November 2027: a daily 01:30 fires at 01:30 EDT (05:30 UTC), and
+    its next time is 01:30 EST the next day, not the second 01:30 of the same night."""
+    from levante.api.cron import CronFirer
+
+    own.upload("workflows", ECHO_WF.format(name=name))
+    body = _trigger(workflow_name=name, workflow_input={"who": "NY"}, pattern="30 1 * * *",
+                    timezone="America/New_York")
+    trigger = own.client.simulate_post("/v2/cron_triggers", json=body).json
+    due = datetime(2027, 11, 7, 5, 30, tzinfo=timezone.utc)
+    _make_due(own.node, trigger["id"], due)
+    assert CronFirer(own.node.service, clock=lambda: due).fire_due() >= 1
+    moved = own.get(f"/v2/cron_triggers/{trigger['id']}")
+    assert moved["next_execution_time"] == "2027-11-08 06:30:00"
+    assert moved["timezone"] == "America/New_York"
+    executions = own.wait_for(lambda: own.get("/v2/executions", workflow_name=name)["executions"])
+    assert len(executions) == 1 and own.wait(executions[0]["id"])["state"] == "SUCCESS"
+
+
+def test_a_stored_pattern_with_no_next_time_deletes_its_trigger(own, name):
+    """A seven-field pattern whose last year has come: after its last firing it cannot fire again."""
+    from levante.api.cron import CronFirer
+
+    own.upload("workflows", ECHO_WF.format(name=name))
+    body = _trigger(workflow_name=name, workflow_input={"who": "Y"}, pattern="0 0 1 1 * 0 2030")
+    trigger = own.client.simulate_post("/v2/cron_triggers", json=body).json
+    assert trigger["next_execution_time"] == "2030-01-01 00:00:00"
+    due = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    assert CronFirer(own.node.service, clock=lambda: due).fire_due() >= 1
+    assert own.client.simulate_get(f"/v2/cron_triggers/{trigger['id']}").status_code == 404
+    assert len(own.get("/v2/executions", workflow_name=name)["executions"]) == 1

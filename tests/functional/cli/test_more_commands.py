@@ -208,6 +208,22 @@ def test_cron_trigger_get(levante: Any) -> None:
     levante("cron-trigger-get", "weekly", code=3)
 
 
+def test_cron_trigger_create_with_a_time_zone(levante: Any) -> None:
+    created = _json(levante("cron-trigger-create", "month_end", "greet", '{"name": "m"}', "--pattern", "30 9 L * *",
+                            "--timezone", "Asia/Kolkata", "-f", "json"))
+    assert created["timezone"] == "Asia/Kolkata" and created["pattern"] == "30 9 L * *"
+    assert created["next_execution_time"].endswith(" 04:00:00")  # 09:30 in Kolkata (+05:30), shown in UTC
+    assert levante("cron-trigger-get", "month_end", "-f", "value", "-c", "timezone").stdout.strip() == "Asia/Kolkata"
+    assert "Timezone" in levante("cron-trigger-get", "month_end").stdout
+    levante("cron-trigger-delete", "month_end")
+    refused = levante("cron-trigger-create", "nowhere", "greet", '{"name": "m"}', "--pattern", "0 9 * * *",
+                      "--timezone", "Nowhere/City", code=2)
+    assert "Unknown time zone 'Nowhere/City'" in refused.output
+    refused = levante("cron-trigger-create", "bad_pattern", "greet", '{"name": "m"}', "--pattern", "0 9 * * mon#6",
+                      code=2)
+    assert "Invalid cron pattern '0 9 * * mon#6'" in refused.output
+
+
 # --- a server with auth on ----------------------------------------------------------------------
 
 ADMIN_KEY = "test-admin-key-0123456789"

@@ -120,6 +120,10 @@ def test_every_resource(client: Client) -> None:
     assert trigger["workflow_input"] == {"name": "c"}
     assert client.get_cron_trigger("c1")["pattern"] == "0 0 1 1 *"
     client.delete_cron_trigger("c1")
+    zoned = client.create_cron_trigger("c2", "greet", {"name": "z"}, pattern="0 9 * * *", timezone="Asia/Kolkata")
+    assert zoned["timezone"] == "Asia/Kolkata" and zoned["next_execution_time"].endswith(" 03:30:00")
+    assert client.get_cron_trigger("c2")["timezone"] == "Asia/Kolkata"
+    client.delete_cron_trigger("c2")
     assert client.validate_workflow("version: '2.0'\nx: {tasks: {a: {action: std.noop}}}")["valid"]
     assert "std.noop" in [a["name"] for a in client.list_actions()]
     assert client.get_workflow("greet")["interface"]["output"] == ["greeting"]

@@ -1,4 +1,4 @@
-"""The tests of tests/unit/db/test_migration_0003.py on PostgreSQL, each on a database of its own."""
+"""The tests of tests/unit/db/test_migration_0004.py on PostgreSQL, each on a database of its own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from levante.db.session import make_engine
 from tests.integration.conftest import ADMIN_URL, _unreachable
-from tests.unit.db.test_migration_0003 import *  # noqa: F403 - the tests are collected here with fresh_engine below
+from tests.unit.db.test_migration_0004 import *  # noqa: F403 - the tests are collected here with fresh_engine below
 
 pytestmark = pytest.mark.integration
 

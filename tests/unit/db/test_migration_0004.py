@@ -1,6 +1,6 @@
-"""Migration 0003 (cron trigger time zones) on a database that has triggers from before it.
+"""Migration 0004 (cron trigger time zones) on a database that has triggers from before it.
 
-tests/integration/db/test_pg_migration_0003.py runs the same tests on PostgreSQL with its own
+tests/integration/db/test_pg_migration_0004.py runs the same tests on PostgreSQL with its own
 ``fresh_engine``.
 """
 
@@ -32,7 +32,7 @@ def _columns(engine: Engine) -> set[str]:
     return {c["name"] for c in inspect(engine).get_columns("cron_triggers")}
 
 
-def _store_a_trigger_as_0002_did(engine: Engine) -> None:
+def _store_a_trigger_as_0003_did(engine: Engine) -> None:
     with engine.begin() as conn:
         table = Table("cron_triggers", MetaData(), autoload_with=conn)
         conn.execute(table.insert().values(
@@ -41,12 +41,12 @@ def _store_a_trigger_as_0002_did(engine: Engine) -> None:
             next_execution_time=datetime(2026, 12, 2, 3, tzinfo=timezone.utc)))
 
 
-def test_triggers_from_before_0003_keep_their_rows_and_read_in_utc(fresh_engine: Engine) -> None:
-    migrate(fresh_engine, "0002")
+def test_triggers_from_before_0004_keep_their_rows_and_read_in_utc(fresh_engine: Engine) -> None:
+    migrate(fresh_engine, "0003")
     assert "timezone" not in _columns(fresh_engine)
-    _store_a_trigger_as_0002_did(fresh_engine)
+    _store_a_trigger_as_0003_did(fresh_engine)
     migrate(fresh_engine)
-    assert current_revision(fresh_engine) == "0003"
+    assert current_revision(fresh_engine) == "0004"
     factory = make_session_factory(fresh_engine)
     with transaction(factory) as session:
         old = repo.get_cron_trigger(session, "old_nightly")
@@ -59,14 +59,14 @@ def test_triggers_from_before_0003_keep_their_rows_and_read_in_utc(fresh_engine:
             "new_madrid"]
 
 
-def test_0003_goes_down_to_0002_keeping_the_triggers(fresh_engine: Engine) -> None:
-    migrate(fresh_engine, "0002")
-    _store_a_trigger_as_0002_did(fresh_engine)
+def test_0004_goes_down_to_0003_keeping_the_triggers(fresh_engine: Engine) -> None:
+    migrate(fresh_engine, "0003")
+    _store_a_trigger_as_0003_did(fresh_engine)
     migrate(fresh_engine)
     assert "timezone" in _columns(fresh_engine)
     with fresh_engine.connect() as connection, connection.begin():
-        command.downgrade(alembic_config(connection), "0002")
-    assert current_revision(fresh_engine) == "0002"
+        command.downgrade(alembic_config(connection), "0003")
+    assert current_revision(fresh_engine) == "0003"
     assert "timezone" not in _columns(fresh_engine)
     with fresh_engine.connect() as conn:
         table = Table("cron_triggers", MetaData(), autoload_with=conn)

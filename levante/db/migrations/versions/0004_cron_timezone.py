@@ -1,7 +1,7 @@
 """Cron trigger time zones: the IANA zone whose wall clock a trigger's pattern follows.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07 05:00:00
 
 ``cron_triggers`` gains ``timezone`` (an IANA name such as ``Europe/Madrid``). Triggers created
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -305,6 +305,7 @@ for _prefix in ("/v2/action_executions", "/v2/action-executions"):
         "put": ("complete an asynchronous action (callback)", [_query("token")], "action_execution_update", 200,
                 _ref("ActionExecution")),
         "post": ("same as PUT", [_query("token")], "action_execution_update", 200, _ref("ActionExecution")),
+        "delete": ("delete a completed action execution that ran on its own", [], None, 204, None),
     }
     ROUTES[_prefix + "/{action_execution_id}/heartbeat"] = {
         method: ("heartbeat of a long asynchronous action", [_query("token")], "heartbeat", 200,

@@ -153,3 +153,17 @@ def test_what_levante_does_not_have_says_so(api: Api, auth_client: Any, collecti
         assert f"{method} {path}" in got.json["faultstring"]
     assert auth_client.simulate_get(collection).status_code == 401
     assert auth_client.simulate_get(collection, headers={"X-Auth-Token": ADMIN_KEY}).status_code == 200
+
+
+def test_delete_an_action_execution_that_ran_on_its_own(api: Api, failed: dict[str, Any]) -> None:
+    ran = api.client.simulate_post("/v2/action_executions", json={"name": "std.echo", "input": {"output": 1}})
+    assert ran.status_code == 201 and ran.json["state"] == "SUCCESS", ran.text
+    assert api.client.simulate_delete(f"/v2/action_executions/{ran.json['id']}").status_code == 204
+    assert api.client.simulate_get(f"/v2/action_executions/{ran.json['id']}").status_code == 404
+    of_a_task = api.get("/v2/action_executions", workflow_name=failed["workflow_name"])["action_executions"][0]
+    refused = api.client.simulate_delete(f"/v2/action_executions/{of_a_task['id']}")
+    assert refused.status_code == 403 and "ad-hoc" in refused.json["faultstring"]
+    waiting = api.client.simulate_post("/v2/action_executions", json={"name": "std.async_noop"})
+    assert waiting.status_code == 201 and waiting.json["state"] == "RUNNING", waiting.text
+    refused = api.client.simulate_delete(f"/v2/action_executions/{waiting.json['id']}")
+    assert refused.status_code == 403 and "completed" in refused.json["faultstring"]

@@ -3,15 +3,8 @@ engine in process on the run's database (``has`` runs as ``strpos`` there, ``ins
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import falcon.testing
 import pytest
 
-from levante import config as config_mod
-from levante.api.app import create_app
-from levante.node import Node
-from tests.functional.api.helpers import Api
 from tests.functional.api.test_list_filters import (  # noqa: F401 (collected here again, on PostgreSQL)
     tag,
     test_a_bad_operator_or_value_is_a_400_naming_it,
@@ -25,15 +18,3 @@ from tests.functional.api.test_list_filters import (  # noqa: F401 (collected he
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def node(pg_url: str) -> Iterator[Node]:
-    config = config_mod.load(env={}, db_url=pg_url, executor_threads=4)
-    with Node(config) as running:
-        yield running
-
-
-@pytest.fixture
-def api(node: Node) -> Api:
-    return Api(falcon.testing.TestClient(create_app(node.config, node)), node)

@@ -27,8 +27,11 @@ from levante.api.resources import (
     environments,
     executions,
     history,
+    identity,
+    reports,
     root,
     tasks,
+    unsupported,
     workbooks,
     workflows,
 )
@@ -62,15 +65,19 @@ class NoNul:
                 no_nul(item, f"the query parameter '{key}'")
 
 
-def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
+def _routes(ctx: ApiContext, guard: Guard | None = None) -> list[tuple[str, Any]]:
+    guard = guard or Guard(ctx)
     action_execution = action_executions.ActionExecutionItem(ctx)
     action_execution_list = action_executions.ActionExecutionCollection(ctx)
     heartbeat = action_executions.ActionExecutionHeartbeat(ctx)
+    action = actions.ActionItem(ctx)
     return [
         ("/", root.Versions()),
         ("/v2", root.V2Root()),
         ("/health", root.Health(ctx)),
         ("/v2/openapi.json", OpenApi()),
+        (identity.PREFIX, identity.IdentityVersion()),
+        (f"{identity.PREFIX}/auth/tokens", identity.IdentityTokens(guard, ctx.max_body)),
         ("/v2/workbooks", workbooks.WorkbookCollection(ctx)),
         ("/v2/workbooks/validate", workbooks.WorkbookValidation(ctx)),
         ("/v2/workbooks/{name}", workbooks.WorkbookItem(ctx)),
@@ -79,16 +86,19 @@ def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
         ("/v2/workflows/{identifier}", workflows.WorkflowItem(ctx)),
         ("/v2/actions", actions.ActionCollection(ctx)),
         ("/v2/actions/validate", actions.ActionValidation(ctx)),
-        ("/v2/actions/{identifier}", actions.ActionItem(ctx)),
+        ("/v2/actions/{identifier}", action),
+        ("/v2/actions/{identifier}/{namespace}", action),
         ("/v2/executions", executions.ExecutionCollection(ctx)),
         ("/v2/executions/{execution_id}", executions.ExecutionItem(ctx)),
         ("/v2/executions/{execution_id}/tasks", executions.ExecutionTasks(ctx)),
         ("/v2/executions/{execution_id}/executions", executions.SubExecutions(ctx)),
         ("/v2/executions/{execution_id}/history", history.ExecutionHistory(ctx)),
+        ("/v2/executions/{execution_id}/report", reports.ExecutionReport(ctx)),
         ("/v2/tasks", tasks.TaskCollection(ctx)),
         ("/v2/tasks/{task_id}", tasks.TaskItem(ctx)),
         ("/v2/tasks/{task_id}/action_executions", tasks.TaskActionExecutions(ctx)),
         ("/v2/tasks/{task_id}/workflow_executions", executions.TaskWorkflowExecutions(ctx)),
+        ("/v2/tasks/{task_id}/executions", executions.TaskSubExecutions(ctx)),
         ("/v2/action_executions", action_execution_list),
         ("/v2/action_executions/{action_execution_id}", action_execution),
         ("/v2/action-executions", action_execution_list),
@@ -101,6 +111,7 @@ def _routes(ctx: ApiContext) -> list[tuple[str, Any]]:
         ("/v2/cron_triggers/{identifier}", cron_triggers.CronTriggerItem(ctx)),
         ("/v2/api_keys", api_keys.ApiKeyCollection(ctx)),
         ("/v2/api_keys/{identifier}", api_keys.ApiKeyItem(ctx)),
+        *unsupported.routes(),
     ]
 
 
@@ -117,9 +128,10 @@ def create_app(config: Config | None = None, node: Node | None = None) -> falcon
         node = Node(config).start()
         atexit.register(node.stop)
     ctx = ApiContext(config, node)
-    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes), NoNul(), Guard(ctx)])
+    guard = Guard(ctx)
+    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes), NoNul(), guard])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
-    for path, resource in _routes(ctx):
+    for path, resource in _routes(ctx, guard):
         app.add_route(path, resource)
     return app

@@ -1,6 +1,7 @@
 """Who may call the API: API keys with a role, and per-action callback tokens.
 
-- **API keys** (``X-API-Key: <key>`` or ``Authorization: Bearer <key>``) have the role ``admin`` or
+- **API keys** (``X-API-Key: <key>``, ``Authorization: Bearer <key>`` or ``X-Auth-Token: <key>``,
+  the header OpenStack clients such as python-mistralclient send) have the role ``admin`` or
   ``user``. Only the SHA-256 of a key is stored (``api_keys``): keys are 256 random bits, so a fast
   hash is enough. ``LEVANTE_ADMIN_KEY`` (``Config.admin_key``), when set, is accepted as an admin
   key too; ``levante server --create-api-key NAME --role admin`` stores a new key and prints it once.
@@ -12,8 +13,9 @@
   says ``verifies_callback_token = True``: then the token is in ``req.context.callback_token`` and the
   resource passes it to the engine, which checks it in the transaction that completes the action.
 
-With auth on (``Config.auth_enabled``): every request but ``GET /``, ``GET /health`` and
-``GET /v2/openapi.json`` needs a valid
+With auth on (``Config.auth_enabled``): every request but ``GET /``, ``GET /health``,
+``GET /v2/openapi.json`` and the identity endpoints (:mod:`levante.api.resources.identity`, which
+check the key they are given themselves) needs a valid
 key (401 without one or with an unknown one), except a callback with its action's token. A ``user``
 key may not ``DELETE`` (so neither force-delete an execution) nor use ``admin_only`` resources
 (the API keys): 403. With auth off everything is open, but a callback that presents a wrong token
@@ -38,8 +40,11 @@ USER = "user"
 ROLES = (ADMIN, USER)
 TOKEN_HEADER = "Levante-Callback-Token"
 KEY_HEADER = "X-API-Key"
+#: The header OpenStack clients put their token in.
+OPENSTACK_TOKEN_HEADER = "X-Auth-Token"
 #: Requests anyone may make.
-PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/v2/openapi.json")}
+PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/v2/openapi.json"),
+          ("GET", "/identity/v3"), ("POST", "/identity/v3/auth/tokens")}
 #: Methods a callback token allows on a ``callback`` resource.
 CALLBACK_METHODS = ("PUT", "POST")
 
@@ -56,9 +61,10 @@ def new_key() -> str:
 
 def presented_key(req: falcon.Request) -> str | None:
     """The API key of a request, if it carries one."""
-    key = req.get_header(KEY_HEADER)
-    if key:
-        return key.strip()
+    for header in (KEY_HEADER, OPENSTACK_TOKEN_HEADER):
+        key = req.get_header(header)
+        if key:
+            return key.strip()
     authorization = req.get_header("Authorization") or ""
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -111,7 +117,7 @@ class Guard:
             return
         key = presented_key(req)
         if key is None:
-            raise _unauthorized("An API key is required (header X-API-Key or Authorization: Bearer).")
+            raise _unauthorized("An API key is required (header X-API-Key, X-Auth-Token or Authorization: Bearer).")
         role = self.role_of(key)
         if role is None:
             raise _unauthorized("The API key is not valid.")
@@ -120,6 +126,11 @@ class Guard:
             raise falcon.HTTPForbidden(title="Forbidden",
                                        description=f"A '{role}' API key may not {req.method} {req.path}: "
                                                    "an admin key is needed.")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether API keys are required (auth on)."""
+        return self.ctx.config.auth_enabled
 
     def role_of(self, key: str) -> str | None:
         """The role of an API key, or None when it is not valid."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from levante.config import Config
 from levante.db.session import make_session_factory, transaction
+from levante.engine.service.trees import ExecutionTrees
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -28,6 +29,8 @@ class ApiContext:
         self.catalog = node.catalog
         self.registry = node.registry
         self._reads = make_session_factory(node.db, read_only=True)
+        #: Execution trees (the report), read beside the engine's writes.
+        self.trees = ExecutionTrees(self._reads)
 
     @property
     def max_body(self) -> int:

@@ -1,8 +1,15 @@
 """List parameters as Mistral takes them: ``marker``, ``limit``, ``sort_keys``, ``sort_dirs``, ``fields``
-and filters ``attr=value`` or ``attr=<op>:<value>``; and the ``next`` link of a full page."""
+and filters ``attr=value`` or ``attr=<op>:<value>``; and the ``next`` link of a full page.
+
+A filter's operator is one of :data:`OPERATORS`; ``in`` and ``nin`` take a comma list, ``has``
+a text that the attribute must contain (literally: ``%`` and ``_`` are plain characters; and
+case-sensitively). A value that starts with a lowercase word and a colon (``like:x``) is taken for
+an operator and refused when it is not one: write ``eq:like:x`` to mean the value itself.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -13,8 +20,10 @@ import falcon
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
 
-#: Filter operators (Mistral's, without ``has``).
-OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin")
+#: Filter operators (Mistral's).
+OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "has")
+#: What an operator looks like (so that ``lke:x`` is an error, not the value ``lke:x``).
+_OPERATOR_WORD = re.compile(r"[a-z]+")
 #: Query parameters every listing takes.
 PAGING = ("marker", "limit", "sort_keys", "sort_dirs", "fields")
 
@@ -90,14 +99,29 @@ def _values(req: falcon.Request, name: str) -> list[str]:
     return list(raw) if isinstance(raw, list) else [raw]
 
 
-def _one_filter(name: str, text: str, convert: Converter) -> dict[str, Any]:
+def _operator(name: str, text: str) -> tuple[str, str]:
     op, sep, rest = text.partition(":")
     if sep and op in OPERATORS:
-        value = rest
-    else:
-        op, value = "eq", text
+        return op, rest
+    if sep and _OPERATOR_WORD.fullmatch(op):
+        raise InputError(f"Unknown filter operator '{op}' in {name}={text[:100]} (one of "
+                         f"{', '.join(OPERATORS)}; write {name}=eq:{text[:100]} for that value).")
+    return "eq", text
+
+
+def _one_filter(name: str, text: str, convert: Converter) -> dict[str, Any]:
+    op, value = _operator(name, text)
     if op in ("in", "nin"):
-        return {"op": op, "value": [convert(v) for v in value.split(",") if v != ""]}
+        values = [convert(v) for v in value.split(",") if v != ""]
+        if not values:
+            raise InputError(f"Filter {name}={op}: needs a comma-separated list of values.")
+        return {"op": op, "value": values}
+    if op == "has":
+        if convert is not as_text:
+            raise InputError(f"Filter {name}=has: applies to text attributes; '{name}' is not one.")
+        if value == "":
+            raise InputError(f"Filter {name}=has: needs a text to look for.")
+        return {"op": op, "value": value}
     if value.lower() in ("null", "none") and op in ("eq", "neq"):
         return {"op": op, "value": None}
     return {"op": op, "value": convert(value)}
@@ -183,6 +207,8 @@ def _flat_params(req: falcon.Request) -> list[tuple[str, str]]:
 
 def _holds(actual: Any, cond: dict[str, Any]) -> bool:
     op, value = cond["op"], cond["value"]
+    if op == "has":
+        return isinstance(actual, str) and value in actual
     if op in ("in", "nin"):
         return (actual in value) == (op == "in")
     if op in ("eq", "neq"):

@@ -63,6 +63,25 @@ SCHEMAS: dict[str, Any] = {
     "Validation": {"type": "object", "required": ["valid"], "properties": {
         "valid": {"type": "boolean"}, "error": STR, "errors": {"type": "array"},
         "warnings": {"type": "array", "items": {"type": "object"}}}},
+    "ReportStatistics": {"type": "object", "required": ["total_tasks_count"], "properties": {
+        f"{state}_tasks_count": {"type": "integer", "minimum": 0}
+        for state in ("total", "running", "success", "error", "idle", "paused")}},
+    "ReportAction": {"type": "object", "required": ["id", "name", "state"], "properties": {
+        "id": STR, "name": STR, "state": STR, "state_info": STR, "accepted": {"type": "boolean"},
+        "last_heartbeat": TIME, "created_at": TIME, "updated_at": TIME}},
+    "ReportTask": {"type": "object", "required": ["id", "name", "state"], "properties": {
+        "id": STR, "name": STR, "type": STR, "state": STR, "state_info": STR, "created_at": TIME,
+        "updated_at": TIME, "retry_count": {"type": "integer"},
+        "action_executions": {"type": "array", "items": {"$ref": "#/components/schemas/ReportAction"}},
+        "workflow_executions": {"type": "array", "items": {"$ref": "#/components/schemas/ReportExecution"}}}},
+    "ReportExecution": {"type": "object", "required": ["id", "name", "state"], "properties": {
+        "id": STR, "name": STR, "state": STR, "state_info": STR, "created_at": TIME, "updated_at": TIME,
+        "task_executions": {"type": "array", "items": {"$ref": "#/components/schemas/ReportTask"}}}},
+    "ExecutionReport": {"type": "object", "required": ["statistics"], "properties": {
+        "statistics": {"$ref": "#/components/schemas/ReportStatistics"},
+        "root_workflow_execution": {"$ref": "#/components/schemas/ReportExecution"}}},
+    "IdentityToken": {"type": "object", "required": ["token"], "properties": {"token": {
+        "type": "object", "required": ["expires_at"], "properties": {"expires_at": {"type": "string"}}}}},
     "Definitions": {"type": "object", "properties": {
         k: {"type": "array", "items": {"$ref": f"#/components/schemas/{s}"}}
         for k, s in (("workflows", "Workflow"), ("actions", "Action"), ("workbooks", "Workbook"))}},
@@ -108,6 +127,12 @@ BODIES: dict[str, Any] = {
         "pattern": {"type": "string"}, "first_execution_time": {"type": "string"},
         "remaining_executions": {"type": "integer"}, "timezone": {"type": "string"}}, ("name",)),
     "api_key": _json_body({"name": {"type": "string"}, "role": {"enum": ["admin", "user"]}}, ("name",)),
+    "identity_token": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["auth"], "description": "Keystone v3: auth.identity with the method 'token' "
+        "(token.id = an API key) or 'password' (password.user.password = an API key)",
+        "properties": {"auth": {"type": "object"}}}}}},
+    "anything": {"required": True, "content": {"application/json": {"schema": ANY},
+                                               "text/plain": {"schema": {"type": "string"}}}},
     "yaml": YAML_BODY,
 }
 
@@ -238,7 +263,39 @@ ROUTES: dict[str, dict[str, Operation]] = {
         "post": ("create an API key (admin); the key is shown once", [], "api_key", 201, _ref("ApiKey")),
     },
     "/v2/api_keys/{identifier}": {"delete": ("delete an API key (admin)", [], None, 204, None)},
+    "/identity/v3": {"get": ("identity version document (for keystoneauth: mistral --os-auth-url)", [], None,
+                             200, OBJECT)},
+    "/identity/v3/auth/tokens": {
+        "post": ("exchange an API key (token or password method) for itself as a token (X-Subject-Token)",
+                 [], "identity_token", 201, _ref("IdentityToken"))},
+    "/v2/executions/{execution_id}/report": {
+        "get": ("the execution report: task statistics and the tree of tasks, actions and sub-executions",
+                [_query("errors_only", BOOL), _query("statistics_only", BOOL),
+                 _query("max_depth", {"type": "integer"})], None, 200, _ref("ExecutionReport"))},
+    "/v2/tasks/{task_id}/executions": {
+        "get": ("the sub-executions of a task, at any depth",
+                [_query("errors_only", BOOL), _query("include_output", BOOL), _query("max_depth", {"type": "integer"})],
+                None, 200, _list_of("executions", "Execution"))},
+    "/v2/actions/{identifier}/{namespace}": {
+        "get": ("get an action in a namespace", [_query("fields")], None, 200, _ref("Action")),
+        "delete": ("delete an ad-hoc action in a namespace", [], None, 204, None),
+    },
 }
+#: Mistral's resources Levante does not have (levante/api/resources/unsupported.py): their lists
+#: answer empty, everything else 501.
+UNSUPPORTED = {"/v2/event_triggers": "{identifier}", "/v2/code_sources": "{identifier}",
+               "/v2/dynamic_actions": "{identifier}", "/v2/workflows/{identifier}/members": "{member_id}"}
+for _path, _item in UNSUPPORTED.items():
+    _name = _path.rsplit("/", 1)[-1]
+    ROUTES[_path] = {
+        "get": (f"{_name}: not supported by Levante, always empty", [], None, 200,
+                {"type": "object", "required": [_name], "properties": {_name: {"type": "array", "maxItems": 0}}}),
+        **{m: (f"{_name}: not supported by Levante (501)", [], "anything", 501, _ref("Fault"))
+           for m in ("post", "put")},
+    }
+    ROUTES[f"{_path}/{_item}"] = {
+        m: (f"{_name}: not supported by Levante (501)", [], "anything" if m == "put" else None, 501, _ref("Fault"))
+        for m in ("get", "put", "delete")}
 for _prefix in ("/v2/action_executions", "/v2/action-executions"):
     ROUTES[_prefix] = {"get": ("list action executions", PAGING + [_query("include_output", BOOL)], None, 200,
                                _list_of("action_executions", "ActionExecution")),
@@ -249,6 +306,7 @@ for _prefix in ("/v2/action_executions", "/v2/action-executions"):
         "put": ("complete an asynchronous action (callback)", [_query("token")], "action_execution_update", 200,
                 _ref("ActionExecution")),
         "post": ("same as PUT", [_query("token")], "action_execution_update", 200, _ref("ActionExecution")),
+        "delete": ("delete a completed action execution that ran on its own", [], None, 204, None),
     }
     ROUTES[_prefix + "/{action_execution_id}/heartbeat"] = {
         method: ("heartbeat of a long asynchronous action", [_query("token")], "heartbeat", 200,
@@ -289,6 +347,7 @@ def document() -> dict[str, Any]:
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                                "openstackToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
                                 "bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -29,7 +29,7 @@ from levante.engine.model import ActionExecution
 from levante.engine.service import completed_conflict, token_matches
 from levante.engine.state import ExecutionState
 from levante.exceptions import CallbackTokenError, InputError
-from levante.states import State
+from levante.states import COMPLETED, State
 
 FILTERS: dict[str, listing.Converter] = {
     "id": listing.as_text, "name": listing.as_text, "workflow_name": listing.as_text,
@@ -138,7 +138,7 @@ class ActionExecutionCollection:
 
 
 class ActionExecutionItem:
-    """``GET``, ``PUT`` and ``POST`` ``/v2/action_executions/{action_execution_id}``."""
+    """``GET``, ``PUT``, ``POST`` and ``DELETE`` ``/v2/action_executions/{action_execution_id}``."""
 
     #: PUT and POST accept the action's callback token (levante.api.auth), which the engine checks
     #: in the transaction that completes the action.
@@ -174,6 +174,23 @@ class ActionExecutionItem:
                                                       token=token)
 
     on_post = on_put
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, action_execution_id: str) -> None:
+        """Delete a completed action execution that ran on its own (``POST /v2/action_executions``),
+        as Mistral does when ``[api] allow_action_execution_deletion`` is set; here, as for every
+        ``DELETE``, an admin key is needed when auth is on. The actions of a task go with their
+        workflow execution (``DELETE /v2/executions/<id>``)."""
+        with self.ctx.write() as session:
+            action = repo.get_action_execution(session, action_execution_id)
+            if action.task_execution_id is not None:
+                raise falcon.HTTPForbidden(description=(
+                    f"Only ad-hoc action executions can be deleted; {action_execution_id} belongs to task "
+                    f"{action.task_execution_id}: delete its workflow execution instead."))
+            if action.state not in COMPLETED:
+                raise falcon.HTTPForbidden(description=(
+                    f"Only completed action executions can be deleted; {action_execution_id} is {action.state}."))
+            repo.delete_action_execution(session, action_execution_id)
+        resp.status = falcon.HTTP_204
 
     def _pause_or_resume(self, action_execution_id: str, state: str, token: str | None) -> None:
         with self.ctx.read() as session:

@@ -65,7 +65,8 @@ class ActionCollection:
 
 
 class ActionItem:
-    """``GET`` and ``DELETE`` ``/v2/actions/{identifier}`` (a name or an id)."""
+    """``GET`` and ``DELETE`` ``/v2/actions/{identifier}`` (a name or an id), also as
+    ``/v2/actions/{identifier}/{namespace}`` (python-mistralclient puts the namespace in the path)."""
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
@@ -77,19 +78,21 @@ class ActionItem:
                 return None if info is None else views.system_action_view(info)
         return None
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str,
+               namespace: str | None = None) -> None:
         fields = listing.parse(req, {}, views.FIELDS["actions"], extra=("namespace",)).fields
         with self.ctx.read() as session:
-            row = repo.find_action_definition(session, identifier, defs.namespace_of(req))
+            row = repo.find_action_definition(session, identifier, namespace or defs.namespace_of(req))
             view = defs.action_view(self.ctx, session, row) if row is not None else None
         view = view or self._system_view(identifier)
         if view is None:
             raise NotFoundError("Action", identifier)
         resp.media = views.pick(view, fields)
 
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, identifier: str,
+                  namespace: str | None = None) -> None:
         with self.ctx.write() as session:
-            row = repo.find_action_definition(session, identifier, defs.namespace_of(req))
+            row = repo.find_action_definition(session, identifier, namespace or defs.namespace_of(req))
             if row is None:
                 if self._system_view(identifier) is not None:
                     raise InputError(f"Attempt to delete a system action: {identifier}")

@@ -205,19 +205,41 @@ class SubExecutions:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
-        listing.parse(req, {}, (), extra=("errors_only", "max_depth", "include_output"))
-        errors_only = bool_param(req, "errors_only")
-        include_output = bool_param(req, "include_output")
-        max_depth = listing.as_int(req.get_param("max_depth") or "-1")
         with self.ctx.read() as session:
             repo.get_execution(session, execution_id)
             ids = [i for i in repo.execution_tree(session, execution_id) if i != execution_id]
-            found = repo.list_executions(session, {"id": ids}, sort_dirs=("asc",)) if ids else []
-        depth = _depths(execution_id, found)
-        items = [views.execution_view(ex, include_output=include_output) for ex in found
-                 if (max_depth < 0 or depth.get(ex.id, 0) <= max_depth)
-                 and (not errors_only or ex.state == State.ERROR)]
-        resp.media = {"executions": items}
+        resp.media = {"executions": _below(self.ctx, req, execution_id, ids)}
+
+
+class TaskSubExecutions:
+    """``GET /v2/tasks/{task_id}/executions`` (``mistral task-get-sub-executions``): the executions
+    the task started and every execution below them (``max_depth``: 1 = only those the task
+    started; -1 = all), optionally only the failed ones (``errors_only``)."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
+        with self.ctx.read() as session:
+            task = repo.get_task(session, task_id)
+            ids = [i for child in repo.sub_executions_of(session, task_id)
+                   for i in repo.execution_tree(session, child.id)]
+        resp.media = {"executions": _below(self.ctx, req, task.workflow_execution_id, ids)}
+
+
+def _below(ctx: ApiContext, req: falcon.Request, root_id: str, ids: list[str]) -> list[dict[str, Any]]:
+    """The views of the executions ``ids`` (below ``root_id``) that the query's ``max_depth`` and
+    ``errors_only`` keep, oldest first."""
+    listing.parse(req, {}, (), extra=("errors_only", "max_depth", "include_output"))
+    errors_only = bool_param(req, "errors_only")
+    include_output = bool_param(req, "include_output")
+    max_depth = listing.as_int(req.get_param("max_depth") or "-1")
+    with ctx.read() as session:
+        found = repo.list_executions(session, {"id": ids}, sort_dirs=("asc",)) if ids else []
+    depth = _depths(root_id, found)
+    return [views.execution_view(ex, include_output=include_output) for ex in found
+            if (max_depth < 0 or depth.get(ex.id, 0) <= max_depth)
+            and (not errors_only or ex.state == State.ERROR)]
 
 
 def _depths(root_id: str, executions: list[WorkflowExecution]) -> dict[str, int]:

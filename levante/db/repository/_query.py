@@ -6,15 +6,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, ColumnElement, Select, Table, and_, false, literal, or_, select, tuple_
+from sqlalchemy import JSON, ColumnElement, Integer, Select, String, Table, and_, false, literal, or_, select, tuple_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from levante.exceptions import InputError, NotFoundError
 
 T = TypeVar("T")
 
-#: Operators accepted in ``{"op": ..., "value": ...}`` filters.
-OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin")
+#: Operators accepted in ``{"op": ..., "value": ...}`` filters (``has``: holds the text).
+OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "has")
 #: Rows per statement when a list of ids goes into ``IN (...)``.
 CHUNK = 500
 
@@ -46,7 +49,42 @@ def _column(table: Table, key: str, what: str) -> Any:
     return column
 
 
+class _Position(FunctionElement[int]):
+    """Where ``needle`` starts in ``text`` (1-based; 0 when absent): ``instr`` on SQLite, ``strpos``
+    on PostgreSQL. Unlike ``LIKE '%...%'`` it takes the value literally (``%`` and ``_`` are
+    characters, no escaping needed) and is case-sensitive on both backends (SQLite's LIKE is not),
+    so ``has`` finds the same rows on either."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(_Position)
+def _instr(element: _Position, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_Position, "postgresql")
+def _strpos(element: _Position, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+def _is_text(column: Any) -> bool:
+    kind = getattr(column.type, "impl_instance", column.type)  # a TypeDecorator's underlying type
+    return isinstance(kind, String)
+
+
+def _holds_text(column: Any, value: Any) -> ColumnElement[bool]:
+    if not _is_text(column):
+        raise InputError(f"Filter '{column.key}' with 'has' needs a text attribute; '{column.key}' is not one.")
+    if not isinstance(value, str) or value == "":
+        raise InputError(f"Filter '{column.key}' with 'has' needs a text to look for.")
+    return _Position(column, literal(value, column.type)) > 0
+
+
 def _condition(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "has":
+        return _holds_text(column, value)
     if op in ("in", "nin"):
         if isinstance(value, str) or not isinstance(value, Iterable):
             raise InputError(f"Filter '{column.key}' with '{op}' needs a list of values.")
@@ -75,7 +113,8 @@ def where_clauses(table: Table, filters: dict[str, Any] | None) -> list[ColumnEl
 
     Each key is a column; its value is either a plain value (equality; None means IS NULL), a list
     or set (IN), ``{"op": OP, "value": V}`` with OP one of :data:`OPERATORS`, or a list of such
-    dicts (all must hold, e.g. a time range).
+    dicts (all must hold, e.g. a time range). ``has`` holds on a text column that contains V,
+    literally and case-sensitively.
     """
     clauses: list[ColumnElement[bool]] = []
     for key, cond in (filters or {}).items():

@@ -435,6 +435,12 @@ def delete_execution(session: Session, execution_id: str) -> int:
     return len(ids)
 
 
+def delete_action_execution(session: Session, action_execution_id: str) -> None:
+    """Delete one action execution's row (the caller checks that it ran on its own and has ended,
+    so that nothing else refers to it)."""
+    session.execute(delete(ACTION_TABLE).where(ACTION_TABLE.c.id == action_execution_id))
+
+
 # --- ending a tree at once (cancel) ---------------------------------------------------------
 
 _ENDED = [str(s) for s in COMPLETED]

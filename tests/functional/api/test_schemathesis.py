@@ -2,7 +2,9 @@
 
 Every documented operation gets a bounded number of generated requests (``LEVANTE_SCHEMATHESIS_EXAMPLES``,
 20 by default: the whole run stays well under a minute): no answer may be a 5xx, and each answer must
-conform to the document (status code documented, content type, body schema).
+conform to the document (status code documented, content type, body schema). The operations of
+Mistral's resources that Levante does not have are documented as answering 501: for them the 501
+is the documented answer, the other checks still apply.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from levante.api.app import create_app  # noqa: E402
 from levante.node import Node  # noqa: E402
 
 EXAMPLES = int(os.environ.get("LEVANTE_SCHEMATHESIS_EXAMPLES", "20"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, *CONFORMANCE]
 
 
 @pytest.fixture(scope="module")
@@ -45,4 +48,5 @@ def api_schema(wsgi_app: Any) -> Any:
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_no_server_error_and_conforming_answers(case: Any) -> None:
-    case.call_and_validate(checks=CHECKS)
+    documented_501 = "501" in case.operation.definition.raw.get("responses", {})
+    case.call_and_validate(checks=CONFORMANCE if documented_501 else CHECKS)

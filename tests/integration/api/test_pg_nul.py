@@ -8,16 +8,11 @@ escaped there (levante/db/nulsafe.py).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import falcon.testing
 import pytest
 from sqlalchemy import text
 
-from levante import config as config_mod
-from levante.api.app import create_app
 from levante.node import Node
 from tests.functional.api.helpers import Api
 from tests.functional.api.test_nul import (  # noqa: F401 (collected here again, on PostgreSQL)
@@ -35,23 +30,6 @@ from tests.functional.api.test_nul import (  # noqa: F401 (collected here again,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def node(pg_url: str) -> Iterator[Node]:
-    config = config_mod.load(env={}, db_url=pg_url, executor_threads=4)
-    with Node(config) as running:
-        yield running
-
-
-@pytest.fixture
-def api(node: Node) -> Api:
-    return Api(falcon.testing.TestClient(create_app(node.config, node)), node)
-
-
-@pytest.fixture
-def name() -> str:
-    return f"wf_{uuid.uuid4().hex[:10]}"
 
 
 def test_nul_is_stored_escaped_and_nothing_else_changes(api: Api, name: str, node: Node) -> None:

@@ -190,6 +190,41 @@ def test_bad_requests(session_factory: SessionFactory, executions: list[Workflow
             repo.list_executions(s, marker="00000000-0000-4000-8000-999999999999")
 
 
+DESCRIPTIONS = ["100% done", "1000 done", "a_b", "axb", "Nightly run", "nightly run", "", None]
+
+
+@pytest.mark.parametrize(("needle", "expected"), [
+    ("%", ["100% done"]),  # a literal percent sign, not LIKE's wildcard
+    ("0%", ["100% done"]),
+    ("_", ["a_b"]),  # a literal underscore, not LIKE's one-character wildcard
+    ("a_b", ["a_b"]),
+    ("done", ["100% done", "1000 done"]),
+    ("nightly", ["nightly run"]),  # case-sensitive on every backend
+    ("Night", ["Nightly run"]),
+    ("ly r", ["Nightly run", "nightly run"]),
+    ("\\", []),
+])
+def test_has_finds_the_text_literally(session_factory: SessionFactory, needle: str, expected: list[str]) -> None:
+    records = [wf(id=_id(i), description=d, created_at=at(i)) for i, d in enumerate(DESCRIPTIONS)]
+    with transaction(session_factory) as s:
+        repo.save_all(s, records)
+        found = repo.list_executions(s, {"description": {"op": "has", "value": needle}}, sort_dirs=("asc",))
+        assert [e.description for e in found] == expected
+        both = repo.list_executions(s, {"description": [{"op": "has", "value": "done"},
+                                                        {"op": "has", "value": "%"}]})
+        assert [e.description for e in both] == ["100% done"]
+
+
+def test_has_refuses_what_it_cannot_look_into(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        with pytest.raises(InputError, match="'created_at' is not one"):
+            repo.list_executions(s, {"created_at": {"op": "has", "value": "2024"}})
+        with pytest.raises(InputError, match="needs a text"):
+            repo.list_executions(s, {"description": {"op": "has", "value": ""}})
+        with pytest.raises(InputError, match="needs a text"):
+            repo.list_executions(s, {"description": {"op": "has", "value": None}})
+
+
 def test_list_tasks_and_action_executions(session_factory: SessionFactory) -> None:
     wf_ex = wf()
     tasks = [

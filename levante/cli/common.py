@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import yaml
@@ -48,6 +48,14 @@ def exit_status(exc: LevanteError) -> int:
     return EXIT_OTHER
 
 
+def fail(message: str, code: int = EXIT_OTHER) -> NoReturn:
+    """Print ``levante COMMAND: error: MESSAGE`` (one line, on stderr) and exit with ``code``."""
+    ctx = click.get_current_context(silent=True)
+    name = ctx.command_path if ctx is not None else "levante"
+    click.echo(f"{name}: error: {' '.join(message.split())}", err=True)
+    raise SystemExit(code)
+
+
 class LevanteGroup(click.Group):
     """The ``levante`` group: errors from the server become one line on stderr and an exit
     status (never a traceback)."""
@@ -63,6 +71,9 @@ class LevanteGroup(click.Group):
                 else str(exc)
             if getattr(exc, "status", 0) == 401:
                 message += " Give one with --api-key or LEVANTE_API_KEY."
+            elif exit_status(exc) == EXIT_UNREACHABLE:
+                message += ("" if message.endswith(".") else ".") + \
+                    " Is the server running (levante server)? Its URL comes from --url or LEVANTE_URL."
             click.echo(f"levante: error: {message}", err=True)
             ctx.exit(exit_status(exc))
         except NotImplementedError as exc:

@@ -4,9 +4,14 @@ environment variables and command-line flags (in that order), then passed to con
 
 from __future__ import annotations
 
+import difflib
+import logging
+import math
 import os
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DB_URL = "sqlite:///levante.db"
 DEFAULT_TRANSPORT_URL = "memory://"
@@ -27,6 +32,8 @@ class Config:
     public_url: str | None = None
     #: ``all``, ``api``, ``engine`` or ``executor``.
     role: str = "all"
+    #: Level of the log records written to stderr: DEBUG, INFO, WARNING or ERROR.
+    log_level: str = "WARNING"
     #: Actions an executor runs at once.
     executor_threads: int = 16
     #: Executor group this executor serves (tasks route to it with ``target``); None: the default group.
@@ -90,6 +97,13 @@ class Config:
         return self.host not in ("127.0.0.1", "localhost", "::1")
 
 
+#: The roles of a process (``--role``, ``LEVANTE_ROLE``).
+ROLES = ("all", "api", "engine", "executor")
+#: The logging levels ``LEVANTE_LOG_LEVEL`` and ``--log-level`` accept (any case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
 _ENV = {
     "LEVANTE_DB_URL": "db_url",
     "LEVANTE_TRANSPORT_URL": "transport_url",
@@ -103,6 +117,7 @@ _ENV = {
     "LEVANTE_AUTH": "auth",
     "LEVANTE_ADMIN_KEY": "admin_key",
     "LEVANTE_NAMESPACE": "namespace",
+    "LEVANTE_LOG_LEVEL": "log_level",
     "LEVANTE_EXPRESSION_TIMEOUT": "expression_timeout",
     "LEVANTE_EXPRESSION_MEMORY": "expression_memory",
     "LEVANTE_MAX_SUBWORKFLOW_DEPTH": "max_subworkflow_depth",
@@ -111,37 +126,144 @@ _ENV = {
     "LEVANTE_MAX_HTTP_RESPONSE_SIZE": "max_http_response_size",
     "LEVANTE_READ_TIMEOUT": "read_timeout",
 }
+#: Variables the ``levante`` client commands read (not settings of a server process).
+CLIENT_VARIABLES = ("LEVANTE_URL", "LEVANTE_API_KEY")
+#: ``levante server`` flags whose names differ from the field's.
+_FLAGS = {"db_url": "--db", "transport_url": "--transport", "executor_target": "--target"}
 
 
-def _convert(name: str, raw: Any) -> Any:
-    kind = {f.name: f.type for f in fields(Config)}[name]
-    if raw is None:
-        return None
-    if "bool" in str(kind):
-        return str(raw).lower() in ("1", "true", "yes", "on")
-    if "int" in str(kind) and not isinstance(raw, int):
-        return int(raw)
-    if "float" in str(kind) and not isinstance(raw, float):
-        return float(raw)
-    return raw
+# --- parsing: each parser takes the raw text (or a value given in code) and raises ValueError
+# --- with what it accepts; load() puts the variable's or flag's name in front.
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("give true or false (also 1 or 0, yes or no, on or off)")
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+
+    def parse(raw: Any) -> int:
+        try:
+            if isinstance(raw, bool) or isinstance(raw, float):
+                raise ValueError
+            value = raw if isinstance(raw, int) else int(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"give a whole number, {bounds}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(f"give a whole number, {bounds}")
+        return value
+
+    return parse
+
+
+def _seconds(minimum: float = 0.0, off: bool = True) -> Callable[[Any], float]:
+    what = f"a number of seconds, {minimum:g} or more" + (" (0 turns it off)" if off else "")
+
+    def parse(raw: Any) -> float:
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            value = float(raw) if isinstance(raw, (int, float)) else float(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"give {what}") from None
+        if not math.isfinite(value) or value < minimum:
+            raise ValueError(f"give {what}")
+        return value
+
+    return parse
+
+
+def _choice(choices: tuple[str, ...], upper: bool = False) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        text = str(raw).strip()
+        text = text.upper() if upper else text
+        if text not in choices:
+            raise ValueError(f"give one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _http_url(raw: Any) -> str:
+    text = str(raw).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("give an http:// or https:// URL with a host, such as https://levante.example.com")
+    return text
+
+
+def _text(raw: Any) -> str:
+    text = str(raw)
+    if not text.strip():
+        raise ValueError("give a non-empty value")
+    return text
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "db_url": _text,
+    "transport_url": _text,
+    "host": _text,
+    "port": _integer(0, 65535),
+    "public_url": _http_url,
+    "role": _choice(ROLES),
+    "executor_threads": _integer(1),
+    "executor_target": _text,
+    "engine_threads": _integer(1),
+    "max_body_bytes": _integer(1),
+    "auth": _boolean,
+    "admin_key": _text,
+    "namespace": _text,
+    "log_level": _choice(LOG_LEVELS, upper=True),
+    "scheduler_interval": _seconds(0.001, off=False),
+    "expression_timeout": _seconds(),
+    "expression_memory": _integer(0),
+    "max_subworkflow_depth": _integer(-(2**63)),  # its own message below: it cannot be turned off
+    "max_with_items": _integer(0),
+    "max_result_size": _integer(0),
+    "max_http_response_size": _integer(0),
+    "read_timeout": _seconds(),
+}
+
+
+def _flag(name: str) -> str:
+    return _FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def _parse(name: str, raw: Any, source: str) -> Any:
+    if name not in _PARSERS:
+        raise ValueError(f"{source}: unknown setting {name!r}")
+    try:
+        return _PARSERS[name](raw)
+    except ValueError as exc:
+        raise ValueError(f"{source}={raw!r} is not valid: {exc}") from None
 
 
 def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
     """Defaults, then ``LEVANTE_*`` variables from ``env`` (os.environ by default), then the
     non-None ``overrides`` (command-line flags).
 
+    Every value is checked: a boolean must say on or off (``LEVANTE_AUTH=ture`` is an error, not
+    "off"), a role or level must be one of the known ones, a number must be whole where a count
+    is meant and within its bounds. An empty variable counts as unset.
+
     Raises:
-        ValueError: a variable or flag has a value of the wrong type.
+        ValueError: a variable or flag has a value that is not valid; the message names it and
+            says what it accepts.
     """
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     for var, name in _ENV.items():
         if var in env and env[var] != "":
-            try:
-                values[name] = _convert(name, env[var])
-            except ValueError:
-                raise ValueError(f"{var}={env[var]!r} is not a valid value for {name}") from None
-    values.update({k: _convert(k, v) for k, v in overrides.items() if v is not None})
+            values[name] = _parse(name, env[var], var)
+    values.update({k: _parse(k, v, _flag(k)) for k, v in overrides.items() if v is not None})
     config = replace(Config(), **values)
     if config.max_subworkflow_depth < 1:
         # Off, a workflow that starts itself as its first task would start children for ever
@@ -149,3 +271,23 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
         raise ValueError(f"max_subworkflow_depth must be at least 1, not {config.max_subworkflow_depth} "
                          "(LEVANTE_MAX_SUBWORKFLOW_DEPTH, --max-subworkflow-depth): it cannot be turned off")
     return config
+
+
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """Warnings for ``LEVANTE_*`` variables that look like a misspelt setting (``LEVANTE_AUTHH``):
+    such a variable is ignored, which is easy to miss."""
+    env = os.environ if env is None else env
+    known = [*_ENV, *CLIENT_VARIABLES]
+    out = []
+    for var in sorted(env):
+        if var.startswith("LEVANTE_") and var not in known:
+            close = difflib.get_close_matches(var, known, n=1, cutoff=0.85)
+            if close:
+                out.append(f"{var} is not a setting and is ignored; did you mean {close[0]}?")
+    return out
+
+
+def configure_logging(config: Config, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
+    """Send log records of ``config.log_level`` and above to stderr (long-running commands)."""
+    logging.basicConfig(level=config.log_level, format=fmt)
+    logging.getLogger().setLevel(config.log_level)

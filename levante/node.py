@@ -28,7 +28,7 @@ from levante.actions.registry import Registry
 from levante.api.cron import CronFirer
 from levante.config import Config
 from levante.db import repository as repo
-from levante.db.session import make_engine, make_session_factory, migrate, transaction
+from levante.db.session import make_session_factory, open_database, transaction
 from levante.engine import events as ev
 from levante.engine.commands import RunAction
 from levante.engine.model import utcnow
@@ -39,7 +39,7 @@ from levante.executor.runner import ActionRequest, ActionRunner
 from levante.executor.worker import ExecutorWorker
 from levante.messaging.engine_consumer import EngineConsumer
 from levante.messaging.relay import Relay
-from levante.messaging.transport import Transport
+from levante.messaging.transport import Transport, check_broker
 from levante.workflows import expressions
 
 LOG = logging.getLogger(__name__)
@@ -103,8 +103,8 @@ class Node:
         self.outbox_keep, self.purge_interval = OUTBOX_KEEP, PURGE_INTERVAL
         if config.role == "executor":
             return  # an executor needs no database
-        self.db = make_engine(config.db_url)
-        migrate(self.db)
+        # A database that cannot be used stops the start here, with one line that says why.
+        self.db = open_database(config.db_url)
         self.session_factory = make_session_factory(self.db)
         #: For reads: on SQLite these transactions do not take the write lock.
         self.read_factory = make_session_factory(self.db, read_only=True)
@@ -121,8 +121,19 @@ class Node:
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> "Node":
-        """Start the threads of the role; re-send what a previous run left in the outbox."""
+        """Start the threads of the role; re-send what a previous run left in the outbox.
+
+        Raises:
+            TransportError: the broker cannot be reached or used (the consumers would otherwise
+                retry in the background for ever, and the process would look as if it ran).
+        """
         role = self.config.role
+        if not self.embedded:
+            try:
+                check_broker(self.config.transport_url)
+            except BaseException:
+                self.stop()  # releases the database
+                raise
         if role == "executor" or (role == "all" and not self.embedded):
             worker = ExecutorWorker(self.config.transport_url, self.runner, namespace=self.config.namespace,
                                     target=self.config.executor_target, threads=self.config.executor_threads)

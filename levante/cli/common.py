@@ -12,12 +12,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from levante.client import Client
 from levante.client.errors import ExecutionFailed
@@ -48,6 +49,14 @@ def exit_status(exc: LevanteError) -> int:
     return EXIT_OTHER
 
 
+def fail(message: str, code: int = EXIT_OTHER) -> NoReturn:
+    """Print ``levante COMMAND: error: MESSAGE`` (one line, on stderr) and exit with ``code``."""
+    ctx = click.get_current_context(silent=True)
+    name = ctx.command_path if ctx is not None else "levante"
+    click.echo(f"{name}: error: {' '.join(message.split())}", err=True)
+    raise SystemExit(code)
+
+
 class LevanteGroup(click.Group):
     """The ``levante`` group: errors from the server become one line on stderr and an exit
     status (never a traceback)."""
@@ -63,6 +72,9 @@ class LevanteGroup(click.Group):
                 else str(exc)
             if getattr(exc, "status", 0) == 401:
                 message += " Give one with --api-key or LEVANTE_API_KEY."
+            elif exit_status(exc) == EXIT_UNREACHABLE:
+                message += ("" if message.endswith(".") else ".") + \
+                    " Is the server running (levante server)? Its URL comes from --url or LEVANTE_URL."
             click.echo(f"levante: error: {message}", err=True)
             ctx.exit(exit_status(exc))
         except NotImplementedError as exc:
@@ -200,9 +212,28 @@ def _pick(item: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
     return {c: item.get(c) for c in columns}
 
 
-def _columns(default: Iterable[str], chosen: Iterable[str]) -> list[str]:
+def _columns(default: Iterable[str], chosen: Iterable[str], items: Iterable[dict[str, Any]]) -> list[str]:
+    """The columns to show: ``default``, or those chosen with ``-c``. A chosen column is a field
+    name (``workflow_name``) or a header as Mistral's client shows it (``"Workflow name"``, any
+    case); it must be a default column or a field the server returned, else it is a usage error
+    that names it and lists the columns there are (not an empty column)."""
+    default = list(default)
     chosen = list(chosen)
-    return chosen or list(default)
+    if not chosen:
+        return default
+    known = list(dict.fromkeys([*default, *(key for item in items for key in item)]))
+    by_name = {name.lower(): name for name in known} | {title(name).lower(): name for name in known}
+    unknown = [c for c in chosen if c.lower() not in by_name]
+    if unknown:
+        names = ", ".join(repr(c) for c in unknown)
+        raise click.UsageError(f"no column {names}; the columns are: {', '.join(known)}")
+    return [by_name[c.lower()] for c in chosen]
+
+
+def _text(value: Any) -> Text:
+    """A table cell that prints exactly what the value holds: ``[bold]`` or ``[task_ex_id=...]``
+    inside a value is text, not Rich markup (nor an emoji code)."""
+    return Text(cell(value))
 
 
 def _console() -> Console:
@@ -211,7 +242,7 @@ def _console() -> Console:
 
 def show_one(item: dict[str, Any], columns: Iterable[str], fmt: str, chosen: Iterable[str] = ()) -> None:
     """Print one resource as Field/Value rows, JSON, YAML or bare values."""
-    data = _pick(item, _columns(columns, chosen))
+    data = _pick(item, _columns(columns, chosen, [item]))
     if fmt == "json":
         click.echo(json.dumps(data, indent=4, sort_keys=False, default=str))
     elif fmt == "yaml":
@@ -222,14 +253,14 @@ def show_one(item: dict[str, Any], columns: Iterable[str], fmt: str, chosen: Ite
     else:
         table = Table("Field", "Value", show_lines=False)
         for key, value in data.items():
-            table.add_row(title(key), cell(value))
+            table.add_row(Text(title(key)), _text(value))
         _console().print(table)
 
 
 def show_list(items: list[dict[str, Any]], columns: Iterable[str], fmt: str,
               chosen: Iterable[str] = ()) -> None:
     """Print resources as a table, JSON, YAML or one line of bare values each."""
-    cols = _columns(columns, chosen)
+    cols = _columns(columns, chosen, items)
     rows = [_pick(i, cols) for i in items]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=4, default=str))
@@ -239,9 +270,11 @@ def show_list(items: list[dict[str, Any]], columns: Iterable[str], fmt: str,
         for row in rows:
             click.echo(" ".join(cell(v) for v in row.values()))
     else:
-        table = Table(*[title(c) for c in cols])
+        table = Table()
+        for column in cols:
+            table.add_column(Text(title(column)))
         for row in rows:
-            table.add_row(*[cell(v) for v in row.values()])
+            table.add_row(*[_text(v) for v in row.values()])
         _console().print(table)
 
 

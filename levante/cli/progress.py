@@ -17,6 +17,7 @@ from typing import Any
 import click
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
@@ -95,7 +96,7 @@ def _follow_live(source: Source, deadline: float | None) -> dict[str, Any]:
         while True:
             done, total, running = _counts(tasks)
             bar.update(job, completed=done, total=max(total, 1),
-                       description=f"{ex.get('workflow_name', '')} {ex['state']}")
+                       description=escape(f"{ex.get('workflow_name', '')} {ex['state']}"))
             running_text.plain = f"running: {', '.join(running)}" if running else ""
             if _over(ex, deadline):
                 return ex

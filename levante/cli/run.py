@@ -13,7 +13,6 @@ stderr stays quiet off a terminal so that scripts see nothing but the one JSON o
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -23,10 +22,11 @@ import click
 
 from levante import config as config_mod
 from levante.cli import progress
+from levante.cli.common import EXIT_OTHER, EXIT_USAGE, fail
 from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine.service.definitions import store
-from levante.exceptions import LevanteError
+from levante.exceptions import LevanteError, TransportError
 from levante.node import Node
 from levante.workflows import parser
 
@@ -91,11 +91,19 @@ def run(file: str, workflow: str | None, input_text: str | None, input_file: str
     for warning in document.warnings:  # accepted, but probably not meant (see levante validate)
         click.echo(f"warning: {warning.format(file)}", err=True)
     name = _pick_workflow(document, workflow)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="levante-run-") as tmp:
         url = db_url or f"sqlite:///{os.path.join(tmp, 'levante.db')}"
-        config = config_mod.load(db_url=url, executor_threads=16)
-        code = _execute(config, document.kind, text, file, name, wf_input, params, timeout, as_json)
+        try:
+            config = config_mod.load(db_url=url, executor_threads=16)
+        except ValueError as exc:
+            fail(str(exc), EXIT_USAGE)
+        config_mod.configure_logging(config, "%(levelname)s %(name)s: %(message)s")
+        try:
+            code = _execute(config, document.kind, text, file, name, wf_input, params, timeout, as_json)
+        except ValueError as exc:  # a database or broker URL that is not one
+            fail(str(exc), EXIT_USAGE)
+        except TransportError as exc:  # a database or broker that cannot be reached or used
+            fail(str(exc), EXIT_OTHER)
     raise SystemExit(code)
 
 

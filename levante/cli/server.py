@@ -30,12 +30,13 @@ import click
 
 from levante import config as config_mod
 from levante.api.app import create_app
+from levante.cli.common import EXIT_OTHER, EXIT_USAGE, fail
 from levante.cli.httpserver import make_http_server
-from levante.config import Config
+from levante.config import ROLES, Config
+from levante.exceptions import TransportError
 from levante.node import Node
 
 LOG = logging.getLogger(__name__)
-ROLES = ("all", "api", "engine", "executor")
 #: Roles of API keys (``--create-api-key NAME --role admin``).
 KEY_ROLES = ("admin", "user")
 
@@ -62,7 +63,11 @@ def serve(config: Config, ready: Any = None) -> None:
     httpd = make_http_server(config.host, config.port, config.read_timeout)
     port = httpd.server_address[1]
     config = replace(config, port=port)
-    node = Node(config).start()
+    try:
+        node = Node(config).start()
+    except BaseException:
+        httpd.server_close()
+        raise
     stop = threading.Event()
     try:
         httpd.set_app(create_app(config, node))
@@ -106,15 +111,16 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
         raise click.UsageError(f"--create-api-key needs --role admin or --role user, not {role!r}")
     from levante.api import auth
     from levante.db import repository as repo
-    from levante.db.session import make_engine, make_session_factory, migrate, transaction
+    from levante.db.session import make_session_factory, open_database, transaction
 
+    config = _load(db_url=db_url)
     try:
-        config = config_mod.load(db_url=db_url)
+        engine = open_database(config.db_url)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    engine = make_engine(config.db_url)
+        fail(str(exc), EXIT_USAGE)
+    except TransportError as exc:
+        fail(str(exc), EXIT_OTHER)
     try:
-        migrate(engine)
         key = auth.new_key()
         with transaction(make_session_factory(engine)) as session:
             repo.create_api_key(session, name, auth.key_hash(key), role)
@@ -143,8 +149,8 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
               help="Base URL third parties reach the API at, for callback URLs (LEVANTE_PUBLIC_URL).")
 @click.option("--create-api-key", "create_api_key", metavar="NAME", default=None,
               help="Store a new API key named NAME (role from --role admin|user), print it once, exit.")
-@click.option("--log-level", default="warning", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]), help="Logging level.")
+@click.option("--log-level", default=None, type=click.Choice(config_mod.LOG_LEVELS, case_sensitive=False),
+              help="Level of the log records written to stderr (default WARNING; LEVANTE_LOG_LEVEL).")
 @click.option("--expression-timeout", type=float, default=None,
               help="Seconds one expression evaluation may run (default 3, 0 = no limit; LEVANTE_EXPRESSION_TIMEOUT).")
 @click.option("--expression-memory", type=int, default=None,
@@ -164,32 +170,36 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
                    "(default 30, 0 = no limit; LEVANTE_READ_TIMEOUT).")
 def server(host: str | None, port: int | None, db_url: str | None, transport_url: str | None,
            role: str | None, executor_target: str | None, namespace: str | None, public_url: str | None,
-           create_api_key: str | None, log_level: str, **limits: Any) -> None:
+           create_api_key: str | None, log_level: str | None, **limits: Any) -> None:
     """Serve the REST API (Mistral v2 compatible) with the engine and an executor."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if create_api_key is not None:
         make_api_key(create_api_key, role or "user", db_url)
         return
     if role in KEY_ROLES:
         raise click.UsageError(f"--role {role} is a role of API keys: use it with --create-api-key NAME")
+    config = _load(host=host, port=port, db_url=db_url, transport_url=transport_url, role=role,
+                   public_url=public_url, executor_target=executor_target, namespace=namespace,
+                   log_level=log_level, **limits)
+    config_mod.configure_logging(config)
+    for warning in config_mod.unknown_variables():
+        LOG.warning("%s", warning)
     try:
-        config = config_mod.load(host=host, port=port, db_url=db_url, transport_url=transport_url,
-                                 role=role, public_url=public_url, executor_target=executor_target,
-                                 namespace=namespace, **limits)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    if config.role not in ROLES:
-        raise click.UsageError(f"unknown role {config.role!r} (one of {', '.join(ROLES)})")
-    if config.role in ("engine", "executor"):
-        try:
+        if config.role in ("engine", "executor"):
             run_headless(config)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-        return
-    try:
-        serve(config)
+        else:
+            serve(config)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        fail(str(exc), EXIT_USAGE)
+    except TransportError as exc:
+        fail(str(exc), EXIT_OTHER)
     except OSError as exc:
-        click.echo(f"levante server: cannot serve on {config.host}:{config.port}: {exc}", err=True)
-        raise SystemExit(1) from None
+        fail(f"cannot serve on {config.host}:{config.port}: {exc}", EXIT_OTHER)
+
+
+def _load(**settings: Any) -> Config:
+    """The configuration (``LEVANTE_*`` variables, then the flags); a value that is not valid
+    ends the command with one line that names the variable or flag (exit status 2)."""
+    try:
+        return config_mod.load(**settings)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)

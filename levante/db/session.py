@@ -25,6 +25,7 @@ committed since the transaction's first read, so writers should use the default 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ from sqlalchemy.pool import QueuePool
 
 from levante.db import nulsafe
 from levante.db.models import WorkflowExecutionRow
-from levante.exceptions import NotFoundError
+from levante.exceptions import NotFoundError, TransportError
 
 #: Connection execution option choosing how SQLite transactions begin: IMMEDIATE (default),
 #: DEFERRED or EXCLUSIVE.
@@ -292,3 +293,72 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+# --- opening a database at start-up ---------------------------------------------------------
+
+#: What to install when the driver of a database kind is missing.
+_DRIVER_EXTRAS = {"postgresql": "pip install 'levante[postgres]'"}
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _reason(exc: sa_exc.DBAPIError) -> str:
+    """The first line of the driver's own message."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return " ".join(first.split()) or type(exc.orig or exc).__name__
+
+
+def _fix(url: str) -> str:
+    """How to fix a database that cannot be reached (the settings are levante.config's)."""
+    if url.startswith("sqlite"):
+        return "does its folder exist, and may this user write there? The URL comes from --db or LEVANTE_DB_URL"
+    return "is it running, and is the URL right? The URL comes from --db or LEVANTE_DB_URL"
+
+
+def open_database(url: str) -> Engine:
+    """:func:`make_engine` then :func:`migrate`, as a process does when it starts: what goes wrong
+    there the first time (a typo in the URL, a missing driver, a database that is not running)
+    becomes an error of one line that says which database and what to do.
+
+    Raises:
+        ValueError: ``url`` is not a database URL, or names a kind of database Levante cannot use.
+        TransportError: the driver is not installed (``recoverable=False``), or the database cannot be
+            reached or used (connection refused, unknown host, refused credentials, no such database).
+    """
+    shown = _shown(url)
+    try:
+        engine = make_engine(url)
+    except sa_exc.NoSuchModuleError:
+        kind = url.partition(":")[0]
+        raise ValueError(f"unknown kind of database {kind!r} in {shown}: "
+                         "use sqlite:///FILE or postgresql://USER@HOST/DATABASE") from None
+    except sa_exc.ArgumentError:
+        raise ValueError(f"{shown!r} is not a database URL: "
+                         "use sqlite:///FILE or postgresql://USER@HOST/DATABASE") from None
+    except ImportError as exc:
+        backend = make_url(normalize_url(url)).get_backend_name()
+        fix = _DRIVER_EXTRAS.get(backend)
+        if fix:
+            message = f"the database {shown} needs the {exc.name or 'driver'} driver, which is not installed: {fix}"
+        else:
+            message = (f"the database {shown} needs the Python module {exc.name!r}, which is not installed "
+                       "(Levante runs on sqlite:///FILE or postgresql://...)")
+        raise TransportError(message, recoverable=False) from exc
+    try:
+        migrate(engine)
+    except sa_exc.OperationalError as exc:
+        engine.dispose()
+        raise TransportError(f"cannot reach the database at {shown}: {_reason(exc)} ({_fix(url)})") from exc
+    except sa_exc.DBAPIError as exc:
+        engine.dispose()
+        raise TransportError(f"cannot use the database at {shown}: {_reason(exc)} (check the URL given with "
+                             "--db or LEVANTE_DB_URL)", recoverable=False) from exc
+    return engine

@@ -9,6 +9,7 @@ connections and channels are not thread-safe). Consumers open their own connecti
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -21,7 +22,7 @@ from levante.exceptions import TransportError
 from levante.messaging import envelope as env
 from levante.messaging.topology import DEFAULT_NAMESPACE, PERSISTENT, Topology
 
-__all__ = ["RetryPolicy", "Transport", "connect", "safe_url"]
+__all__ = ["RetryPolicy", "Transport", "check_broker", "connect", "safe_url"]
 
 LOG = logging.getLogger(__name__)
 
@@ -86,6 +87,51 @@ def safe_url(connection: Connection) -> str:
     if connection.transport.driver_type == "memory":
         return "memory://"
     return connection.as_uri(include_password=False)
+
+
+def check_broker(url: str, connect_timeout: float = 4.0) -> None:
+    """Open one connection to the broker and close it: a process that needs the broker calls this
+    when it starts, so that a broker it cannot use stops it with one line (its consumers would
+    otherwise retry for ever in the background, and look as if they ran).
+
+    Raises:
+        ValueError: ``url`` names no transport kombu knows.
+        TransportError: the broker cannot be reached (``recoverable=True``), or refuses the
+            credentials or the virtual host, or its client library is missing (``recoverable=False``).
+    """
+    try:
+        connection = connect(url, RetryPolicy(max_retries=0, connect_timeout=connect_timeout))
+        driver = connection.transport.driver_type
+    except KeyError:
+        kind = url.partition(":")[0]
+        raise ValueError(f"unknown kind of message broker {kind!r} in {_masked(url)}: "
+                         "use memory:// or amqp://USER:PASSWORD@HOST:5672//") from None
+    except Exception as exc:  # noqa: BLE001 - kombu knows the transport, but its library is missing
+        raise TransportError(f"cannot use the message broker at {_masked(url)}: {_reason(exc)} "
+                             "(is its client library installed?)", recoverable=False) from exc
+    if driver == "memory":
+        return
+    shown = safe_url(connection)
+    try:
+        # One more attempt half a second later: a broker that is starting may refuse the first one.
+        connection.ensure_connection(max_retries=1, interval_start=0.5, reraise_as_library_errors=False)
+    except (OSError, *connection.recoverable_connection_errors) as exc:
+        raise TransportError(f"cannot reach the message broker at {shown}: {_reason(exc)} (start it, or give "
+                             "the right URL with --transport or LEVANTE_TRANSPORT_URL)") from exc
+    except Exception as exc:  # noqa: BLE001 - refused credentials, no such vhost, a missing library
+        raise TransportError(f"cannot use the message broker at {shown}: {_reason(exc)} (check the user, "
+                             "password and virtual host in --transport or LEVANTE_TRANSPORT_URL)",
+                             recoverable=False) from exc
+    finally:
+        connection.release()
+
+
+def _masked(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1**@", url)
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class Transport:

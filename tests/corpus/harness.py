@@ -10,6 +10,8 @@ Each ``expectations/<workbook>.yaml`` holds ``runs``: a list of
     steps: [...]                             # optional: as in tests/scenarios/harness.py (complete an
                                              # async action, resume, advance the clock ...)
     on_node: true                            # optional: also run it with ``levante run --json``
+    calls: [[task, action, input], ...]      # optional: actions that must have run with exactly this
+                                             # input (in any order, among others)
     expect: {...}                            # as in tests/scenarios/harness.py (state, output ...)
 
 Without ``steps`` the run goes on until nothing is pending (timers fire in virtual time).
@@ -38,7 +40,7 @@ WORKBOOKS = HERE / "workbooks"
 EXPECTATIONS = HERE / "expectations"
 DIST_NAME = "acme_levante_actions-1.0.dist-info"
 
-_RUN_KEYS = {"name", "workflow", "input", "params", "steps", "on_node", "expect"}
+_RUN_KEYS = {"name", "workflow", "input", "params", "steps", "on_node", "calls", "expect"}
 
 
 def write_plugin_dist(root: pathlib.Path) -> pathlib.Path:
@@ -118,6 +120,11 @@ class CorpusRun:
             engine.run_to_end()
         run.perform(rehearsal.steps)
         run.check(rehearsal.expect, "expect")
+        made = [[task, action, params] for task, action, params in runner.calls]
+        missing = [call for call in self.spec.get("calls") or [] if call not in made]
+        if missing:
+            raise AssertionError(f"{self.id}: these actions did not run with this input: {missing}\n"
+                                 f"  calls made: {made}")
         stalled = engine.stalled()
         if stalled:
             raise AssertionError(f"{self.id}: executions left RUNNING with nothing to move them on: "

@@ -20,6 +20,7 @@ COMMITS = {
     ],
     "ledger": [],
     "search": [{"sha": "f6a7b8c", "title": "perf: cache facets", "type": "perf", "breaking": False}],
+    "checkout-broken": [{"sha": "0a1b2c3", "title": "fix: flaky basket test", "type": "fix", "breaking": False}],
 }
 
 

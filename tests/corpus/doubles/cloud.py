@@ -252,7 +252,8 @@ class NodeSetProvisionState(Action):
              "provide": ("manageable", "available"), "deploy": ("available", "active"),
              "undeploy": ("active", "available"), "clean": ("manageable", "manageable")}
 
-    def __init__(self, node_uuid: str, state: str, configdrive: Any = None, cleansteps: list[Any] | None = None) -> None:
+    def __init__(self, node_uuid: str, state: str, configdrive: Any = None,
+                 cleansteps: list[Any] | None = None) -> None:
         self.node, self.target, self.configdrive, self.cleansteps = node_uuid, state, configdrive, cleansteps
 
     def run(self, context: ActionContext) -> dict[str, Any]:

@@ -46,7 +46,8 @@ class Extract(Action):
 class Transform(Action):
     """Run a transformation job (data.transform): the output keeps ``keep_ratio`` of the rows."""
 
-    def __init__(self, inputs: list[str], job: str, keep_ratio: float = 1.0, params: dict[str, Any] | None = None) -> None:
+    def __init__(self, inputs: list[str], job: str, keep_ratio: float = 1.0,
+                 params: dict[str, Any] | None = None) -> None:
         self.inputs, self.job, self.ratio, self.params = inputs, job, keep_ratio, params or {}
 
     def run(self, context: ActionContext) -> dict[str, Any]:

@@ -48,7 +48,8 @@ class BuildStatus(Action):
             return {"build_id": self.build_id, "state": "running", "finished": False}
         state = "failed" if "broken" in project else "passed"
         return {"build_id": self.build_id, "state": state, "finished": True,
-                "artifact": None if state == "failed" else f"registry.acme.io/{project}@sha256:{digest(self.build_id, size=12)}",
+                "artifact": None if state == "failed"
+                else f"registry.acme.io/{project}@sha256:{digest(self.build_id, size=12)}",
                 "tests": {"total": 120, "failed": 7 if state == "failed" else 0}}
 
 
@@ -123,7 +124,8 @@ class NodeDrain(Action):
 
     def run(self, context: ActionContext) -> Any:
         if self.node.endswith("-pdb"):
-            return Result(error={"node": self.node, "error": "Cannot evict pod as it would violate the pod's disruption budget."})
+            return Result(error={"node": self.node,
+                                 "error": "Cannot evict pod as it would violate the pod's disruption budget."})
         return {"node": self.node, "cordoned": True, "evicted": 0 if self.cordon_only else 4 + len(self.node) % 5}
 
 

@@ -24,11 +24,13 @@ from tests.corpus.harness import WORKBOOKS, load_runs, workbook_names
 NEEDS_LANG_BRANCH = {
     "baremetal_enrollment": "unquoted inline values: ironic.node_list maintenance=False ... provision_state=manageable",
     "change_approval": "top-level map in on-complete: fail(msg=\"outside the change window\"): <% ... %>",
+    "security_patching": "unquoted inline values (duration=2h reboot=False) and a top-level fail(msg=...) map",
 }
 
 #: The inline pairs of those workbooks that Mistral ignores (unquoted bare values).
 IGNORED_PARAMS = {
     "baremetal_enrollment": ["maintenance", "provision_state"],
+    "security_patching": ["reboot"],
 }
 
 NAMES = workbook_names()

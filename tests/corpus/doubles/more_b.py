@@ -8,6 +8,7 @@ how many times the same task execution has tried: see :func:`common.attempt`).
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from typing import Any
 
 from levante.actions.base import Action, ActionContext, Result
@@ -414,7 +415,7 @@ class PrefixAllocate(Action):
         net = ipaddress.ip_network(self.pool)
         if self.length < net.prefixlen or self.length > 30:
             raise ValueError(f"cannot carve a /{self.length} out of {self.pool}")
-        subnets = list(net.subnets(new_prefix=self.length)) if self.length - net.prefixlen <= 8 else [net]
+        subnets = list(itertools.islice(net.subnets(new_prefix=self.length), 256))
         chosen = subnets[int(digest(self.purpose, size=2), 16) % len(subnets)]
         return {"prefix": str(chosen), "gateway": str(chosen.network_address + 1),
                 "reservation": f"res-pfx-{digest(self.pool, self.purpose)}"}

@@ -2,11 +2,10 @@
 (tests/corpus/expectations) ends as expected, with the custom actions of the workbooks served by
 test doubles installed as a ``levante.actions`` plug-in (see harness.py and doubles/).
 
-NEEDS_LANG_BRANCH names the workbooks written with two forms that Mistral accepts and that the
-parser of branch wt/lang adds (issue 12, "The language"): inline parameters with unquoted bare
-values (``maintenance=False``; Mistral ignores such a pair, Levante warns) and engine commands as a
-map at the top level of ``on-complete``/``on-success``/``on-error`` (``fail(msg="x"): <% cond %>``).
-Their tests FAIL until that branch is merged: they are neither skipped nor marked xfail, on purpose.
+MISTRAL_LENIENT_FORMS names the workbooks written with two forms that Mistral accepts and that
+Levante refused before issue 12: inline parameters with unquoted bare values (``maintenance=False``;
+Mistral ignores such a pair, Levante does too and warns) and engine commands as a map at the top
+level of ``on-complete``/``on-success``/``on-error`` (``fail(msg="x"): <% cond %>``).
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ import pytest
 from levante.workflows import parser
 from tests.corpus.harness import WORKBOOKS, load_runs, workbook_names
 
-#: Workbooks that need the parser of branch wt/lang (see the module docstring), with the forms used.
-NEEDS_LANG_BRANCH = {
+#: Workbooks using the forms of the module docstring, with the forms used.
+MISTRAL_LENIENT_FORMS = {
     "baremetal_enrollment": "unquoted inline values: ironic.node_list maintenance=False ... provision_state=manageable",
     "change_approval": "top-level map in on-complete: fail(msg=\"outside the change window\"): <% ... %>",
     "security_patching": "unquoted inline values (duration=2h reboot=False) and a top-level fail(msg=...) map",
@@ -38,8 +37,8 @@ RUNS = [run for wb in NAMES for run in load_runs(wb)]
 
 
 def _needs(name: str) -> str:
-    why = NEEDS_LANG_BRANCH.get(name)
-    return f" (NEEDS_LANG_BRANCH: this workbook uses {why}; it passes once branch wt/lang is merged)" if why else ""
+    why = MISTRAL_LENIENT_FORMS.get(name)
+    return f" (this workbook uses {why}, which Mistral accepts)" if why else ""
 
 
 def test_the_corpus_is_large() -> None:
@@ -48,7 +47,7 @@ def test_the_corpus_is_large() -> None:
     assert len(lines) >= 20, sorted(lines)
     assert sum(lines.values()) >= 5000, sum(lines.values())
     assert min(lines.values()) >= 200, lines
-    assert set(NEEDS_LANG_BRANCH) <= set(NAMES)
+    assert set(MISTRAL_LENIENT_FORMS) <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -65,17 +64,17 @@ def _validate(files: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_levante_validate_accepts_the_workbooks() -> None:
-    """The command line, on every file at once (but those of NEEDS_LANG_BRANCH): exit 0, no output."""
-    files = [str(WORKBOOKS / f"{name}.yaml") for name in NAMES if name not in NEEDS_LANG_BRANCH]
+    """The command line, on every file at once (but those of MISTRAL_LENIENT_FORMS): exit 0, no output."""
+    files = [str(WORKBOOKS / f"{name}.yaml") for name in NAMES if name not in MISTRAL_LENIENT_FORMS]
     proc = _validate(files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""
     assert proc.stderr.count(": valid (workbook ") == len(files), proc.stderr
 
 
-@pytest.mark.parametrize("name", sorted(NEEDS_LANG_BRANCH))
+@pytest.mark.parametrize("name", sorted(MISTRAL_LENIENT_FORMS))
 def test_levante_validate_accepts_the_mistral_forms(name: str) -> None:
-    """The workbooks of NEEDS_LANG_BRANCH validate too (exit 0), each ignored inline pair named in a
+    """The workbooks of MISTRAL_LENIENT_FORMS validate too (exit 0), each ignored inline pair named in a
     warning as issue 12 words it."""
     proc = _validate([str(WORKBOOKS / f"{name}.yaml")])
     assert proc.returncode == 0, proc.stdout + proc.stderr + _needs(name)
@@ -88,7 +87,7 @@ def test_run(run, registry) -> None:
     try:
         run.execute(registry)
     except Exception as exc:
-        if run.workbook in NEEDS_LANG_BRANCH:
+        if run.workbook in MISTRAL_LENIENT_FORMS:
             raise AssertionError(f"{exc}{_needs(run.workbook)}") from exc
         raise
 

@@ -35,6 +35,7 @@ from croniter import CroniterBadDateError, croniter
 from levante.db import repository as repo
 from levante.db.session import is_transient, transaction
 from levante.exceptions import InputError, NotFoundError
+from levante.workflows.expressions.limits import SliceExpired
 
 LOG = logging.getLogger(__name__)
 #: Namespace of the execution ids a firing gets.
@@ -252,23 +253,35 @@ class CronFirer:
     def _fire_one(self, trigger_id: str | None = None) -> bool:
         outcome = self.service.new_outcome()
         now = self.clock()
-        with transaction(self.service.session_factory) as session:
-            due = repo.due_cron_triggers(session, now, limit=1, trigger_id=trigger_id)
-            if not due:
-                return False
-            trigger = due[0]
-            when = trigger.next_execution_time or now
-            execution_id = str(uuid.uuid5(_FIRING_NS, f"{trigger.id}/{when.isoformat()}"))
+        start: dict[str, Any] = {}
+        fired = None
+        try:
+            with transaction(self.service.session_factory) as session:
+                due = repo.due_cron_triggers(session, now, limit=1, trigger_id=trigger_id)
+                if not due:
+                    return False
+                trigger = due[0]
+                fired = trigger.id  # (the row's attributes expire if the transaction rolls back)
+                when = trigger.next_execution_time or now
+                start = {"workflow": trigger.workflow_id or trigger.workflow_name,
+                         "input": dict(trigger.workflow_input or {}), "params": dict(trigger.workflow_params or {}),
+                         "description": f"Workflow execution created by cron trigger '{trigger.name}'.",
+                         # one id per firing: starting it twice (a retried pass, the path below) is a no-op
+                         "execution_id": str(uuid.uuid5(_FIRING_NS, f"{trigger.id}/{when.isoformat()}"))}
+                try:
+                    self.service.start_in(session, outcome, **start, lock_slice=self.service.lock_slice)
+                except (NotFoundError, InputError) as exc:  # raised before anything is written
+                    LOG.error("cron trigger %s could not start workflow %s: %s", trigger.name,
+                              trigger.workflow_name, exc)
+                self._move_on(session, trigger, max(now, when))
+        except SliceExpired:
+            # The start's expressions are slow: it is decided off the lock (see EngineService),
+            # then the trigger moves on in a pass of its own, which finds the execution started.
             try:
-                self.service.start_in(
-                    session, outcome, trigger.workflow_id or trigger.workflow_name,
-                    dict(trigger.workflow_input or {}), dict(trigger.workflow_params or {}),
-                    description=f"Workflow execution created by cron trigger '{trigger.name}'.",
-                    execution_id=execution_id)
-            except (NotFoundError, InputError) as exc:  # raised before anything is written
-                LOG.error("cron trigger %s could not start workflow %s: %s", trigger.name,
-                          trigger.workflow_name, exc)
-            self._move_on(session, trigger, max(now, when))
+                self.service.start_execution(**start)
+            except (NotFoundError, InputError):
+                pass  # the pass below meets the same error, and logs it
+            return self._fire_one(fired)
         self.service.after_commit(outcome)
         return True
 

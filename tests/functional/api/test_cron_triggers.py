@@ -309,3 +309,46 @@ def test_a_stored_pattern_with_no_next_time_deletes_its_trigger(own, name):
     assert CronFirer(own.node.service, clock=lambda: due).fire_due() >= 1
     assert own.client.simulate_get(f"/v2/cron_triggers/{trigger['id']}").status_code == 404
     assert len(own.get("/v2/executions", workflow_name=name)["executions"]) == 1
+
+
+SLOW_START = """
+version: '2.0'
+{name}:
+  input: [who]
+  output: {{said: <% $.said %>}}
+  tasks:
+    greet:
+      action: std.echo output=<% concat('Hello, ', $.who, ' ', str(range(0, 20).sum())) %>
+      publish: {{said: <% task().result %>}}
+"""
+
+
+def test_a_firing_whose_start_is_slow_is_decided_off_the_lock(own, name, monkeypatch):
+    """The start of a firing evaluates slow expressions: it is decided without the lock (as every
+    start is then, see tests/functional/test_off_lock_decisions.py), once, and the trigger moves on."""
+    from levante.api.cron import CronFirer
+
+    own.upload("workflows", SLOW_START.format(name=name))
+    service = own.node.service
+    service.lock_slice = 0.0  # every slow expression leaves the lock
+    off_lock: list[str] = []
+    real = service._conduct_start
+
+    def conduct_start(session, ex, pinned, lock_slice):
+        decided = real(session, ex, pinned, lock_slice)
+        if lock_slice is None:
+            off_lock.append(ex.id)
+        return decided
+
+    monkeypatch.setattr(service, "_conduct_start", conduct_start)
+    body = _trigger(workflow_name=name, workflow_input={"who": "Cron"}, pattern="*/5 * * * *",
+                    remaining_executions=3)
+    trigger = own.client.simulate_post("/v2/cron_triggers", json=body).json
+    due = datetime.now(timezone.utc)
+    _make_due(own.node, trigger["id"], due)
+    assert CronFirer(own.node.service, clock=lambda: due).fire_due() == 1
+    moved = own.get(f"/v2/cron_triggers/{trigger['id']}")
+    assert moved["remaining_executions"] == 2
+    executions = own.get("/v2/executions", workflow_name=name)["executions"]
+    assert len(executions) == 1 and off_lock == [executions[0]["id"]]
+    assert decoded(own.wait(executions[0]["id"])["output"]) == {"said": "Hello, Cron 190"}

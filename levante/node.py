@@ -22,13 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event as sa_event
-
 from levante.actions.registry import Registry
 from levante.api.cron import CronFirer
 from levante.config import Config
 from levante.db import repository as repo
-from levante.db.session import make_session_factory, open_database, transaction
+from levante.db.session import make_session_factory, on_rollback, open_database, transaction
 from levante.engine import events as ev
 from levante.engine.commands import RunAction
 from levante.engine.model import utcnow
@@ -396,7 +394,7 @@ class Node:
             repo.mark_sent(session, ids)
             # The transaction may still roll back (a later decision in a shared batch fails, or
             # goes off the lock): the rows are then marked by a later transaction, not forgotten.
-            sa_event.listen(session, "after_soft_rollback", lambda *_: self._requeue_sent(ids), once=True)
+            on_rollback(session, lambda: self._requeue_sent(ids))
 
     def _requeue_sent(self, ids: list[int]) -> None:
         for row_id in ids:

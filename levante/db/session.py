@@ -28,7 +28,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -199,6 +199,12 @@ def transaction(session_factory: SessionFactory) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def on_rollback(session: Session, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once if the session's transaction rolls back (e.g. to hand back work that
+    was taken for it)."""
+    event.listen(session, "after_soft_rollback", lambda *_: callback(), once=True)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -54,22 +54,46 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
+#: The same for task executions. Tasks move more than workflows do: a completed task is held back
+#: by wait-after or a retry (DELAYED, or WAITING for a join), a join inside a loop waits again, a
+#: failure found while finishing a task (fail-on, an expression that cannot be evaluated) turns
+#: it to ERROR, and a rerun, a skip or a sub-workflow's rerun re-open an ERROR or CANCELLED task.
+TASK_TRANSITIONS: dict[State, frozenset[State]] = {
+    # created IDLE, or held IDLE by pause-before
+    State.IDLE: frozenset({State.RUNNING, State.CANCELLED}),
+    # a join not decided yet, or a join's retry delay
+    State.WAITING: frozenset({State.RUNNING, State.ERROR, State.CANCELLED}),
+    State.RUNNING: frozenset({State.IDLE, State.DELAYED, State.PAUSED, State.SUCCESS, State.ERROR,
+                              State.CANCELLED}),
+    # wait-before, wait-after (which restores the completed state) or a retry delay
+    State.DELAYED: frozenset({State.RUNNING, State.SUCCESS, State.ERROR, State.CANCELLED}),
+    State.PAUSED: frozenset({State.RUNNING, State.ERROR, State.CANCELLED}),
+    State.SUCCESS: frozenset({State.ERROR, State.DELAYED, State.WAITING}),
+    State.ERROR: frozenset({State.RUNNING, State.SKIPPED, State.DELAYED, State.WAITING}),
+    State.CANCELLED: frozenset({State.RUNNING, State.ERROR, State.WAITING}),
+    State.SKIPPED: frozenset({State.ERROR, State.WAITING}),
+}
+
+
 def is_completed(state: State | str, task: bool = False) -> bool:
     """Whether ``state`` is terminal (SKIPPED counts for tasks)."""
     return State(state) in (TASK_COMPLETED if task else COMPLETED)
 
 
-def can_transition(current: State | str, requested: State | str) -> bool:
-    """Whether the table allows ``current`` -> ``requested``."""
+def can_transition(current: State | str, requested: State | str,
+                   table: dict[State, frozenset[State]] = TRANSITIONS) -> bool:
+    """Whether ``table`` (by default the workflow and action table) allows ``current`` -> ``requested``."""
     current, requested = State(current), State(requested)
-    return current == requested or requested in TRANSITIONS[current]
+    return current == requested or requested in table[current]
 
 
-def check_transition(what: str, current: State | str, requested: State | str) -> None:
-    """Raise :class:`InvalidTransition` unless the table allows the change.
+def check_transition(what: str, current: State | str, requested: State | str,
+                     table: dict[State, frozenset[State]] = TRANSITIONS) -> None:
+    """Raise :class:`InvalidTransition` unless ``table`` allows the change.
 
     Args:
-        what: the kind of object, for the message (``workflow execution``, ``action execution``).
+        what: the kind of object, for the message (``workflow execution``, ``task execution``).
+        table: :data:`TRANSITIONS`, or :data:`TASK_TRANSITIONS` for task executions.
     """
-    if not can_transition(current, requested):
+    if not can_transition(current, requested, table):
         raise InvalidTransition(what, str(State(current)), str(State(requested)))

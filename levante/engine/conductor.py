@@ -78,12 +78,13 @@ class Conductor:
     def handle(self, event: ev.Event) -> list[Command]:
         """Apply one event; unknown or stale events change nothing."""
         d = self.decision
-        handler = _HANDLERS.get(type(event))
+        handler: Callable[[Decision, Any], None] | None = _HANDLERS.get(type(event))
         if handler is None:
             raise ValueError(f"no handler for event {event!r}")
         if isinstance(event, ev.ActionCompleted) and State(event.state) in (State.PAUSED, State.RUNNING):
-            handler = lifecycle.on_action_paused_or_resumed  # an async action paused or resumed
-        handler(d, event)
+            lifecycle.on_action_paused_or_resumed(d, event)  # an async action paused or resumed
+        else:
+            handler(d, event)
         transitions.follow(d)  # the tasks the event completed
         if d.ex.state == State.RUNNING:
             lifecycle.settle(d)

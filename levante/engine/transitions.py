@@ -235,7 +235,7 @@ def _may_run(d: Decision, name: str, seen: set[str]) -> bool:
 def run_reverse(d: Decision) -> bool:
     """Start every task of the target's requirement tree whose requirements all succeeded.
     Returns True when something was started."""
-    target = d.ex.params.get("task_name")
+    target = d.ex.params.get("task_name") or ""
     started = False
     for name in _requirement_order(d, target):
         if d.state.latest(name) is not None:

@@ -54,22 +54,53 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
+#: The same for task executions. Tasks move more than workflows do: a completed task is held back
+#: by wait-after or a retry (DELAYED, or WAITING when it is a join), a join inside a loop waits
+#: again, a failure found while completing a task (fail-on, an expression that cannot be
+#: evaluated) turns it to ERROR, and a rerun or a skip re-opens an ERROR or CANCELLED task.
+#: The engine checks every task state change against it; a change it refuses is a bug.
+TASK_TRANSITIONS: dict[State, frozenset[State]] = {
+    # created (or held by pause-before): started, or cancelled with its workflow
+    State.IDLE: frozenset({State.RUNNING, State.CANCELLED}),
+    # a join not decided yet, or a join's retry delay: started, failed (join failed, timeout), cancelled
+    State.WAITING: frozenset({State.RUNNING, State.ERROR, State.CANCELLED}),
+    # held by pause-before or wait-before, paused, completed, or cancelled
+    State.RUNNING: frozenset({State.IDLE, State.DELAYED, State.PAUSED, State.SUCCESS, State.ERROR,
+                              State.CANCELLED}),
+    # wait-before or a retry delay ends (RUNNING), wait-after restores the completed state, timeout
+    State.DELAYED: frozenset({State.RUNNING, State.SUCCESS, State.ERROR, State.CANCELLED}),
+    # an async action or a sub-workflow resumed, or cancelled with its workflow
+    State.PAUSED: frozenset({State.RUNNING, State.CANCELLED}),
+    # fail-on or a failure while completing; wait-after or retry; a join waits again
+    State.SUCCESS: frozenset({State.ERROR, State.DELAYED, State.WAITING}),
+    # rerun; skip; wait-after or retry; a join waits again (also on a rerun)
+    State.ERROR: frozenset({State.RUNNING, State.SKIPPED, State.DELAYED, State.WAITING}),
+    # rerun; a failure while completing (keep-result); a join waits again
+    State.CANCELLED: frozenset({State.RUNNING, State.ERROR, State.WAITING}),
+    # a failure while completing (publish-on-skip, transitions); a join waits again
+    State.SKIPPED: frozenset({State.ERROR, State.WAITING}),
+}
+
+
 def is_completed(state: State | str, task: bool = False) -> bool:
     """Whether ``state`` is terminal (SKIPPED counts for tasks)."""
     return State(state) in (TASK_COMPLETED if task else COMPLETED)
 
 
-def can_transition(current: State | str, requested: State | str) -> bool:
-    """Whether the table allows ``current`` -> ``requested``."""
+def can_transition(current: State | str, requested: State | str,
+                   table: dict[State, frozenset[State]] = TRANSITIONS) -> bool:
+    """Whether ``table`` (by default the workflow and action table) allows ``current`` -> ``requested``."""
     current, requested = State(current), State(requested)
-    return current == requested or requested in TRANSITIONS[current]
+    return current == requested or requested in table[current]
 
 
-def check_transition(what: str, current: State | str, requested: State | str) -> None:
-    """Raise :class:`InvalidTransition` unless the table allows the change.
+def check_transition(what: str, current: State | str, requested: State | str,
+                     table: dict[State, frozenset[State]] = TRANSITIONS) -> None:
+    """Raise :class:`InvalidTransition` unless ``table`` allows the change.
 
     Args:
-        what: the kind of object, for the message (``workflow execution``, ``action execution``).
+        what: the kind of object, for the message (``workflow execution``, ``task execution``).
+        table: :data:`TRANSITIONS`, or :data:`TASK_TRANSITIONS` for task executions.
     """
-    if not can_transition(current, requested):
+    if not can_transition(current, requested, table):
         raise InvalidTransition(what, str(State(current)), str(State(requested)))

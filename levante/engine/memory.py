@@ -18,10 +18,10 @@ from typing import Any, Callable
 
 from levante.engine import events as ev
 from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
-from levante.engine.inputs import prepare_input
 from levante.engine.limits import EngineLimits
 from levante.engine.machine import Conductor
 from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, new_id
+from levante.engine.starting import child_not_started, new_execution
 from levante.engine.state import ExecutionState, SystemAction
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
@@ -105,17 +105,10 @@ class MemoryEngine:
 
     def _create(self, spec: WorkflowSpec, input: dict[str, Any] | None, params: dict[str, Any],  # noqa: A002
                 parent: StartWorkflow | None) -> WorkflowExecution:
-        params = {"namespace": "", "env": {}, **params}
-        if spec.type == "reverse" and params.get("task_name") not in spec.tasks:
-            raise InputError(f"Invalid task name [task_name={params.get('task_name')}, workflow={spec.name}]")
-        ex = WorkflowExecution(
-            id=parent.execution_id if parent else new_id(), workflow_name=spec.name,
-            input=prepare_input(spec, input), params=params, created_at=self.now, tags=list(spec.tags),
-        )
+        ex = new_execution(spec, input, params, execution_id=parent.execution_id if parent else new_id(),
+                           created_at=self.now, parent=parent)
         if parent is not None:
             parent_ex = self.executions[parent.parent_execution_id]
-            ex.task_execution_id = parent.task_execution_id
-            ex.parent_id = parent.parent_execution_id
             ex.root_execution_id = parent_ex.root_execution_id or parent_ex.id
         self.executions[ex.id] = ex
         self.tasks[ex.id] = []
@@ -239,9 +232,7 @@ class MemoryEngine:
             child = self._create(spec, command.input, command.params, command)
             child.runtime_context["depth"] = command.depth
         except (InputError, NotFoundError) as exc:
-            self.queue.append(ev.SubworkflowCompleted(
-                command.parent_execution_id, command.task_execution_id, command.execution_id,
-                "ERROR", {"result": str(exc)}, str(exc)))
+            self.queue.append(child_not_started(command, exc))
             return
         self._apply(command.execution_id, None)
 
@@ -267,7 +258,7 @@ class MemoryEngine:
         movable = {e.execution_id for e in self.queue} | {e.execution_id for _, _, e in self.timers}
         movable |= {a.workflow_execution_id for a in self.actions.values()
                     if a.state in (State.RUNNING, State.PAUSED)}
-        movable |= {e.parent_id for e in self.executions.values()
+        movable |= {str(e.parent_id) for e in self.executions.values()
                     if e.parent_id and e.state in (State.RUNNING, State.PAUSED, State.IDLE)}
         return [e.id for e in self.executions.values() if e.state == State.RUNNING and e.id not in movable]
 

@@ -30,14 +30,14 @@ wf:
 
 def test_a_slow_decision_ends_its_shared_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     slow: set[str] = set()
-    real = Conductor.on_action_completed
+    real = Conductor.handle
 
-    def slow_for_some(self: Conductor, event: ev.ActionCompleted) -> Any:
-        if event.execution_id in slow:
+    def slow_for_some(self: Conductor, event: ev.Event) -> Any:
+        if isinstance(event, ev.ActionCompleted) and event.execution_id in slow:
             time.sleep(0.7)
         return real(self, event)
 
-    monkeypatch.setattr(Conductor, "on_action_completed", slow_for_some)
+    monkeypatch.setattr(Conductor, "handle", slow_for_some)
     with Node(load(env={}, db_url=f"sqlite:///{tmp_path / 'levante.db'}")) as node:
         with transaction(node.session_factory) as session:
             store(session, "workflows", WAIT)

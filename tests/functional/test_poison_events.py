@@ -63,14 +63,14 @@ def _waiting_action(node: Node, execution_id: str) -> str:
 @pytest.fixture
 def poison_result(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's decisions raise on the result "poison" (and only on it)."""
-    real = Conductor.on_action_completed
+    real = Conductor.handle
 
-    def faulty(self: Conductor, event: ev.ActionCompleted) -> Any:
-        if event.result == "poison":
+    def faulty(self: Conductor, event: ev.Event) -> Any:
+        if isinstance(event, ev.ActionCompleted) and event.result == "poison":
             raise RuntimeError("injected fault: cannot apply this result")
         return real(self, event)
 
-    monkeypatch.setattr(Conductor, "on_action_completed", faulty)
+    monkeypatch.setattr(Conductor, "handle", faulty)
 
 
 @pytest.mark.usefixtures("poison_result")

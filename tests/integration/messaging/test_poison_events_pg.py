@@ -29,14 +29,14 @@ pytestmark = pytest.mark.integration
 
 def test_a_poison_event_fails_its_task_instead_of_being_dead_lettered(
         pg_url: str, amqp_url: str, namespace: str, transport: Transport, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = Conductor.on_action_completed
+    real = Conductor.handle
 
-    def faulty(self: Conductor, event: ev.ActionCompleted) -> Any:
-        if event.result == "poison":
+    def faulty(self: Conductor, event: ev.Event) -> Any:
+        if isinstance(event, ev.ActionCompleted) and event.result == "poison":
             raise RuntimeError("injected fault: cannot apply this result")
         return real(self, event)
 
-    monkeypatch.setattr(Conductor, "on_action_completed", faulty)
+    monkeypatch.setattr(Conductor, "handle", faulty)
     name = f"poison_{uuid.uuid4().hex[:8]}"
     text = f"""
 version: '2.0'

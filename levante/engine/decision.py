@@ -1,7 +1,10 @@
-"""What every part of the conductor shares: the state it works on, the ports, and the commands.
+"""One decision about one workflow execution: the state it changes, the ports it reads through, and
+the commands it emits.
 
-The conductor is split by concern into mixins (:mod:`tasks`, :mod:`transitions`, :mod:`machine`);
-this base holds their common attributes and declares the methods one part calls in another.
+Every part of the conductor (:mod:`~levante.engine.lifecycle`, :mod:`~levante.engine.transitions`,
+:mod:`~levante.engine.tasks`, :mod:`~levante.engine.work`, :mod:`~levante.engine.timers`,
+:mod:`~levante.engine.ending`) is a module of functions that take the :class:`Decision` as their
+first argument; nothing else is shared between them.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ from levante.engine import events as ev
 from levante.engine.commands import Command, Dispatch
 from levante.engine.context import task_data
 from levante.engine.limits import EngineLimits
-from levante.engine.model import TaskExecution, WorkflowExecution, utcnow
+from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, utcnow
 from levante.engine.policies import PolicyError, value_of
 from levante.engine.state import Catalog, ExecutionState, StateRuntime, Store
 from levante.exceptions import ExpressionError
-from levante.states import State, check_transition
-from levante.workflows.specs import WorkflowSpec
+from levante.states import TASK_TRANSITIONS, State, check_transition
+from levante.workflows.specs import TaskSpec, WorkflowSpec
 
 #: Longest state_info kept (Mistral truncates at the same length).
 MAX_STATE_INFO = 65500
@@ -39,8 +42,8 @@ def attempt(task_ex: TaskExecution) -> int:
     return int(task_ex.runtime_context.get("attempt", 0))
 
 
-class ConductorBase:
-    """Shared attributes and helpers of the conductor's parts."""
+class Decision:
+    """The state, the ports and the commands of one call to the conductor."""
 
     def __init__(self, state: ExecutionState, catalog: Catalog, store: Store | None = None,
                  clock: Callable[[], Any] = utcnow, rng: random.Random | None = None,
@@ -52,6 +55,10 @@ class ConductorBase:
         self.rng = rng or random.Random()
         self.limits = limits or EngineLimits()
         self.commands: list[Command] = []
+        #: Tasks that completed and wait for their transitions to be followed. The task part
+        #: queues them; the transitions part follows them right after each call into the task
+        #: part, so the task part never calls back up.
+        self.completed: list[TaskExecution] = []
 
     @property
     def ex(self) -> WorkflowExecution:
@@ -62,6 +69,10 @@ class ConductorBase:
     def spec(self) -> WorkflowSpec:
         """The workflow spec."""
         return self.state.spec
+
+    def task_spec(self, task_ex: TaskExecution) -> TaskSpec:
+        """The spec of a task execution."""
+        return self.spec.tasks[task_ex.name]
 
     def runtime(self, current: TaskExecution | None = None) -> StateRuntime:
         """The expression runtime for an evaluation about ``current``."""
@@ -85,7 +96,9 @@ class ConductorBase:
         self.state.touch(self.ex)
 
     def set_task_state(self, task_ex: TaskExecution, state: State, info: str | None = None) -> None:
-        """Change a task's state (tasks compare-and-set, as Mistral's do; no table check)."""
+        """Move a task execution, refusing what the task state table refuses (a refused change
+        is a bug of the engine: :class:`~levante.exceptions.InvalidTransition` is raised)."""
+        check_transition("task execution", task_ex.state, state, TASK_TRANSITIONS)
         if task_ex.state != state:
             self.state.log("task_state", task=task_ex.name, task_execution_id=task_ex.id,
                            state=str(state), previous=str(task_ex.state), info=info)
@@ -95,81 +108,28 @@ class ConductorBase:
         self.state.touch(task_ex)
 
     def policy_value(self, task_ex: TaskExecution, name: str, raw: Any, kind: str) -> Any:
+        """A policy's value for ``task_ex``, evaluated and type-checked.
+
+        Raises:
+            TaskFailure: the expression failed or the value has the wrong type.
+        """
         data = task_data(self.ex, task_ex)
         try:
             return value_of(name, raw, kind, data, self.runtime(task_ex))
         except (PolicyError, ExpressionError) as exc:
             raise TaskFailure(str(exc)) from None
 
-    # --- implemented by the parts (declared here so each part can call the others) ----------
+    def task_actions(self, task_ex: TaskExecution) -> list[ActionExecution]:
+        """Every action execution of a task: stored ones updated by those changed in this decision."""
+        found = {a.id: a for a in (self.store.action_executions(task_ex.id) if self.store else [])}
+        for action_ex in self.state.actions.values():
+            if action_ex.task_execution_id == task_ex.id:
+                found[action_ex.id] = action_ex
+        return sorted(found.values(), key=lambda a: a.created_at)
 
-    def force_fail(self, task_ex: TaskExecution, message: str) -> None:
-        """Fail the task and the workflow at once (machine)."""
-        raise NotImplementedError
-
-    def task_spec(self, task_ex: TaskExecution) -> Any:
-        """The spec of a task execution (tasks)."""
-        raise NotImplementedError
-
-    def schedule_work(self, task_ex: TaskExecution) -> None:
-        """Run the task's action(s) or sub-workflow(s) (tasks)."""
-        raise NotImplementedError
-
-    def finish(self, state: State, info: str | None = None) -> None:
-        """Move the workflow to a terminal state (machine)."""
-        raise NotImplementedError
-
-    def process_transitions(self, task_ex: TaskExecution) -> None:
-        """Follow a completed task's transitions (transitions)."""
-        raise NotImplementedError
-
-    def start_task(self, task_ex: TaskExecution, skip_policies: bool = False) -> None:
-        """Start a task execution (tasks)."""
-        raise NotImplementedError
-
-    def new_task(self, name: str, in_context: dict[str, Any], in_versions: dict[str, int],
-                 triggered_by: dict[str, str] | None, state: State = State.IDLE,
-                 start: bool = True) -> TaskExecution:
-        """Create and start a task execution (tasks)."""
-        raise NotImplementedError
-
-    def complete_task(self, task_ex: TaskExecution, state: State, result: Any, info: str | None = None) -> None:
-        """Complete a task execution (tasks)."""
-        raise NotImplementedError
-
-    def continue_after_timer(self, task_ex: TaskExecution, purpose: str) -> None:
-        """Carry on after a delay (tasks)."""
-        raise NotImplementedError
-
-    def publish(self, task_ex: TaskExecution, spec: Any) -> None:
-        """Evaluate a task's publish spec (tasks)."""
-        raise NotImplementedError
-
-    def task_actions(self, task_ex: TaskExecution) -> list[Any]:
-        """Every action execution of a task (tasks)."""
-        raise NotImplementedError
-
-    def run_again(self, env: dict[str, Any] | None = None) -> None:
-        """Run again after a pause (machine)."""
-        raise NotImplementedError
-
-    def resume_work(self) -> None:
-        """Carry on after a resume (transitions)."""
-        raise NotImplementedError
-
-    def reopen(self) -> None:
-        """An ended execution runs again (tasks)."""
-        raise NotImplementedError
-
-    def rerun_failed_items(self, task_ex: TaskExecution) -> None:
-        """Rerun only the failed items of a with-items task (tasks)."""
-        raise NotImplementedError
-
-    def run_reverse(self) -> bool:
-        """Start runnable tasks of a reverse workflow (transitions)."""
-        raise NotImplementedError
-
-    def decide_joins(self) -> bool:
-        """Decide waiting joins (transitions)."""
-        raise NotImplementedError
-
+    def unaccept_results(self, task_ex: TaskExecution) -> None:
+        """The task's accepted action results no longer count (before a retry or a rerun)."""
+        for action_ex in self.task_actions(task_ex):
+            if action_ex.accepted:
+                action_ex.accepted = False
+                self.state.touch(action_ex)

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import event as sa_event
 
 from levante.actions.registry import Registry
-from levante.api.cron import CronFirer
 from levante.config import Config
 from levante.db import repository as repo
 from levante.db.session import make_session_factory, open_database, transaction
@@ -34,6 +33,7 @@ from levante.engine.commands import RunAction
 from levante.engine.model import utcnow
 from levante.engine.service import EngineService
 from levante.engine.service.catalog import DbCatalog
+from levante.engine.service.cron import CronFirer
 from levante.exceptions import EngineBusy
 from levante.executor.runner import ActionRequest, ActionRunner
 from levante.executor.worker import ExecutorWorker

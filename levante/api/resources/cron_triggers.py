@@ -1,4 +1,4 @@
-"""``/v2/cron_triggers``: start a workflow on a cron pattern (the node fires them: levante.api.cron.CronFirer)."""
+"""``/v2/cron_triggers``: start a workflow on a cron pattern (fired by levante.engine.service.cron.CronFirer)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from typing import Any
 
 import falcon
 
-from levante.api import cron, listing, views
+from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.payloads import check_keys, json_body, json_object, text_field
 from levante.api.resources.definitions import SCOPES
 from levante.db import repository as repo
 from levante.engine.inputs import prepare_input
+from levante.engine.service import cron
 from levante.exceptions import InputError, NotFoundError
 from levante.workflows.semantics import name_problem
 

@@ -5,6 +5,7 @@
 - :mod:`.tokens`: callback tokens (made, hashed, compared).
 - :mod:`.catalog`: definitions as the engine sees them (parsed specs, cached by their text).
 - :mod:`.definitions`: storing validated documents.
+- :mod:`.cron`: cron patterns and the firer of due cron triggers.
 """
 
 from levante.engine.service.core import EXECUTIONS_PER_TRANSACTION, EngineService, completed_conflict

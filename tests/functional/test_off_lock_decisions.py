@@ -265,7 +265,8 @@ def check_a_callback_answer_is_described_after_an_off_lock_decision(make: Callab
     ex = node.service.start_execution(f"pair_{tag}")
     slow = _action_of(node, ex.id, "slow")
     answer = node.service.complete_action(slow, "SUCCESS", "s!")
-    assert (str(answer.action.state), answer.action.workflow_execution_id, answer.task_name) == ("SUCCESS", ex.id, "slow")
+    action = answer.action
+    assert (str(action.state), action.workflow_execution_id, answer.task_name) == ("SUCCESS", ex.id, "slow")
     assert answer.workflow_namespace == ""
 
 

@@ -161,6 +161,12 @@ class CallbackTokenError(LevanteError):
         super().__init__(f"The callback token is not the one of action execution {action_execution_id}.")
 
 
+class ForbiddenError(LevanteError):
+    """The request is understood but not allowed in the current state (deleting a running execution)."""
+
+    http_status = 403
+
+
 class ConflictError(LevanteError):
     """The request conflicts with what is stored (a duplicate name, a finished action)."""
 

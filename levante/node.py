@@ -23,7 +23,6 @@ from datetime import timedelta
 from typing import Any
 
 from levante.actions.registry import Registry
-from levante.api.cron import CronFirer
 from levante.config import Config
 from levante.db import repository as repo
 from levante.db.session import make_session_factory, on_rollback, open_database, transaction
@@ -32,6 +31,7 @@ from levante.engine.commands import RunAction
 from levante.engine.model import utcnow
 from levante.engine.service import EngineService
 from levante.engine.service.catalog import DbCatalog
+from levante.engine.service.cron import CronFirer
 from levante.exceptions import EngineBusy
 from levante.executor.runner import ActionRequest, ActionRunner
 from levante.executor.worker import ExecutorWorker

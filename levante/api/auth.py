@@ -2,8 +2,8 @@
 
 - **API keys** (``X-API-Key: <key>``, ``Authorization: Bearer <key>`` or ``X-Auth-Token: <key>``,
   the header OpenStack clients such as python-mistralclient send) have the role ``admin`` or
-  ``user``. Only the SHA-256 of a key is stored (``api_keys``): keys are 256 random bits, so a fast
-  hash is enough. ``LEVANTE_ADMIN_KEY`` (``Config.admin_key``), when set, is accepted as an admin
+  ``user``. Only the SHA-256 of a key is stored (``api_keys``; hashing and checks are in
+  :mod:`levante.engine.service.tokens`). ``LEVANTE_ADMIN_KEY`` (``Config.admin_key``), when set, is accepted as an admin
   key too; ``levante server --create-api-key NAME --role admin`` stores a new key and prints it once.
 - **Callback tokens**: every asynchronous action execution has its own token (see
   :func:`levante.engine.service.tokens._with_callback_tokens`); the third party sends it back in the
@@ -24,20 +24,14 @@ is still refused (403): a token is never ignored, it is right or the request is 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from typing import Any
 
 import falcon
 
 from levante.api.context import ApiContext
-from levante.db import repository as repo
-from levante.engine.service import token_matches
+from levante.engine.service.tokens import ADMIN, ROLES, USER
 
-ADMIN = "admin"
-USER = "user"
-ROLES = (ADMIN, USER)
+__all__ = ["ADMIN", "ROLES", "USER", "Guard", "presented_key", "presented_token"]
 TOKEN_HEADER = "Levante-Callback-Token"
 KEY_HEADER = "X-API-Key"
 #: The header OpenStack clients put their token in.
@@ -47,16 +41,6 @@ PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/v2/openapi.json"),
           ("GET", "/identity/v3"), ("POST", "/identity/v3/auth/tokens")}
 #: Methods a callback token allows on a ``callback`` resource.
 CALLBACK_METHODS = ("PUT", "POST")
-
-
-def key_hash(key: str) -> str:
-    """What is stored of an API key."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def new_key() -> str:
-    """A new API key (shown once to whoever creates it)."""
-    return "lvk_" + secrets.token_urlsafe(32)
 
 
 def presented_key(req: falcon.Request) -> str | None:
@@ -108,7 +92,7 @@ class Guard:
                     # transaction that completes the action (one read fewer per callback).
                     req.context.callback_token = token
                 else:
-                    self._check_token(action_id, token)
+                    self.ctx.credentials.check_callback_token(action_id, token)
                 req.context.role = "callback"
                 return
         if not self.ctx.config.auth_enabled:
@@ -134,17 +118,4 @@ class Guard:
 
     def role_of(self, key: str) -> str | None:
         """The role of an API key, or None when it is not valid."""
-        admin_key = self.ctx.config.admin_key
-        if admin_key and hmac.compare_digest(key.encode("utf-8"), admin_key.encode("utf-8")):
-            return ADMIN
-        with self.ctx.read() as session:
-            row = repo.find_api_key(session, key_hash(key))
-            return row.role if row is not None else None
-
-    def _check_token(self, action_execution_id: str, token: str) -> None:
-        """403 unless ``token`` is the action's callback token (404: no such action)."""
-        with self.ctx.read() as session:
-            stored = repo.callback_token_hash_of(session, action_execution_id)
-        if not token_matches(token, stored):
-            raise falcon.HTTPForbidden(title="Forbidden", description=(
-                f"The callback token is not the one of action execution {action_execution_id}."))
+        return self.ctx.credentials.role_of(key, admin_key=self.ctx.config.admin_key)

@@ -1,46 +1,39 @@
-"""What every resource uses: the configuration, the node's engine service and catalog, and sessions.
+"""What every resource uses: the configuration and the services of the node the API drives.
 
-Reads use a separate session factory whose SQLite transactions begin DEFERRED, so GETs run beside
-the engine's writer instead of queueing for the write lock; writes use the node's factory.
+Resources parse the request, call one service method and render what it returns; they open no
+transaction (the services own them). Tests may pass stand-in services.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from levante.config import Config
-from levante.db.session import make_session_factory, transaction
-from levante.engine.service.trees import ExecutionTrees
+from levante.engine.service.services import Services
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from levante.node import Node
 
 
 class ApiContext:
     """Shared by the resources of one app."""
 
-    def __init__(self, config: Config, node: "Node") -> None:
+    def __init__(self, config: Config, node: "Node | None" = None, services: Any = None) -> None:
         self.config = config
         self.node = node
-        self.service = node.service
-        self.catalog = node.catalog
-        self.registry = node.registry
-        self._reads = make_session_factory(node.db, read_only=True)
-        #: Execution trees (the report), read beside the engine's writes.
-        self.trees = ExecutionTrees(self._reads)
+        #: A :class:`~levante.engine.service.services.Services` (or a stand-in in tests).
+        self.services = services if services is not None else Services.of(node)
+        self.service = self.services.engine
+        self.catalog = self.services.catalog
+        self.registry = self.services.registry
+        self.reads = self.services.reads
+        self.operations = self.services.operations
+        self.library = self.services.library
+        self.resources = self.services.resources
+        self.credentials = self.services.credentials
+        self.trees = self.services.trees
 
     @property
     def max_body(self) -> int:
         """Largest request body accepted, in bytes."""
         return self.config.max_body_bytes
-
-    def read(self) -> AbstractContextManager["Session"]:
-        """A read-only transaction."""
-        return transaction(self._reads)
-
-    def write(self) -> AbstractContextManager["Session"]:
-        """A read-write transaction (SQLite: takes the write lock at its start)."""
-        return transaction(self.node.session_factory)

@@ -13,8 +13,8 @@ import logging
 from typing import Any
 
 import falcon
-import sqlalchemy.exc
 
+from levante.engine.service.parts import DatabaseUnavailable
 from levante.exceptions import LevanteError
 
 LOG = logging.getLogger(__name__)
@@ -87,5 +87,5 @@ def install(app: falcon.App) -> None:
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(LevanteError, handle_levante_error)
-    app.add_error_handler(sqlalchemy.exc.OperationalError, handle_database_unavailable)
+    app.add_error_handler(DatabaseUnavailable, handle_database_unavailable)
     app.set_error_serializer(serialize_http_error)

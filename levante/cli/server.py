@@ -109,9 +109,8 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
     """Store a new API key in the database and print it (the only time it is shown)."""
     if role not in KEY_ROLES:
         raise click.UsageError(f"--create-api-key needs --role admin or --role user, not {role!r}")
-    from levante.api import auth
-    from levante.db import repository as repo
     from levante.db.session import make_session_factory, open_database, transaction
+    from levante.engine.service.tokens import create_api_key
 
     config = _load(db_url=db_url)
     try:
@@ -121,9 +120,8 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
     except TransportError as exc:
         fail(str(exc), EXIT_OTHER)
     try:
-        key = auth.new_key()
         with transaction(make_session_factory(engine)) as session:
-            repo.create_api_key(session, name, auth.key_hash(key), role)
+            key = create_api_key(session, name, role)[1]
     finally:
         engine.dispose()
     click.echo(key)

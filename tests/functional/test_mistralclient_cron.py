@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from levante.api import cron
+from levante.engine.service import cron
 from tests.functional.test_mistralclient import MISTRAL, folder, mistral, server, workflows  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.skipif(MISTRAL is None, reason="python-mistralclient is not installed (test extra)")

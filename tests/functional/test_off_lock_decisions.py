@@ -264,15 +264,10 @@ def check_a_callback_answer_is_described_after_an_off_lock_decision(make: Callab
     node.service.lock_slice = 0.0
     ex = node.service.start_execution(f"pair_{tag}")
     slow = _action_of(node, ex.id, "slow")
-    seen: list[Any] = []
-
-    def describe(session: Any, action_ex: Any, state: Any, heartbeat: Any) -> str:
-        seen.append((str(action_ex.state), state.execution.id, {t.name: str(t.state) for t in state.tasks}))
-        return "described"
-
-    assert node.service.complete_action(slow, "SUCCESS", "s!", describe=describe) == "described"
-    [(action_state, execution_id, tasks)] = seen
-    assert (action_state, execution_id, tasks["slow"]) == ("SUCCESS", ex.id, "SUCCESS")
+    answer = node.service.complete_action(slow, "SUCCESS", "s!")
+    action = answer.action
+    assert (str(action.state), action.workflow_execution_id, answer.task_name) == ("SUCCESS", ex.id, "slow")
+    assert answer.workflow_namespace == ""
 
 
 def check_a_runaway_decision_does_not_hold_back_another_execution(make: Callable[..., Node]) -> None:

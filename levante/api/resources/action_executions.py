@@ -24,12 +24,8 @@ import falcon
 from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.payloads import bool_param, check_keys, json_body, json_value, text_field
-from levante.db import repository as repo
-from levante.engine.model import ActionExecution
-from levante.engine.service import completed_conflict, token_matches
-from levante.engine.state import ExecutionState
-from levante.exceptions import CallbackTokenError, InputError
-from levante.states import COMPLETED, State
+from levante.engine.service.parts import ActionDetail
+from levante.exceptions import InputError
 
 FILTERS: dict[str, listing.Converter] = {
     "id": listing.as_text, "name": listing.as_text, "workflow_name": listing.as_text,
@@ -43,54 +39,27 @@ UPDATE_KEYS = {"state", "output"} | set(views.FIELDS["action_executions"])
 CALLBACK_STATES = ("SUCCESS", "ERROR", "CANCELLED", "PAUSED", "RUNNING")
 
 
-def _views(session: Any, found: list[ActionExecution], include_output: bool) -> list[dict[str, Any]]:
-    """Views with ``task_name`` and ``workflow_namespace`` filled from the tasks and executions."""
-    task_ids = sorted({a.task_execution_id for a in found if a.task_execution_id})
-    tasks = {t.id: t for t in repo.list_tasks(session, {"id": task_ids})} if task_ids else {}
-    ex_ids = sorted({a.workflow_execution_id for a in found if a.workflow_execution_id})
-    executions = {e.id: e for e in repo.list_executions(session, {"id": ex_ids})} if ex_ids else {}
-    async_ids = [a.id for a in found if not a.is_sync]
-    beats = repo.heartbeats_of(session, async_ids) if async_ids else {}
-    out = []
-    for action in found:
-        task = tasks.get(action.task_execution_id or "")
-        ex = executions.get(action.workflow_execution_id or "")
-        out.append(views.action_execution_view(
-            action, task_name=task.name if task else None,
-            workflow_namespace=ex.workflow_namespace if ex else "", include_output=include_output,
-            heartbeat=beats.get(action.id)))
-    return out
+def render(found: ActionDetail, include_output: bool = True) -> dict[str, Any]:
+    """The view of an action execution with its task's name, namespace and heartbeat."""
+    return views.action_execution_view(found.action, task_name=found.task_name,
+                                       workflow_namespace=found.workflow_namespace,
+                                       include_output=include_output, heartbeat=found.heartbeat)
 
 
-def list_action_executions(ctx: ApiContext, req: falcon.Request,
-                           fixed: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A page of action executions (``fixed`` filters added to the query's)."""
+def list_action_executions(ctx: ApiContext, req: falcon.Request, of_task: str | None = None) -> dict[str, Any]:
+    """A page of action executions (``of_task``: only those of this task)."""
     query = listing.parse(req, FILTERS, views.FIELDS["action_executions"], extra=EXTRA)
-    query.filters.update(fixed or {})
+    if of_task is not None:
+        query.filters["task_execution_id"] = of_task
     include_output = bool_param(req, "include_output")
-    with ctx.read() as session:
-        found = repo.list_action_executions(session, query.filters, query.limit, query.marker,
-                                            query.sort_keys, query.sort_dirs)
-        items = [views.pick(v, query.fields) for v in _views(session, found, include_output)]
-    return listing.page(req, "action_executions", items, query, found[-1].id if found else None)
-
-
-def _describe(session: Any, action: ActionExecution, loaded: ExecutionState | None,
-              heartbeat: Any) -> dict[str, Any]:
-    """The view of an action just completed, from what the engine loaded to complete it."""
-    if loaded is None:
-        return _views(session, [action], include_output=True)[0]
-    task = loaded.task_by_id(action.task_execution_id or "")
-    return views.action_execution_view(action, task_name=task.name if task else None,
-                                       workflow_namespace=loaded.execution.workflow_namespace,
-                                       include_output=True, heartbeat=heartbeat)
+    found = ctx.reads.action_executions(query, of_task=of_task)
+    items = [views.pick(render(d, include_output), query.fields) for d in found]
+    return listing.page(req, "action_executions", items, query, found[-1].action.id if found else None)
 
 
 def detail(ctx: ApiContext, action_execution_id: str) -> dict[str, Any]:
     """One action execution with its ``output``."""
-    with ctx.read() as session:
-        action = repo.get_action_execution(session, action_execution_id)
-        return _views(session, [action], include_output=True)[0]
+    return render(ctx.reads.action_execution(action_execution_id))
 
 
 RUN_KEYS = {"name", "input", "description", "params"}
@@ -163,15 +132,14 @@ class ActionExecutionItem:
         output = json_value(body.get("output"))
         token = req.context.callback_token
         if state in ("PAUSED", "RUNNING"):
-            self._pause_or_resume(action_execution_id, state, token)
+            self.ctx.operations.pause_or_resume_action(action_execution_id, state, token)
             resp.media = detail(self.ctx, action_execution_id)
             return
         if state == "ERROR" and output is None:
             output = "Unknown error"
         if state == "CANCELLED":
             output = None
-        resp.media = self.ctx.service.complete_action(action_execution_id, state, output, describe=_describe,
-                                                      token=token)
+        resp.media = render(self.ctx.service.complete_action(action_execution_id, state, output, token=token))
 
     on_post = on_put
 
@@ -180,28 +148,8 @@ class ActionExecutionItem:
         as Mistral does when ``[api] allow_action_execution_deletion`` is set; here, as for every
         ``DELETE``, an admin key is needed when auth is on. The actions of a task go with their
         workflow execution (``DELETE /v2/executions/<id>``)."""
-        with self.ctx.write() as session:
-            action = repo.get_action_execution(session, action_execution_id)
-            if action.task_execution_id is not None:
-                raise falcon.HTTPForbidden(description=(
-                    f"Only ad-hoc action executions can be deleted; {action_execution_id} belongs to task "
-                    f"{action.task_execution_id}: delete its workflow execution instead."))
-            if action.state not in COMPLETED:
-                raise falcon.HTTPForbidden(description=(
-                    f"Only completed action executions can be deleted; {action_execution_id} is {action.state}."))
-            repo.delete_action_execution(session, action_execution_id)
+        self.ctx.operations.delete_action_execution(action_execution_id)
         resp.status = falcon.HTTP_204
-
-    def _pause_or_resume(self, action_execution_id: str, state: str, token: str | None) -> None:
-        with self.ctx.read() as session:
-            action, extras = repo.get_action_execution_with_extras(session, action_execution_id)
-        if token is not None and not token_matches(token, extras.token_hash):
-            raise CallbackTokenError(action_execution_id)
-        if action.is_sync:
-            raise InputError(f"Transition to the {state} state is only supported for asynchronous "
-                             "action execution.")
-        # An async action set PAUSED pauses its task and workflow; RUNNING resumes them.
-        self.ctx.service.complete_action(action_execution_id, state, None, token=token)
 
 
 class ActionExecutionHeartbeat:
@@ -217,11 +165,7 @@ class ActionExecutionHeartbeat:
         404 unknown id, 409 when the action is already completed."""
         body = json_body(req, self.ctx.max_body, optional=True)
         check_keys(body, {"progress"}, "a heartbeat")
-        with self.ctx.write() as session:
-            action = repo.get_action_execution(session, action_execution_id)
-            if action.state in (State.SUCCESS, State.ERROR, State.CANCELLED):
-                raise completed_conflict(action)
-            repo.record_heartbeat(session, action_execution_id, progress=body.get("progress"))
+        self.ctx.operations.heartbeat(action_execution_id, body.get("progress"))
         resp.media = detail(self.ctx, action_execution_id)
 
     on_post = on_put

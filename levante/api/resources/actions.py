@@ -9,7 +9,6 @@ import falcon
 from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.resources import definitions as defs
-from levante.db import repository as repo
 from levante.exceptions import ActionError, InputError, NotFoundError
 
 FILTERS: dict[str, listing.Converter] = {
@@ -47,9 +46,7 @@ class ActionCollection:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = listing.parse(req, FILTERS, views.FIELDS["actions"], extra=("all_projects",),
                               default_sort="name")
-        with self.ctx.read() as session:
-            stored = [_raw(defs.action_view(self.ctx, session, r), r)
-                      for r in repo.list_action_definitions(session)]
+        stored = [_raw(defs.action_view(a), a.row) for a in self.ctx.library.actions()]
         found = listing.in_memory(self._system() + stored, query)
         items = [views.pick(r["view"], query.fields) for r in found]
         resp.media = listing.page(req, "actions", items, query, found[-1]["id"] if found else None)
@@ -81,23 +78,18 @@ class ActionItem:
     def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str,
                namespace: str | None = None) -> None:
         fields = listing.parse(req, {}, views.FIELDS["actions"], extra=("namespace",)).fields
-        with self.ctx.read() as session:
-            row = repo.find_action_definition(session, identifier, namespace or defs.namespace_of(req))
-            view = defs.action_view(self.ctx, session, row) if row is not None else None
-        view = view or self._system_view(identifier)
+        found = self.ctx.library.action(identifier, namespace or defs.namespace_of(req))
+        view = defs.action_view(found) if found is not None else self._system_view(identifier)
         if view is None:
             raise NotFoundError("Action", identifier)
         resp.media = views.pick(view, fields)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, identifier: str,
                   namespace: str | None = None) -> None:
-        with self.ctx.write() as session:
-            row = repo.find_action_definition(session, identifier, namespace or defs.namespace_of(req))
-            if row is None:
-                if self._system_view(identifier) is not None:
-                    raise InputError(f"Attempt to delete a system action: {identifier}")
-                raise NotFoundError("Action", identifier)
-            repo.delete_action_definition(session, row.id, row.namespace)
+        if not self.ctx.library.delete_action(identifier, namespace or defs.namespace_of(req)):
+            if self._system_view(identifier) is not None:
+                raise InputError(f"Attempt to delete a system action: {identifier}")
+            raise NotFoundError("Action", identifier)
         resp.status = falcon.HTTP_204
 
 

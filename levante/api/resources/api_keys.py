@@ -9,8 +9,6 @@ import falcon
 from levante.api import auth, views
 from levante.api.context import ApiContext
 from levante.api.payloads import check_keys, json_body, text_field
-from levante.db import repository as repo
-from levante.exceptions import InputError
 
 
 def api_key_view(row: Any) -> dict[str, Any]:
@@ -27,24 +25,15 @@ class ApiKeyCollection:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        with self.ctx.read() as session:
-            resp.media = {"api_keys": [api_key_view(r) for r in repo.list_api_keys(session)]}
+        resp.media = {"api_keys": [api_key_view(r) for r in self.ctx.credentials.list_api_keys()]}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = json_body(req, self.ctx.max_body)
         check_keys(body, {"name", "role"}, "an API key")
-        name = text_field(body, "name")
-        if not name:
-            raise InputError("An API key needs a 'name'.")
-        role = text_field(body, "role") or auth.USER
-        if role not in auth.ROLES:
-            raise InputError(f"API key role must be one of {', '.join(auth.ROLES)}, not {role!r}.")
-        key = auth.new_key()
-        with self.ctx.write() as session:
-            row = repo.create_api_key(session, name, auth.key_hash(key), role)
-            view = api_key_view(row)
+        row, key = self.ctx.credentials.create_api_key(text_field(body, "name") or "",
+                                                       text_field(body, "role") or auth.USER)
         resp.status = falcon.HTTP_201
-        resp.media = {**view, "key": key}
+        resp.media = {**api_key_view(row), "key": key}
 
 
 class ApiKeyItem:
@@ -56,6 +45,5 @@ class ApiKeyItem:
         self.ctx = ctx
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
-        with self.ctx.write() as session:
-            repo.delete_api_key(session, identifier)
+        self.ctx.credentials.delete_api_key(identifier)
         resp.status = falcon.HTTP_204

@@ -1,4 +1,4 @@
-"""``/v2/cron_triggers``: start a workflow on a cron pattern (the node fires them: levante.api.cron.CronFirer)."""
+"""``/v2/cron_triggers``: start a workflow on a cron pattern (fired by levante.engine.service.cron.CronFirer)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from typing import Any
 
 import falcon
 
-from levante.api import cron, listing, views
+from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.payloads import check_keys, json_body, json_object, text_field
 from levante.api.resources.definitions import SCOPES
-from levante.db import repository as repo
-from levante.engine.inputs import prepare_input
-from levante.exceptions import InputError, NotFoundError
+from levante.engine.service import cron
+from levante.exceptions import InputError
 from levante.workflows.semantics import name_problem
 
 FILTERS: dict[str, listing.Converter] = {
@@ -57,10 +56,7 @@ class CronTriggerCollection:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = listing.parse(req, FILTERS, views.FIELDS["cron_triggers"], extra=("all_projects",))
-        with self.ctx.read() as session:
-            rows = repo.list_cron_triggers(session, filters=query.filters, limit=query.limit,
-                                           marker=query.marker, sort_keys=query.sort_keys,
-                                           sort_dirs=query.sort_dirs)
+        rows = self.ctx.resources.cron_triggers(query)
         items = [views.pick(views.cron_trigger_view(r), query.fields) for r in rows]
         resp.media = listing.page(req, "cron_triggers", items, query, rows[-1].id if rows else None)
 
@@ -90,27 +86,12 @@ class CronTriggerCollection:
         upcoming = first or by_pattern
         wf_input = json_object(body.get("workflow_input"), "workflow_input") or {}
         params = json_object(body.get("workflow_params"), "workflow_params") or {}
-        with self.ctx.write() as session:
-            workflow_id, workflow_name = self._workflow(session, body, wf_input, params)
-            row = repo.create_cron_trigger(
-                session, name, pattern, workflow_name, workflow_id=workflow_id, workflow_input=wf_input,
-                workflow_params=params, first_execution_time=first, next_execution_time=upcoming,
-                remaining_executions=count, scope=scope, timezone=zone)
+        row = self.ctx.resources.create_cron_trigger(
+            name, pattern, text_field(body, "workflow_id") or text_field(body, "workflow_name"),
+            workflow_input=wf_input, workflow_params=params, first_execution_time=first,
+            next_execution_time=upcoming, remaining_executions=count, scope=scope, timezone=zone)
         resp.status = falcon.HTTP_201
         resp.media = views.cron_trigger_view(row)
-
-    def _workflow(self, session: Any, body: dict[str, Any], wf_input: dict[str, Any],
-                  params: dict[str, Any]) -> tuple[str, str]:
-        """The trigger's workflow (id, name), checking that the input fits it."""
-        identifier = text_field(body, "workflow_id") or text_field(body, "workflow_name")
-        if not identifier:
-            raise InputError("Workflow ID or workflow name must be provided.")
-        namespace = params.get("namespace") or ""
-        spec, workflow_id = self.ctx.catalog.workflow_with_id(session, identifier, namespace)
-        if spec is None or workflow_id is None:
-            raise NotFoundError("Workflow", identifier)
-        prepare_input(spec, wf_input)
-        return workflow_id, spec.name
 
 
 class CronTriggerItem:
@@ -121,11 +102,9 @@ class CronTriggerItem:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
         fields = listing.parse(req, {}, views.FIELDS["cron_triggers"]).fields
-        with self.ctx.read() as session:
-            row = repo.get_cron_trigger(session, identifier)
+        row = self.ctx.resources.cron_trigger(identifier)
         resp.media = views.pick(views.cron_trigger_view(row), fields)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
-        with self.ctx.write() as session:
-            repo.delete_cron_trigger(session, identifier)
+        self.ctx.resources.delete_cron_trigger(identifier)
         resp.status = falcon.HTTP_204

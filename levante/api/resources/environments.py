@@ -10,7 +10,6 @@ from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.payloads import check_keys, json_body, json_object, text_field
 from levante.api.resources.definitions import SCOPES
-from levante.db import repository as repo
 from levante.exceptions import InputError
 from levante.workflows.semantics import name_problem
 
@@ -55,26 +54,21 @@ class EnvironmentCollection:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = listing.parse(req, FILTERS, views.FIELDS["environments"], extra=("all_projects",))
-        with self.ctx.read() as session:
-            rows = repo.list_environments(session, filters=query.filters, limit=query.limit,
-                                          marker=query.marker, sort_keys=query.sort_keys,
-                                          sort_dirs=query.sort_dirs)
+        rows = self.ctx.resources.environments(query)
         items = [views.pick(views.environment_view(r), query.fields) for r in rows]
         resp.media = listing.page(req, "environments", items, query, rows[-1].id if rows else None)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = json_body(req, self.ctx.max_body)
         check_keys(body, KEYS, "an environment")
-        with self.ctx.write() as session:
-            row = repo.create_environment(session, _name(body, new=True), **_changes(body))
+        row = self.ctx.resources.create_environment(_name(body, new=True), **_changes(body))
         resp.status = falcon.HTTP_201
         resp.media = views.environment_view(row)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = json_body(req, self.ctx.max_body)
         check_keys(body, KEYS | _READ_ONLY, "an environment")
-        with self.ctx.write() as session:
-            row = repo.update_environment(session, _name(body), **_changes(body))
+        row = self.ctx.resources.update_environment(_name(body), **_changes(body))
         resp.media = views.environment_view(row)
 
 
@@ -86,11 +80,9 @@ class EnvironmentItem:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         fields = listing.parse(req, {}, views.FIELDS["environments"]).fields
-        with self.ctx.read() as session:
-            row = repo.get_environment(session, name)
+        row = self.ctx.resources.environment(name)
         resp.media = views.pick(views.environment_view(row), fields)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        with self.ctx.write() as session:
-            repo.delete_environment(session, name)
+        self.ctx.resources.delete_environment(name)
         resp.status = falcon.HTTP_204

@@ -10,11 +10,9 @@ from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.payloads import bool_param, check_keys, json_body, json_object, text_field
 from levante.api.resources import tasks as task_resources
-from levante.db import repository as repo
-from levante.engine import events as ev
 from levante.engine.model import WorkflowExecution
 from levante.exceptions import InputError
-from levante.states import COMPLETED, State
+from levante.states import State
 
 FILTERS: dict[str, listing.Converter] = {
     "id": listing.as_text, "workflow_name": listing.as_text, "workflow_id": listing.as_text,
@@ -28,29 +26,22 @@ EXTRA = ("include_output", "all_projects", "project_id")
 CREATE_KEYS = {"id", "workflow_name", "workflow_id", "workflow_namespace", "input", "params", "description",
                "source_execution_id"} | set(views.FIELDS["executions"])
 UPDATE_KEYS = {"state", "state_info", "description", "params"} | set(views.FIELDS["executions"])
-#: States a PUT may ask for.
-TARGET_STATES = ("PAUSED", "RUNNING", "SUCCESS", "ERROR", "CANCELLED")
 _NO_WORKFLOW = "Workflow ID or workflow name must be provided. Workflow ID is recommended."
 
 
 def detail(ctx: ApiContext, execution_id: str) -> dict[str, Any]:
     """The view of one execution as ``GET /v2/executions/<id>`` shows it."""
-    with ctx.read() as session:
-        ex = repo.get_execution(session, execution_id)
-        tasks = repo.tasks_of(session, execution_id)
+    ex, tasks = ctx.reads.execution_with_tasks(execution_id)
     return views.execution_view(ex, tasks=tasks)
 
 
-def list_executions(ctx: ApiContext, req: falcon.Request,
-                    fixed: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A page of executions (``fixed`` filters added to the query's)."""
+def list_executions(ctx: ApiContext, req: falcon.Request, of_task: str | None = None) -> dict[str, Any]:
+    """A page of executions (``of_task``: only those this task started)."""
     query = listing.parse(req, FILTERS, views.FIELDS["executions"], extra=EXTRA)
-    query.filters.update(fixed or {})
+    if of_task is not None:
+        query.filters["task_execution_id"] = of_task
     include_output = bool_param(req, "include_output")
-    with ctx.read() as session:
-        found = repo.list_executions(session, query.filters, query.limit, query.marker,
-                                     query.sort_keys, query.sort_dirs)
-        counts = repo.task_progress(session, [ex.id for ex in found]) if found else {}
+    found, counts = ctx.reads.executions(query, of_task=of_task)
     items = []
     for ex in found:
         view = views.execution_view(ex, include_output=include_output)
@@ -93,8 +84,7 @@ class ExecutionCollection:
     def _from_source(self, source_id: str, body: dict[str, Any],
                      description: str) -> tuple[dict[str, Any], str]:
         """The body completed from a previous execution's workflow, input and params."""
-        with self.ctx.read() as session:
-            source = repo.get_execution(session, source_id)
+        source = self.ctx.reads.execution(source_id)
         merged: dict[str, Any] = {
             "workflow_id": source.workflow_id,
             "workflow_name": source.workflow_name,
@@ -136,40 +126,16 @@ class ExecutionItem:
             raise InputError("The environment (params.env) can only be changed alone or when resuming "
                              "(state RUNNING).")
         if state is not None:
-            self._change_state(execution_id, state, text_field(body, "state_info", free_text=True), env)
+            self.ctx.operations.change_state(execution_id, state, text_field(body, "state_info", free_text=True),
+                                             env)
         else:
             self.ctx.service.update_execution(execution_id, description=description, env=env)
         resp.media = detail(self.ctx, execution_id)
 
-    def _change_state(self, execution_id: str, state: str, info: str | None,
-                      env: dict[str, Any] | None) -> None:
-        if state not in TARGET_STATES:
-            raise InputError(f"Cannot change state to {state}. "
-                             f"Allowed states are: '{', '.join(TARGET_STATES)}'.")
-        with self.ctx.read() as session:
-            repo.get_execution(session, execution_id)  # 404 before anything else
-        event: ev.Event
-        if state == "PAUSED":
-            event = ev.PauseRequested(execution_id)
-        elif state == "RUNNING":
-            event = ev.ResumeRequested(execution_id, env=env)
-        elif state == "CANCELLED":
-            event = ev.CancelRequested(execution_id, message=info)
-        else:
-            event = ev.StopRequested(execution_id, state, message=info)
-        self.ctx.service.request(event)
-
     def on_delete(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
         """Delete the execution with its tasks, actions and sub-executions (only a completed one
         unless ``force=true``)."""
-        force = bool_param(req, "force")
-        with self.ctx.write() as session:
-            ex = repo.get_execution(session, execution_id)
-            if ex.state not in COMPLETED and not force:
-                raise falcon.HTTPForbidden(description=(
-                    f"Only completed executions can be deleted; execution {execution_id} is {ex.state}. "
-                    "Use force=true to delete it anyway."))
-            repo.delete_execution(session, execution_id)
+        self.ctx.operations.delete_execution(execution_id, force=bool_param(req, "force"))
         resp.status = falcon.HTTP_204
 
 
@@ -180,9 +146,7 @@ class ExecutionTasks:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
-        with self.ctx.read() as session:
-            repo.get_execution(session, execution_id)
-        resp.media = task_resources.list_tasks(self.ctx, req, {"workflow_execution_id": execution_id})
+        resp.media = task_resources.list_tasks(self.ctx, req, within=execution_id)
 
 
 class TaskWorkflowExecutions:
@@ -192,9 +156,7 @@ class TaskWorkflowExecutions:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
-        with self.ctx.read() as session:
-            repo.get_task(session, task_id)
-        resp.media = list_executions(self.ctx, req, {"task_execution_id": task_id})
+        resp.media = list_executions(self.ctx, req, of_task=task_id)
 
 
 class SubExecutions:
@@ -205,10 +167,8 @@ class SubExecutions:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
-        with self.ctx.read() as session:
-            repo.get_execution(session, execution_id)
-            ids = [i for i in repo.execution_tree(session, execution_id) if i != execution_id]
-        resp.media = {"executions": _below(self.ctx, req, execution_id, ids)}
+        found = self.ctx.reads.executions_below(execution_id)
+        resp.media = {"executions": _below(_below_query(req), execution_id, found)}
 
 
 class TaskSubExecutions:
@@ -220,22 +180,21 @@ class TaskSubExecutions:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
-        with self.ctx.read() as session:
-            task = repo.get_task(session, task_id)
-            ids = [i for child in repo.sub_executions_of(session, task_id)
-                   for i in repo.execution_tree(session, child.id)]
-        resp.media = {"executions": _below(self.ctx, req, task.workflow_execution_id, ids)}
+        task, found = self.ctx.reads.executions_below_task(task_id)
+        resp.media = {"executions": _below(_below_query(req), task.workflow_execution_id, found)}
 
 
-def _below(ctx: ApiContext, req: falcon.Request, root_id: str, ids: list[str]) -> list[dict[str, Any]]:
-    """The views of the executions ``ids`` (below ``root_id``) that the query's ``max_depth`` and
-    ``errors_only`` keep, oldest first."""
+def _below_query(req: falcon.Request) -> tuple[bool, bool, int]:
+    """``(errors_only, include_output, max_depth)`` of a request for the executions below one."""
     listing.parse(req, {}, (), extra=("errors_only", "max_depth", "include_output"))
-    errors_only = bool_param(req, "errors_only")
-    include_output = bool_param(req, "include_output")
-    max_depth = listing.as_int(req.get_param("max_depth") or "-1")
-    with ctx.read() as session:
-        found = repo.list_executions(session, {"id": ids}, sort_dirs=("asc",)) if ids else []
+    return (bool_param(req, "errors_only"), bool_param(req, "include_output"),
+            listing.as_int(req.get_param("max_depth") or "-1"))
+
+
+def _below(query: tuple[bool, bool, int], root_id: str, found: list[WorkflowExecution]) -> list[dict[str, Any]]:
+    """The views of the executions ``found`` (below ``root_id``) that the query's ``max_depth`` and
+    ``errors_only`` keep, oldest first."""
+    errors_only, include_output, max_depth = query
     depth = _depths(root_id, found)
     return [views.execution_view(ex, include_output=include_output) for ex in found
             if (max_depth < 0 or depth.get(ex.id, 0) <= max_depth)

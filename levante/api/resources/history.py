@@ -8,7 +8,6 @@ import falcon
 
 from levante.api import views
 from levante.api.context import ApiContext
-from levante.db import repository as repo
 
 
 def event_view(row: Any) -> dict[str, Any]:
@@ -32,7 +31,4 @@ class ExecutionHistory:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
-        with self.ctx.read() as session:
-            repo.get_execution(session, execution_id)  # NotFoundError -> 404
-            events = [event_view(row) for row in repo.events_of(session, execution_id)]
-        resp.media = {"events": events}
+        resp.media = {"events": [event_view(row) for row in self.ctx.reads.history(execution_id)]}

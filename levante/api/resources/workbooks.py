@@ -7,7 +7,6 @@ import falcon
 from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.resources import definitions as defs
-from levante.db import repository as repo
 
 FILTERS: dict[str, listing.Converter] = {
     "name": listing.as_text, "namespace": listing.as_text, "scope": listing.as_text,
@@ -24,10 +23,7 @@ class WorkbookCollection:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = listing.parse(req, FILTERS, views.FIELDS["workbooks"], extra=("all_projects",))
-        with self.ctx.read() as session:
-            rows = repo.list_workbook_definitions(
-                session, filters=query.filters, limit=query.limit, marker=query.marker,
-                sort_keys=query.sort_keys, sort_dirs=query.sort_dirs)
+        rows = self.ctx.library.workbooks(query)
         items = [views.pick(views.workbook_view(r), query.fields) for r in rows]
         resp.media = listing.page(req, "workbooks", items, query, rows[-1].id if rows else None)
 
@@ -49,14 +45,12 @@ class WorkbookItem:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         fields = listing.parse(req, {}, views.FIELDS["workbooks"], extra=("namespace",)).fields
-        with self.ctx.read() as session:
-            row = repo.get_workbook_definition(session, name, defs.namespace_of(req))
+        row = self.ctx.library.workbook(name, defs.namespace_of(req))
         resp.media = views.pick(views.workbook_view(row), fields)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         """Delete the workbook with the workflows and actions it defines."""
-        with self.ctx.write() as session:
-            repo.delete_workbook_definition(session, name, defs.namespace_of(req))
+        self.ctx.library.delete_workbook(name, defs.namespace_of(req))
         resp.status = falcon.HTTP_204
 
 

@@ -8,10 +8,6 @@ from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.payloads import text_body
 from levante.api.resources import definitions as defs
-from levante.db import repository as repo
-from levante.engine.service.definitions import input_text
-from levante.exceptions import InputError
-from levante.workflows import parser
 
 FILTERS: dict[str, listing.Converter] = {
     "name": listing.as_text, "namespace": listing.as_text, "scope": listing.as_text,
@@ -28,12 +24,9 @@ class WorkflowCollection:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = listing.parse(req, FILTERS, views.FIELDS["workflows"], extra=("all_projects",))
-        with self.ctx.read() as session:
-            rows = repo.list_workflow_definitions(
-                session, filters=query.filters, limit=query.limit, marker=query.marker,
-                sort_keys=query.sort_keys, sort_dirs=query.sort_dirs)
-            items = [views.pick(defs.workflow_view(self.ctx, session, r), query.fields) for r in rows]
-        resp.media = listing.page(req, "workflows", items, query, rows[-1].id if rows else None)
+        found = self.ctx.library.workflows(query)
+        items = [views.pick(defs.workflow_view(w), query.fields) for w in found]
+        resp.media = listing.page(req, "workflows", items, query, found[-1].row.id if found else None)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         stored = defs.upload(self.ctx, req, "workflows", update=False)
@@ -53,38 +46,18 @@ class WorkflowItem:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
         fields = listing.parse(req, {}, views.FIELDS["workflows"], extra=("namespace",)).fields
-        with self.ctx.read() as session:
-            row = repo.get_workflow_definition(session, identifier, defs.namespace_of(req))
-            resp.media = views.pick(defs.workflow_view(self.ctx, session, row), fields)
+        found = self.ctx.library.workflow(identifier, defs.namespace_of(req))
+        resp.media = views.pick(defs.workflow_view(found), fields)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
         """Replace the workflow with this id by the one workflow of the body (it may rename it)."""
         text = text_body(req, self.ctx.max_body)
-        document = parser.parse(text, "workflows")
-        if len(document.workflows) != 1:
-            raise InputError("Updating a workflow by id needs a definition of exactly one workflow, "
-                             f"not {len(document.workflows)}.")
-        spec = next(iter(document.workflows.values()))
-        scope = defs.scope_of(req)
-        with self.ctx.write() as session:
-            row = repo.get_workflow_definition(session, identifier, defs.namespace_of(req))
-            changes = {"name": spec.name, "definition": text, "tags": list(spec.tags),
-                       "input": input_text(spec.input), "workbook_name": None}
-            if scope is not None:
-                changes["scope"] = scope
-            row = repo.update_workflow_definition(session, row.id, row.namespace, **changes)
-            resp.media = defs.workflow_view(self.ctx, session, row)
-        resp.media["warnings"] = defs.warnings_of(document, defs.namespace_of(req))
+        namespace = defs.namespace_of(req)
+        found, document = self.ctx.library.replace_workflow(identifier, text, namespace, defs.scope_of(req))
+        resp.media = {**defs.workflow_view(found), "warnings": defs.warnings_of(document, namespace)}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
-        with self.ctx.write() as session:
-            row = repo.get_workflow_definition(session, identifier, defs.namespace_of(req))
-            triggers = [t.id for t in repo.list_cron_triggers(session, filters={"workflow_name": row.name})]
-            if triggers:
-                raise InputError("Can't delete workflow that has cron triggers associated. "
-                                 f"[workflow_identifier={identifier}, "
-                                 f"cron_trigger_id(s)={', '.join(triggers)}]")
-            repo.delete_workflow_definition(session, row.id, row.namespace)
+        self.ctx.library.delete_workflow(identifier, defs.namespace_of(req))
         resp.status = falcon.HTTP_204
 
 

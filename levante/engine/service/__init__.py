@@ -2,9 +2,12 @@
 
 - :mod:`.core`: :class:`EngineService` applies events to executions in transactions.
 - :mod:`.parts`: the Store port, a transaction's outcome, the strict clock.
-- :mod:`.tokens`: callback tokens (made, hashed, compared).
+- :mod:`.tokens`: callback tokens and API keys (made, hashed, checked).
 - :mod:`.catalog`: definitions as the engine sees them (parsed specs, cached by their text).
 - :mod:`.definitions`: storing validated documents.
+- :mod:`.cron`: cron patterns and the firer of due cron triggers.
+- :mod:`.services`: what the API calls (:class:`~.services.Services`): :mod:`.reads`, :mod:`.operations`,
+  :mod:`.library`, :mod:`.resources`, :class:`.tokens.Credentials`, :mod:`.trees`.
 """
 
 from levante.engine.service.core import EXECUTIONS_PER_TRANSACTION, EngineService, completed_conflict

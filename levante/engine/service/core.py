@@ -30,7 +30,7 @@ from levante.engine.limits import EngineLimits, json_size, result_too_large
 from levante.engine.machine import Conductor, refuse_request
 from levante.engine.model import ActionExecution, WorkflowExecution, new_id, utcnow
 from levante.engine.service.catalog import DbCatalog, Pinned
-from levante.engine.service.parts import DbStore, Outcome, StrictClock
+from levante.engine.service.parts import ActionDetail, DbStore, Outcome, StrictClock
 from levante.engine.service.recovery import Recovery
 from levante.engine.service.tokens import _with_callback_tokens, token_matches
 from levante.engine.state import ExecutionState
@@ -108,6 +108,15 @@ def _find(getter: Callable[[Session, str], Any], session: Session, key: str) -> 
         return getter(session, key)
     except NotFoundError:
         return None
+
+
+def _detail(action_ex: ActionExecution, loaded: ExecutionState | None, heartbeat: Any) -> ActionDetail:
+    """What the answer to a completion shows, from what its transaction loaded (``loaded``: the
+    action's workflow execution with its tasks; None for an action run on its own)."""
+    if loaded is None:
+        return ActionDetail(action_ex, None, "", heartbeat if not action_ex.is_sync else None)
+    task = loaded.task_by_id(action_ex.task_execution_id or "")
+    return ActionDetail(action_ex, task.name if task else None, loaded.execution.workflow_namespace, heartbeat)
 
 
 def _locked_action(session: Session, action_execution_id: str) -> ActionExecution:
@@ -683,18 +692,15 @@ class EngineService:
     # --- requests from the API ------------------------------------------------------------
 
     def complete_action(self, action_execution_id: str, state: str, output: Any,
-                        describe: Callable[[Session, ActionExecution, ExecutionState | None, Any], Any] | None = None,
-                        token: str | None = None) -> Any:
+                        token: str | None = None) -> ActionDetail:
         """Complete an (async) action execution from outside: a callback, the CLI, the API.
 
         With ``token`` (a callback's), nothing changes unless it is the action's callback token;
         it is checked on the row the same statement reads, so a callback costs no read of its own.
 
-        Returns the action execution as it is after the change, or, with ``describe``, what
-        ``describe(session, action_execution, execution_state, heartbeat)`` returns, called in the
-        same transaction (so that an answer about the action needs no transaction of its own);
-        ``execution_state`` is its workflow execution with its tasks (None for an action run on its
-        own), ``heartbeat`` the ``(last_heartbeat, progress)`` it last reported.
+        Returns the action execution as it is after the change with what the API's answer shows
+        beside it (its task's name, its workflow's namespace, its last heartbeat), taken from what
+        the transaction loaded to complete it: an answer costs no statement of its own.
 
         Raises:
             NotFoundError: unknown id. ConflictError: the action execution is already completed.
@@ -702,7 +708,7 @@ class EngineService:
         """
         applying: list[ev.ActionCompleted] = []
         try:
-            return self._complete_action(action_execution_id, state, output, describe, token, applying)
+            return self._complete_action(action_execution_id, state, output, token, applying)
         except LevanteError:
             raise
         except Exception as exc:
@@ -715,10 +721,9 @@ class EngineService:
                                 f"action execution {action_execution_id} was failed with that error.") from exc
 
     def _complete_action(self, action_execution_id: str, state: str, output: Any,
-                         describe: Callable[[Session, ActionExecution, ExecutionState | None, Any], Any] | None,
-                         token: str | None, applying: list[ev.ActionCompleted]) -> Any:
+                         token: str | None, applying: list[ev.ActionCompleted]) -> ActionDetail:
         try:
-            return self._complete_locked(action_execution_id, state, output, describe, token, applying,
+            return self._complete_locked(action_execution_id, state, output, token, applying,
                                          self.lock_slice)
         except SliceExpired:
             pass
@@ -734,21 +739,18 @@ class EngineService:
                 _refuse_done(action_ex)
                 return [action_ex]
 
-            def finish(session: Session, loaded: ExecutionState) -> Any:
-                if describe is None:
-                    return loaded.actions[action_execution_id]
+            def finish(session: Session, loaded: ExecutionState) -> ActionDetail:
                 extras = repo.get_action_execution_with_extras(session, action_execution_id)[1]
-                return describe(session, loaded.actions[action_execution_id], loaded, extras.heartbeat)
+                return _detail(loaded.actions[action_execution_id], loaded, extras.heartbeat)
 
             applying[:] = [event]
             answer = self._off_lock(ex.id, [event], prepare=prepare, finish=finish)
             if answer is not None:
                 return answer
-        return self._complete_locked(action_execution_id, state, output, describe, token, applying, None)
+        return self._complete_locked(action_execution_id, state, output, token, applying, None)
 
-    def _complete_locked(self, action_execution_id: str, state: str, output: Any,
-                         describe: Callable[[Session, ActionExecution, ExecutionState | None, Any], Any] | None,
-                         token: str | None, applying: list[ev.ActionCompleted], lock_slice: float | None) -> Any:
+    def _complete_locked(self, action_execution_id: str, state: str, output: Any, token: str | None,
+                         applying: list[ev.ActionCompleted], lock_slice: float | None) -> ActionDetail:
         applying.clear()
         outcome = Outcome()
         loaded: ExecutionState | None = None
@@ -781,7 +783,7 @@ class EngineService:
                     action_ex.accepted = True
                     action_ex.updated_at = self.clock()
                 repo.save(session, action_ex)
-            answer = describe(session, action_ex, loaded, extras.heartbeat) if describe is not None else action_ex
+            answer = _detail(action_ex, loaded, extras.heartbeat)
         self._after_commit(outcome)
         return answer
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
-from levante.exceptions import ConflictError
+from levante.exceptions import ConflictError, InputError
 from levante.workflows import parser
 from levante.workflows.specs import DocumentSpec, InputParam
 
@@ -54,14 +54,35 @@ def store(session: Session, kind: str, text: str, namespace: str = "", update: b
         _drop_stale_items(session, document, namespace)
     for spec in document.workflows.values():
         rows.append(_put(session, "workflow", spec.name, namespace, update or kind == "workbook",
-                         definition=text if kind != "workbook" else spec.definition,
-                         tags=list(spec.tags), input=input_text(spec.input), workbook_name=spec.workbook))
+                         **_workflow_fields(spec, text if kind != "workbook" else spec.definition)))
     for action in document.actions.values():
         rows.append(_put(session, "action", action.name, namespace, update or kind == "workbook",
                          definition=text if kind != "workbook" else action.definition,
                          tags=list(action.tags), input=input_text(action.input),
                          description=action.description, workbook_name=action.workbook))
     return document, rows
+
+
+def replace_workflow(session: Session, identifier: str, text: str, namespace: str = "",
+                     scope: str | None = None) -> tuple[DocumentSpec, Any]:
+    """Replace the workflow with this id (or name) by the one workflow of ``text`` (it may rename
+    it; it no longer belongs to a workbook). Returns the parsed document and the stored row."""
+    document = parser.parse(text, "workflows")
+    if len(document.workflows) != 1:
+        raise InputError("Updating a workflow by id needs a definition of exactly one workflow, "
+                         f"not {len(document.workflows)}.")
+    spec = next(iter(document.workflows.values()))
+    row = repo.get_workflow_definition(session, identifier, namespace)
+    changes = {**_workflow_fields(spec, text), "name": spec.name, "workbook_name": None}
+    if scope is not None:
+        changes["scope"] = scope
+    return document, repo.update_workflow_definition(session, row.id, row.namespace, **changes)
+
+
+def _workflow_fields(spec: Any, text: str) -> dict[str, Any]:
+    """The stored fields of a workflow defined in ``text``."""
+    return {"definition": text, "tags": list(spec.tags), "input": input_text(spec.input),
+            "workbook_name": spec.workbook}
 
 
 _FUNCS = {

@@ -4,12 +4,17 @@ transaction produced, and a strictly increasing clock."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
-from typing import Any, Callable
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Protocol
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
+from levante.db.session import SessionFactory, transaction
 from levante.engine.model import ActionExecution, WorkflowExecution, utcnow
 from levante.states import State
 
@@ -60,3 +65,53 @@ class StrictClock:
                 now = self._last + timedelta(microseconds=1)
             self._last = now
             return now
+
+
+#: What a service raises when the database cannot be reached (a restart, a failover): the API
+#: answers 503 with Retry-After.
+DatabaseUnavailable = OperationalError
+
+
+@dataclass
+class ActionDetail:
+    """An action execution with what its view needs beside it: the name of its task, the namespace
+    of its workflow, and ``(last_heartbeat, progress)`` it last reported (async actions)."""
+
+    action: ActionExecution
+    task_name: str | None = None
+    workflow_namespace: str = ""
+    heartbeat: tuple[datetime | None, Any] | None = None
+
+
+class Paging(Protocol):
+    """A page of a listing as the API parsed it (``levante.api.listing.ListQuery``)."""
+
+    @property
+    def filters(self) -> dict[str, Any]: ...
+
+    @property
+    def limit(self) -> int | None: ...
+
+    @property
+    def marker(self) -> str | None: ...
+
+    @property
+    def sort_keys(self) -> Sequence[str]: ...
+
+    @property
+    def sort_dirs(self) -> Sequence[str]: ...
+
+
+class Transactions:
+    """The two kinds of transaction a service opens: writes (SQLite: they take the write lock at
+    their start) and reads (SQLite: DEFERRED, so they run beside the engine's writer)."""
+
+    def __init__(self, writes: SessionFactory, reads: SessionFactory) -> None:
+        self.writes = writes
+        self.reads = reads
+
+    def read(self) -> AbstractContextManager[Session]:
+        return transaction(self.reads)
+
+    def write(self) -> AbstractContextManager[Session]:
+        return transaction(self.writes)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from levante.api import cron
+from levante.engine.service import cron
 from tests.functional.api.helpers import ECHO_WF, decoded
 
 
@@ -110,7 +110,7 @@ def test_due_trigger_fires_twice_then_is_deleted(api, node, echo, monkeypatch):
 
 def test_firing_moves_the_trigger_on(api, node, echo):
     """A direct pass with the real pattern arithmetic: one execution, count down, next minute."""
-    from levante.api.cron import CronFirer
+    from levante.engine.service.cron import CronFirer
 
     body = _trigger(workflow_name=echo, workflow_input={"who": "Once"}, pattern="*/5 * * * *",
                     remaining_executions=3)
@@ -126,7 +126,7 @@ def test_firing_moves_the_trigger_on(api, node, echo):
 
 
 def test_trigger_of_a_deleted_workflow_is_moved_on(api, node, echo):
-    from levante.api.cron import CronFirer
+    from levante.engine.service.cron import CronFirer
 
     body = _trigger(workflow_name=echo, pattern="* * * * *", workflow_input={"who": "x"},
                     remaining_executions=1)
@@ -187,7 +187,7 @@ def test_one_shot_trigger_due_while_the_database_is_locked_still_fires(tmp_path,
 def test_trigger_whose_firing_fails_by_itself_is_skipped(api, node, echo, monkeypatch):
     """The other side: an unexpected error of one trigger's own (not the database) moves it on
     without firing, so that it cannot block the others."""
-    from levante.api.cron import CronFirer
+    from levante.engine.service.cron import CronFirer
 
     body = _trigger(workflow_name=echo, pattern="* * * * *", workflow_input={"who": "x"},
                     remaining_executions=1)
@@ -281,7 +281,7 @@ def own(tmp_path):
 def test_the_firer_moves_a_trigger_on_in_its_zone(own, name):
     """Fall back in New York, 7 November 2027: a daily 01:30 fires at 01:30 EDT (05:30 UTC), and
     its next time is 01:30 EST the next day, not the second 01:30 of the same night."""
-    from levante.api.cron import CronFirer
+    from levante.engine.service.cron import CronFirer
 
     own.upload("workflows", ECHO_WF.format(name=name))
     body = _trigger(workflow_name=name, workflow_input={"who": "NY"}, pattern="30 1 * * *",
@@ -299,7 +299,7 @@ def test_the_firer_moves_a_trigger_on_in_its_zone(own, name):
 
 def test_a_stored_pattern_with_no_next_time_deletes_its_trigger(own, name):
     """A seven-field pattern whose last year has come: after its last firing it cannot fire again."""
-    from levante.api.cron import CronFirer
+    from levante.engine.service.cron import CronFirer
 
     own.upload("workflows", ECHO_WF.format(name=name))
     body = _trigger(workflow_name=name, workflow_input={"who": "Y"}, pattern="0 0 1 1 * 0 2030")
@@ -326,7 +326,7 @@ version: '2.0'
 def test_a_firing_whose_start_is_slow_is_decided_off_the_lock(own, name, monkeypatch):
     """The start of a firing evaluates slow expressions: it is decided without the lock (as every
     start is then, see tests/functional/test_off_lock_decisions.py), once, and the trigger moves on."""
-    from levante.api.cron import CronFirer
+    from levante.engine.service.cron import CronFirer
 
     own.upload("workflows", SLOW_START.format(name=name))
     service = own.node.service

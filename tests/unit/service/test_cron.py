@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from levante.api import cron
+from levante.engine.service import cron
 from levante.exceptions import InputError
 
 UTC = timezone.utc

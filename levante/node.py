@@ -80,7 +80,8 @@ class Node:
         self.marks = SentMarks(self.session_factory)
         results: queue.Queue[Any] = queue.Queue()
         wakeup = threading.Event()
-        send: Callable[[list[Any]], None]
+        send: Callable[[list[tuple[int, str, dict[str, Any]]]], None]
+        cancelled: Callable[[list[str]], Any]
         if self.embedded:
             self.executor = EmbeddedExecutor(self.runner, config.executor_threads, results, self.marks.add)
             send, cancelled = self.executor.send, self.runner.cancellations.cancel

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,7 +43,7 @@ class EmbeddedExecutor:
         self.on_done = on_done
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="executor")
 
-    def send(self, rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> None:
+    def send(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
         """Hand the requests of outbox rows to the pool (the topic does not matter here: every
         target runs in this process)."""
         for row_id, _topic, payload in rows:

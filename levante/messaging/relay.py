@@ -75,7 +75,7 @@ class BrokerRelay:
         self.transport = Transport(self.url, namespace=self.namespace)
         self.relay = Relay(self.transport)
 
-    def send(self, rows: list[OutboxRow]) -> None:
+    def send(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
         """Publish the rows; what is not published stays pending for the sweeper."""
         try:
             if self.relay is None:

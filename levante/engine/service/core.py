@@ -125,7 +125,7 @@ class EngineService:
                  on_outbox: Callable[[list[tuple[int, str, dict[str, Any]]]], None] | None = None,
                  on_schedule: Callable[[], None] | None = None,
                  before_commit: Callable[[Session], None] | None = None,
-                 on_cancelled: Callable[[list[str]], None] | None = None) -> None:
+                 on_cancelled: Callable[[list[str]], Any] | None = None) -> None:
         self.session_factory = session_factory
         #: Sessions for decisions made off the lock (SQLite: DEFERRED, beside the writer).
         self.read_factory = read_factory or make_session_factory(session_factory.kw["bind"], read_only=True)

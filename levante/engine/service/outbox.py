@@ -21,7 +21,7 @@ import queue
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -129,7 +129,7 @@ class Sweeper:
         cutoff = utcnow() - timedelta(seconds=older_than) if older_than else None
         with transaction(self.read_factory) as session:
             rows = repo.pending(session, 10_000, older_than=cutoff)
-            found = [(r.id, r.topic, resent(r.payload)) for r in rows]
+            found = [(r.id, r.topic, resent(cast(dict[str, Any], r.payload))) for r in rows]
         if found:
             LOG.info("outbox: re-sending %d unsent message(s)", len(found))
             self.send(found)

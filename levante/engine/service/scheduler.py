@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any, cast
 
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, transaction
@@ -69,10 +70,10 @@ class Scheduler:
             calls = repo.claim_due(session, utcnow(), BATCH, self.worker_id, reclaim_after=RECLAIM_AFTER)
         if not calls:
             return 0
-        pairs = []
+        pairs: list[tuple[int, ev.Event | None]] = []
         for call in calls:
             try:
-                pairs.append((call.id, ev.from_dict(call.payload)))
+                pairs.append((call.id, ev.from_dict(cast(dict[str, Any], call.payload))))
             except (ValueError, TypeError):
                 LOG.error("scheduler: dropping malformed delayed call %s: %r", call.id, call.payload)
                 pairs.append((call.id, None))

@@ -101,7 +101,7 @@ class Deployment:
         logf = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process's life
         if name == "api":
             cmd = [sys.executable, "-m", "gunicorn", "-w", str(self.api_workers), "--threads", "4",
-                   "--graceful-timeout", "5", "-b", f"127.0.0.1:{self.port}", "levante.api.app:create_app()"]
+                   "--graceful-timeout", "5", "-b", f"127.0.0.1:{self.port}", "levante.wsgi:application"]
             env = {**self.env, "LEVANTE_ROLE": "api"}
         else:
             role = name.split("-")[0]

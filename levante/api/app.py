@@ -1,19 +1,17 @@
 """The falcon application: ``create_app()`` is the only place where the API is wired.
 
-gunicorn runs ``'levante.api.app:create_app()'``: without arguments the configuration comes from the
-``LEVANTE_*`` variables and the app starts its own :class:`~levante.node.Node` (the engine, the
-scheduler and an in-process executor) in each worker process. ``levante server`` passes the node it
-runs, and tests pass one on a temporary database.
+It builds no engine: it is given the running :class:`~levante.node.Node` whose parts the API
+drives. gunicorn runs ``levante.wsgi:application`` (:mod:`levante.wsgi` composes a node from the
+``LEVANTE_*`` variables in each worker process); ``levante server`` passes the node it runs, and
+tests pass one on a temporary database.
 """
 
 from __future__ import annotations
 
-import atexit
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 
-from levante import config as config_mod
 from levante.api import errors
 from levante.api.auth import Guard
 from levante.api.context import ApiContext
@@ -36,7 +34,9 @@ from levante.api.resources import (
     workflows,
 )
 from levante.config import Config
-from levante.node import Node
+
+if TYPE_CHECKING:
+    from levante.node import Node
 
 
 class BodyLimit:
@@ -115,18 +115,13 @@ def _routes(ctx: ApiContext, guard: Guard | None = None) -> list[tuple[str, Any]
     ]
 
 
-def create_app(config: Config | None = None, node: Node | None = None) -> falcon.App:
+def create_app(config: Config, node: "Node") -> falcon.App:
     """The WSGI application of Mistral's v2 API.
 
     Args:
-        config: settings (default: from the ``LEVANTE_*`` environment variables).
-        node: the running node whose engine the API drives (default: a new one, started here and
-            stopped when the process exits).
+        config: settings.
+        node: the running node whose engine the API drives.
     """
-    config = config or config_mod.load()
-    if node is None:
-        node = Node(config).start()
-        atexit.register(node.stop)
     ctx = ApiContext(config, node)
     guard = Guard(ctx)
     app = falcon.App(middleware=[BodyLimit(config.max_body_bytes), NoNul(), guard])

@@ -12,7 +12,7 @@ each would need its own engine; the embedded mode (role ``all``) keeps the engin
 executor threads in the one process that serves the API, so a request and the engine share the
 in-process queue and SQLite's single writer. A threaded ``wsgiref`` server is enough for that, with
 a deep listen backlog, a read timeout and chunked bodies decoded (:mod:`levante.cli.httpserver`).
-For production, run gunicorn with ``'levante.api.app:create_app()'`` and the engine and executor
+For production, run gunicorn with ``'levante.wsgi:application'`` and the engine and executor
 roles as separate processes.
 """
 

@@ -6,6 +6,7 @@ The service turns them into outbox rows (RunAction), delayed calls (Schedule), n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -42,6 +43,17 @@ class RunAction(Command):
     timeout: float | None = None
     #: with-items index, retry number and the like, for the action context.
     info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RunAction":
+        """The command :meth:`to_dict` gave (an outbox row's payload, a broker message's).
+
+        Raises:
+            TypeError: ``data`` is not a RunAction's (another kind, a missing or unknown field).
+        """
+        if data.get("kind", cls.kind) != cls.kind:
+            raise TypeError(f'kind is "{data.get("kind")}"')
+        return cls(**{k: v for k, v in data.items() if k != "kind"})
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ for an asynchronous action that is now waiting for its callback.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from levante.engine.events import ActionCompleted
 from levante.engine.limits import DEFAULT_RESULT_SIZE, MAX_RESULT_DEPTH, json_size, nests_deeper, result_too_large
 from levante.exceptions import ActionError
 from levante.executor.cancellations import Cancellations
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,15 @@ class ActionRunner:
         if result.error is not None:
             return self._sized(command, "ERROR", result.error)
         return self._sized(command, "SUCCESS", result.data)
+
+    def run_safely(self, request: ActionRequest) -> ActionCompleted | None:
+        """:meth:`run`, with an executor bug turned into an ERROR result: whatever happens, the
+        action ends (every kind of executor runs requests through this)."""
+        try:
+            return self.run(request)
+        except Exception as exc:  # noqa: BLE001 - an executor bug must still end the action
+            LOG.exception("executor: %s failed", request.command.action_name)
+            return self._event(request.command, "ERROR", f"Executor failure: {exc}")
 
     def _sized(self, command: RunAction, state: str, result: Any) -> ActionCompleted:
         """The event, or an error naming the limit when the result is too large (or too deeply

@@ -19,7 +19,6 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from levante.engine.commands import RunAction
-from levante.engine.events import ActionCompleted, Event
 from levante.executor.runner import ActionRequest, ActionRunner
 from levante.messaging import envelope as env
 from levante.messaging.cancel import CancelListener
@@ -100,9 +99,7 @@ class ExecutorWorker(Consumer):
             return
         payload = delivery.payload
         try:
-            if payload.get("kind", RunAction.kind) != RunAction.kind:
-                raise TypeError(f'kind is "{payload.get("kind")}"')
-            command = RunAction(**{k: v for k, v in payload.items() if k != "kind"})
+            command = RunAction.from_dict(payload)
         except TypeError as exc:
             self.drop(delivery, f"not a RunAction ({exc})")
             return
@@ -117,7 +114,7 @@ class ExecutorWorker(Consumer):
     def _execute(self, delivery: Delivery, command: RunAction) -> None:
         ok = False
         try:
-            event = self._run(command, delivery.redelivered)
+            event = self.runner.run_safely(ActionRequest(command, delivery.redelivered))
             if event is not None:
                 self.transport.publish(ENGINE_TOPIC, env.encode(env.EVENT, event.to_dict()))
             self._remember(command.action_execution_id)
@@ -139,11 +136,3 @@ class ExecutorWorker(Consumer):
     def _was_reported(self, action_execution_id: str) -> bool:
         with self._reported_lock:
             return action_execution_id in self._reported
-
-    def _run(self, command: RunAction, redelivered: bool) -> Event | None:
-        try:
-            return self.runner.run(ActionRequest(command, redelivered))
-        except Exception as exc:  # noqa: BLE001 - an executor bug must still end the action
-            LOG.exception("%s: %s failed", self.name, command.action_name)
-            return ActionCompleted(command.execution_id or "", command.action_execution_id, "ERROR",
-                                   f"Executor failure: {exc}")

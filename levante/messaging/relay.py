@@ -9,15 +9,15 @@ redelivered or repeated request is either safe to re-run or fails cleanly).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from levante.exceptions import TransportError
 from levante.messaging import envelope as env
-from levante.messaging.topology import EXECUTOR_TOPIC
+from levante.messaging.topics import is_executor_topic
 from levante.messaging.transport import Transport
 
-__all__ = ["OutboxRow", "Relay"]
+__all__ = ["BrokerRelay", "OutboxRow", "Relay"]
 
 LOG = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Relay:
         rows = list(rows)
         for position, (row_id, topic, payload) in enumerate(rows):
             try:
-                if topic != EXECUTOR_TOPIC and not topic.startswith(EXECUTOR_TOPIC + "."):
+                if not is_executor_topic(topic):
                     raise ValueError(f'outbox topic "{topic}" is not an executor topic')
                 self.transport.publish(topic, env.encode(env.RUN_ACTION, payload))
             except ValueError as exc:
@@ -57,3 +57,44 @@ class Relay:
                 break
             sent.append(row_id)
         return sent
+
+
+class BrokerRelay:
+    """What an engine (or API) process publishes after its commits: outbox rows, through a
+    :class:`Relay` (the service's ``on_outbox`` listener; the ids published go to ``on_sent``), and
+    cancel broadcasts (its ``on_cancelled`` listener). The connection is made by :meth:`open`."""
+
+    def __init__(self, url: str, namespace: str, on_sent: Callable[[list[int]], None]) -> None:
+        self.url = url
+        self.namespace = namespace
+        self.on_sent = on_sent
+        self.transport: Transport | None = None
+        self.relay: Relay | None = None
+
+    def open(self) -> None:
+        self.transport = Transport(self.url, namespace=self.namespace)
+        self.relay = Relay(self.transport)
+
+    def send(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Publish the rows; what is not published stays pending for the sweeper."""
+        try:
+            if self.relay is None:
+                raise TransportError("the relay is not open yet")
+            sent = self.relay.send(rows)
+        except Exception:  # noqa: BLE001 - unsent rows stay pending; the sweeper sends them later
+            LOG.exception("outbox: publishing %d row(s) failed; the sweeper will retry", len(rows))
+            return
+        self.on_sent(sent)
+
+    def broadcast_cancel(self, action_execution_ids: list[str]) -> None:
+        """Tell every listening executor to skip or stop these action executions."""
+        if self.transport is None:
+            return
+        try:
+            self.transport.broadcast_cancel(action_execution_ids)
+        except Exception:  # noqa: BLE001 - the actions are CANCELLED anyway; their results will be refused
+            LOG.exception("could not broadcast the cancel of %d action(s)", len(action_execution_ids))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

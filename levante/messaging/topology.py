@@ -29,6 +29,8 @@ import uuid
 
 from kombu import Exchange, Queue
 
+from levante.messaging.topics import DEAD_TOPIC, ENGINE_TOPIC, EXECUTOR_TOPIC, check_target, executor_topic  # noqa: F401 - re-exported
+
 __all__ = [
     "DEAD_TOPIC",
     "DEFAULT_NAMESPACE",
@@ -41,32 +43,10 @@ __all__ = [
 
 #: Namespace of a production installation.
 DEFAULT_NAMESPACE = "levante"
-#: Routing key of engine events.
-ENGINE_TOPIC = "engine"
-#: Routing key of RunAction messages for the default executor group.
-EXECUTOR_TOPIC = "executor"
-#: Routing key of messages the work queues dead-letter.
-DEAD_TOPIC = "dead"
 #: AMQP delivery mode of every message: written to disk by the broker.
 PERSISTENT = 2
 
-#: Longest target name (queue names are limited to 255 bytes; leave room for the namespace).
-_MAX_TARGET = 200
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
-
-
-def executor_topic(target: str | None = None) -> str:
-    """The routing key of an executor group: ``executor`` or ``executor.<target>``."""
-    if target is None:
-        return EXECUTOR_TOPIC
-    _check_target(target)
-    return f"{EXECUTOR_TOPIC}.{target}"
-
-
-def _check_target(target: str) -> None:
-    if not isinstance(target, str) or not target.strip() or len(target.encode()) > _MAX_TARGET:
-        raise ValueError(f'Invalid executor target "{target}": '
-                         f"a non-blank name of at most {_MAX_TARGET} bytes.")
 
 
 class Topology:
@@ -146,6 +126,6 @@ class Topology:
         if topic in (ENGINE_TOPIC, EXECUTOR_TOPIC, DEAD_TOPIC):
             return
         if isinstance(topic, str) and topic.startswith(EXECUTOR_TOPIC + "."):
-            _check_target(topic[len(EXECUTOR_TOPIC) + 1:])
+            check_target(topic[len(EXECUTOR_TOPIC) + 1:])
             return
         raise ValueError(f'Unknown topic "{topic}": expected "engine", "executor" or "executor.<target>".')

@@ -119,7 +119,7 @@ def test_a_resent_action_that_is_not_safe_rerun_fails_instead_of_running_twice(t
 
 def test_the_scheduler_survives_database_errors(tmp_path: Path) -> None:
     node = _node(tmp_path)
-    real = node._next_wait
+    real = node.scheduler.next_wait
     failures = []
 
     def flaky() -> float:
@@ -128,7 +128,7 @@ def test_the_scheduler_survives_database_errors(tmp_path: Path) -> None:
             raise OSError("database restarting")
         return real()
 
-    node._next_wait = flaky  # type: ignore[method-assign]
+    node.scheduler.next_wait = flaky  # type: ignore[method-assign]
     with node:
         with transaction(node.session_factory) as session:
             store(session, "workflows", WAIT)
@@ -170,7 +170,7 @@ def test_sent_outbox_rows_are_purged_and_unsent_ones_kept(tmp_path: Path) -> Non
     from levante.db.models import OutboxMessage
 
     node = _node(tmp_path)
-    node.outbox_keep, node.purge_interval = 0.0, 0.1
+    node.purger.keep, node.purger.interval = 0.0, 0.1
     with node:
         with transaction(node.session_factory) as session:
             store(session, "workflows", ASYNC)

@@ -14,7 +14,6 @@ path goes off the lock: what they check is that nothing is lost or applied twice
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from levante.db.session import transaction
 from levante.engine import events as ev
 from levante.engine.service import core
 from levante.engine.service.definitions import store
+from levante.engine.service.outbox import SentMarks
 from levante.node import Node
 from levante.workflows import expressions
 
@@ -353,18 +353,18 @@ def test_outbox_marks_taken_by_a_transaction_that_rolls_back_are_kept(sqlite_nod
     stay unsent and are sent again, flagged as redelivered."""
     node = sqlite_node(_tag())
     node.stop()  # no loop takes the marks meanwhile
-    node._sent = queue.Queue()  # without the stop marker stop() left in it
-    node._sent.put(41)
-    node._sent.put(42)
+    marks = SentMarks(node.session_factory)  # the node's, without the stop marker stop() left in it
+    marks.add(41)
+    marks.add(42)
     with pytest.raises(RuntimeError), transaction(node.session_factory) as session:
-        node._mark_sent_in(session)
-        assert node._take_sent() == []  # taken by this transaction
+        marks.mark_in(session)
+        assert marks.take() == []  # taken by this transaction
         raise RuntimeError("the batch rolls back")
-    assert sorted(node._take_sent()) == [41, 42]
-    node._sent.put(43)
+    assert sorted(marks.take()) == [41, 42]
+    marks.add(43)
     with transaction(node.session_factory) as session:
-        node._mark_sent_in(session)
-    assert node._take_sent() == []  # committed: marked for good
+        marks.mark_in(session)
+    assert marks.take() == []  # committed: marked for good
 
 
 def test_a_change_during_an_off_lock_decision_makes_it_again(sqlite_node, monkeypatch) -> None:

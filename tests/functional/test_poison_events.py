@@ -83,8 +83,8 @@ def test_a_poison_result_fails_its_task_which_follows_on_error(tmp_path: Path) -
         other = node.service.start_execution("wait")
         other_action = _waiting_action(node, other.id)
         # Both results come in one batch: the good one is applied, the poison one fails its task.
-        node.inbox.put((ev.ActionCompleted(ex.id, action_id, "SUCCESS", "poison"), None))
-        node.inbox.put((ev.ActionCompleted(other.id, other_action, "SUCCESS", "fine"), None))
+        node.inbox.put(ev.ActionCompleted(ex.id, action_id, "SUCCESS", "poison"))
+        node.inbox.put(ev.ActionCompleted(other.id, other_action, "SUCCESS", "fine"))
         done = node.service.wait(ex.id, 10)
         fine = node.service.wait(other.id, 10)
         with transaction(node.read_factory) as session:
@@ -122,7 +122,7 @@ def test_an_execution_whose_events_cannot_be_applied_at_all_ends_in_error_and_te
         [child] = children
         action_id = _waiting_action(node, child.id)
         broken.add(child.id)
-        node.inbox.put((ev.ActionCompleted(child.id, action_id, "SUCCESS", "x"), None))
+        node.inbox.put(ev.ActionCompleted(child.id, action_id, "SUCCESS", "x"))
         ended_child = node.service.wait(child.id, 10)
         ended_parent = node.service.wait(parent.id, 10)
         with transaction(node.read_factory) as session:
@@ -148,7 +148,7 @@ def test_a_result_that_meets_a_locked_database_is_applied_once_the_lock_is_relea
         action_id = _waiting_action(node, ex.id)
         holder = sqlite3.connect(tmp_path / "levante.db", isolation_level=None, check_same_thread=False)
         holder.execute("BEGIN IMMEDIATE")
-        node.inbox.put((ev.ActionCompleted(ex.id, action_id, "SUCCESS", "late"), None))
+        node.inbox.put(ev.ActionCompleted(ex.id, action_id, "SUCCESS", "late"))
         release = threading.Timer(2.0, holder.execute, args=("COMMIT",))
         release.start()
         try:

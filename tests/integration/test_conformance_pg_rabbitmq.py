@@ -175,7 +175,7 @@ def test_gunicorn_with_two_workers(deployment: Deployment) -> None:
     env = {**deployment.env, "LEVANTE_ROLE": "api", "LEVANTE_PUBLIC_URL": base}
     gunicorn = deployment.spawn("gunicorn", [
         sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--graceful-timeout", "10",
-        "levante.api.app:create_app()"], env=env)
+        "levante.wsgi:application"], env=env)
     deadline = time.monotonic() + 60
     while not _healthy(base):
         assert gunicorn.poll() is None, f"gunicorn exited with {gunicorn.returncode}:\n{deployment.logs()}"

@@ -43,6 +43,7 @@ from levante.exceptions import (
     LevanteError,
     NotFoundError,
 )
+from levante.messaging.topics import executor_topic
 from levante.states import State
 from levante.workflows.expressions.limits import SliceExpired
 from levante.workflows.expressions.limits import step as expression_step
@@ -129,7 +130,11 @@ class EngineService:
 
     def __init__(self, session_factory: SessionFactory, catalog: DbCatalog,
                  clock: Callable[[], Any] = utcnow, limits: EngineLimits | None = None,
-                 read_factory: SessionFactory | None = None) -> None:
+                 read_factory: SessionFactory | None = None, *,
+                 on_outbox: Callable[[list[tuple[int, str, dict[str, Any]]]], None] | None = None,
+                 on_schedule: Callable[[], None] | None = None,
+                 before_commit: Callable[[Session], None] | None = None,
+                 on_cancelled: Callable[[list[str]], Any] | None = None) -> None:
         self.session_factory = session_factory
         #: Sessions for decisions made off the lock (SQLite: DEFERRED, beside the writer).
         self.read_factory = read_factory or make_session_factory(session_factory.kw["bind"], read_only=True)
@@ -142,16 +147,16 @@ class EngineService:
         self.lock_slice = LOCKED_EXPRESSION_SECONDS
         #: Sub-workflows waiting to start in this thread's transaction (see :meth:`_start_child`).
         self._children = threading.local()
-        #: Called after commit with the new outbox rows: [(id, topic, payload)].
-        self.on_outbox: Callable[[list[tuple[int, str, dict[str, Any]]]], None] | None = None
-        #: Called after commit when delayed calls were added.
-        self.on_schedule: Callable[[], None] | None = None
-        #: Called with the session at the end of each engine transaction (the node marks outbox
-        #: rows sent there).
-        self.before_commit: Callable[[Session], None] | None = None
+        #: Called after commit with the new outbox rows: [(id, topic, payload)] (the relay).
+        self.on_outbox = on_outbox
+        #: Called after commit when delayed calls were added (wakes the scheduler).
+        self.on_schedule = on_schedule
+        #: Called with the session at the end of each engine transaction (the outbox's sent
+        #: marks are written there).
+        self.before_commit = before_commit
         #: Called after commit with the ids of action executions a cancel ended: executors skip
         #: their queued requests and tell running ones to stop.
-        self.on_cancelled: Callable[[list[str]], None] | None = None
+        self.on_cancelled = on_cancelled
         self._waiters: dict[str, list[threading.Event]] = defaultdict(list)
         self._waiters_lock = threading.Lock()
         #: What is done with events that can never be applied.
@@ -549,7 +554,7 @@ class EngineService:
         if state.history:
             repo.append_events(session, state.execution.id, state.history)
         if runs:
-            messages = [(f"executor.{c.target}" if c.target else "executor", c.to_dict()) for c in runs]
+            messages = [(executor_topic(c.target, check=False), c.to_dict()) for c in runs]
             ids = repo.enqueue_many(session, messages)
             outcome.outbox.extend((i, topic, payload) for i, (topic, payload) in zip(ids, messages, strict=True))
         for command in commands:
@@ -812,7 +817,7 @@ class EngineService:
                                     runtime_context={"index": 0})
         run = RunAction(action_execution_id=action_ex.id, action_name=system.name, input=action_input,
                         target=target or None)
-        topic = f"executor.{target}" if target else "executor"
+        topic = executor_topic(target, check=False)
         with transaction(self.session_factory) as session:
             runs, hashes = _with_callback_tokens([run], [action_ex])
             repo.insert_action_executions(session, [action_ex], token_hashes=hashes)

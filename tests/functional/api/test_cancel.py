@@ -237,7 +237,7 @@ def test_queued_requests_are_not_run_and_a_running_sleep_is_told_to_stop(api, na
     ids = {a["id"] for a in _actions(api, ex["id"])}
     api.put(f"/v2/executions/{ex['id']}", {"state": "CANCELLED"})
     # The sleeps (60 s each) end at once, and the queued ones never start.
-    api.wait_for(lambda: not (set(runner.cancellations.running()) & ids) and api.node.pool._work_queue.empty(),
+    api.wait_for(lambda: not (set(runner.cancellations.running()) & ids) and api.node.executor.pool._work_queue.empty(),
                  timeout=20)
     assert not set(runner.cancellations.running()) & ids
     assert {a["state"] for a in _actions(api, ex["id"])} == {"CANCELLED"}

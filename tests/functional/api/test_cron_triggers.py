@@ -158,7 +158,7 @@ def test_one_shot_trigger_due_while_the_database_is_locked_still_fires(tmp_path,
     monkeypatch.setattr(db_session, "SQLITE_BUSY_TIMEOUT_S", 0.3)
     db = tmp_path / "levante.db"
     node = Node(config_mod.load(env={}, db_url=f"sqlite:///{db}", executor_threads=2))
-    node.cron_interval = 3600.0  # the test makes the passes itself
+    node.cron_loop.interval = 3600.0  # the test makes the passes itself
     with node:
         api = Api(falcon.testing.TestClient(create_app(node.config, node)), node)
         name = f"wf_{uuid.uuid4().hex[:10]}"
@@ -273,7 +273,7 @@ def own(tmp_path):
     from tests.functional.api.helpers import Api
 
     node = Node(config_mod.load(env={}, db_url=f"sqlite:///{tmp_path / 'levante.db'}", executor_threads=2))
-    node.cron_interval = 3600.0
+    node.cron_loop.interval = 3600.0
     with node:
         yield Api(falcon.testing.TestClient(create_app(node.config, node)), node)
 

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 def node(pg_url: str) -> Iterator[Node]:
     config = config_mod.load(env={}, db_url=pg_url, executor_threads=4)
     running = Node(config)
-    running.cron_interval = 3600.0
+    running.cron_loop.interval = 3600.0
     with running:
         yield running
 

@@ -93,7 +93,7 @@ class ActionInfo:
 def _init_params(cls: type) -> list[inspect.Parameter]:
     """Parameters of ``cls.__init__`` without ``self``."""
     try:
-        params = list(inspect.signature(cls.__init__).parameters.values())
+        params = list(inspect.signature(cls.__init__).parameters.values())  # type: ignore[misc]
     except (TypeError, ValueError):  # no readable signature: accept anything
         return [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -103,7 +103,8 @@ def _init_params(cls: type) -> list[inspect.Parameter]:
 def _class_is_sync(cls: type) -> bool:
     """Ask ``is_sync()`` of an instance built without ``__init__`` (it should not need input)."""
     try:
-        return bool(cls.is_sync(cls.__new__(cls)))
+        factory: Any = cls
+        return bool(factory.is_sync(factory.__new__(factory)))
     except Exception:  # noqa: BLE001 - an is_sync() that needs input: assume the default
         LOG.debug("is_sync() of %s needs an initialised instance; assuming sync", cls, exc_info=True)
         return True
@@ -118,7 +119,8 @@ def describe(name: str, cls: type[Action]) -> ActionInfo:
     if not isinstance(cls, type) or not callable(getattr(cls, "run", None)):
         raise ActionError(f'Action "{name}" is not an action class: {cls!r}')
     required: list[str] = []
-    optional: list[str] | None = []
+    named: list[str] = []
+    optional: list[str] | None = named
     for param in _init_params(cls):
         if param.kind is param.VAR_KEYWORD:
             optional = None
@@ -128,7 +130,7 @@ def describe(name: str, cls: type[Action]) -> ActionInfo:
         if param.default is param.empty:
             required.append(param.name)
         else:
-            optional.append(param.name)
+            named.append(param.name)
     doc = cls.__dict__.get("__doc__") or ""
     lines = inspect.cleandoc(doc).splitlines()
     return ActionInfo(

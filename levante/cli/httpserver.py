@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import socketserver
-from typing import Any
+from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from levante.exceptions import InputError
@@ -102,7 +102,7 @@ class RequestHandler(WSGIRequestHandler):
 
     #: Socket timeout in seconds (``StreamRequestHandler`` applies it); the server sets it from
     #: the configuration.
-    timeout: float | None = 30.0
+    timeout: float | None = 30.0  # type: ignore[misc]  # a class default, as the base class declares it
 
     def handle(self) -> None:
         try:
@@ -130,7 +130,7 @@ class RequestHandler(WSGIRequestHandler):
             stdin = ChunkedInput(self.rfile)
             environ.pop("CONTENT_LENGTH", None)
             environ["wsgi.input_terminated"] = True
-        handler = ServerHandler(stdin, self.wfile, self.get_stderr(), environ, multithread=False)
+        handler = ServerHandler(stdin, cast(IO[bytes], self.wfile), self.get_stderr(), environ, multithread=False)
         handler.request_handler = self  # type: ignore[attr-defined] # as wsgiref does, for logging
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
 

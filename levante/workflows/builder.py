@@ -30,7 +30,7 @@ from levante.workflows.specs import (
     WorkflowSpec,
     freeze,
 )
-from levante.workflows.yamlsource import Path, SourceMap
+from levante.workflows.yamlsource import Path, SourceMap, typed
 
 _WITH_ITEMS = re.compile(r"^\s*([A-Za-z_]\w*)\s+in\s+(\S.*?)\s*$", re.DOTALL)
 _EVENTS = ("on-success", "on-error", "on-complete", "on-skip")
@@ -91,8 +91,8 @@ class Builder:
         """Build one workflow (``name`` is the full name, ``wb.wf`` inside a workbook)."""
         self.result.workflow_paths[name] = path
         wf_type = raw.get("type", "direct") if raw.get("type") in ("direct", "reverse") else "direct"
-        defaults = raw.get("task-defaults") if isinstance(raw.get("task-defaults"), dict) else {}
-        tasks_raw = raw.get("tasks") if isinstance(raw.get("tasks"), dict) else {}
+        defaults: dict[str, Any] = typed(raw, "task-defaults", dict, {})
+        tasks_raw: dict[str, Any] = typed(raw, "tasks", dict, {})
         # A task named like an engine command (fail, succeed, pause, noop) is used instead of it.
         self.task_names = set(tasks_raw)
         tasks = {
@@ -218,7 +218,7 @@ class Builder:
             items = _entries(raw.get("next"), path + ("next",))
         else:
             items = _entries(raw, path)
-        transitions = []
+        transitions: list[TransitionSpec] = []
         for item, ipath in items:
             transition = self.transition(item, ipath)
             if transition is not None:
@@ -314,9 +314,9 @@ class Builder:
     def action(self, name: str, raw: dict[str, Any], path: Path, definition: str,
                workbook: str | None) -> ActionSpec:
         """Build one ad-hoc action; inline parameters of ``base`` go under ``base-input``."""
-        base = raw.get("base") if isinstance(raw.get("base"), str) else "std.noop"
+        base = typed(raw, "base", str, "std.noop")
         call = self.inline(base, path + ("base",)) or inline.InlineCall(base, {})
-        base_input = raw.get("base-input") if isinstance(raw.get("base-input"), dict) else {}
+        base_input: dict[str, Any] = typed(raw, "base-input", dict, {})
         return ActionSpec(
             name=name,
             base=call.name,

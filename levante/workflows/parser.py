@@ -103,7 +103,7 @@ def parse_workflow(text: str, name: str | None = None) -> WorkflowSpec:
     document = parse(text)
     if name is None and len(document.workflows) == 1:
         return next(iter(document.workflows.values()))
-    if name in document.workflows:
+    if name is not None and name in document.workflows:
         return document.workflows[name]
     names = ", ".join(document.workflows) or "none"
     wanted = f'no workflow "{name}"' if name else "several workflows; say which one"
@@ -131,9 +131,10 @@ def _build(kind: str, loaded: yamlsource.LoadedYAML, result: BuildResult) -> Doc
     if kind == "workbook":
         if workbook is not None:
             checker.name(("name",), "workbook", workbook)
-        wf_raw = data.get("workflows") if isinstance(data.get("workflows"), dict) else {}
-        act_raw = data.get("actions") if isinstance(data.get("actions"), dict) else {}
-        wf_base, act_base = ("workflows",), ("actions",)
+        wf_raw: dict[str, Any] = yamlsource.typed(data, "workflows", dict, {})
+        act_raw: dict[str, Any] = yamlsource.typed(data, "actions", dict, {})
+        wf_base: tuple[str, ...] = ("workflows",)
+        act_base: tuple[str, ...] = ("actions",)
     elif kind == "workflows":
         wf_raw, act_raw, wf_base, act_base = _entries(data), {}, (), ()
     else:
@@ -151,7 +152,7 @@ def _build(kind: str, loaded: yamlsource.LoadedYAML, result: BuildResult) -> Doc
             checker.workflow(spec, raw)
             workflows[spec.name] = spec
     actions: dict[str, ActionSpec] = {}
-    action_paths = {}
+    action_paths: dict[str, yamlsource.Path] = {}
     for local, raw in act_raw.items():
         if isinstance(raw, dict):
             path = act_base + (local,)
@@ -168,8 +169,8 @@ def _build(kind: str, loaded: yamlsource.LoadedYAML, result: BuildResult) -> Doc
         workflows=FrozenDict(workflows),
         actions=FrozenDict(actions),
         name=workbook,
-        description=data.get("description") if isinstance(data.get("description"), str) else "",
-        tags=tuple(t for t in data.get("tags", []) if isinstance(t, str)) if isinstance(data.get("tags"), list) else (),
+        description=yamlsource.typed(data, "description", str, ""),
+        tags=tuple(t for t in yamlsource.typed(data, "tags", list, []) if isinstance(t, str)),
         definition=loaded.text,
     )
 

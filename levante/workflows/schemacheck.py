@@ -93,11 +93,12 @@ def value_errors(schema: dict[str, Any], value: Any) -> list[str]:
 
 def _convert(error: SchemaError, source: SourceMap) -> Iterable[SpecError]:
     path: Path = tuple(error.absolute_path)
-    keyword = error.validator
-    value = error.instance
-    rule = error.validator_value
+    keyword = str(error.validator)
+    value: Any = error.instance
+    rule: Any = error.validator_value
+    schema: Any = error.schema  # the stubs allow a bool or "unset"; a failed keyword has a mapping
     if keyword == "additionalProperties" and rule is False:
-        known = list(error.schema.get("properties", {}))
+        known = list(schema.get("properties", {}))
         for key in sorted(set(value) - set(known)):
             hint = difflib.get_close_matches(key, known, n=1)
             more = f' (did you mean "{hint[0]}"?)' if hint else ""
@@ -111,11 +112,12 @@ def _convert(error: SchemaError, source: SourceMap) -> Iterable[SpecError]:
     if keyword == "anyOf":
         yield from _any_of(error, source, path)
         return
-    yield source.error(path, _message(keyword, value, rule, error.schema), "syntax")
+    yield source.error(path, _message(keyword, value, rule, schema), "syntax")
 
 
 def _any_of(error: SchemaError, source: SourceMap, path: Path) -> Iterable[SpecError]:
-    branches = error.validator_value
+    branches: Any = error.validator_value
+    schema: Any = error.schema
     candidates = [i for i, b in enumerate(branches) if _matches_type(error.instance, b)]
     if len(candidates) == 1:
         sub = [e for e in error.context or () if e.relative_schema_path[0] == candidates[0]]
@@ -123,7 +125,7 @@ def _any_of(error: SchemaError, source: SourceMap, path: Path) -> Iterable[SpecE
             for e in sub:
                 yield from _convert(e, source)
             return
-    text = error.schema.get("x-message", "has the wrong form")
+    text = schema.get("x-message", "has the wrong form")
     yield source.error(path, f"{text}, not {type_name(error.instance)}{_shown(error.instance)}", "syntax")
 
 

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from levante.workflows import expressions
 from levante.workflows.builder import BuildResult
 from levante.workflows.specs import ActionSpec, TaskSpec, WorkflowSpec
-from levante.workflows.yamlsource import Path, SourceMap
+from levante.workflows.yamlsource import Path, SourceMap, typed
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _COMMAND_PARAMS = {"fail": {"msg"}, "succeed": {"msg"}, "pause": {"msg"}, "noop": set()}
@@ -62,7 +62,7 @@ class Checker:
         problem = name_problem("workflow", local)
         if problem:
             self.report(path, problem)
-        tasks_raw = raw.get("tasks") if isinstance(raw.get("tasks"), dict) else {}
+        tasks_raw: dict[str, Any] = typed(raw, "tasks", dict, {})
         for task in wf.tasks.values():
             tpath = path + ("tasks", task.name)
             self._task_names(task, tpath)

@@ -10,7 +10,7 @@ it bounds the size of what anchors and aliases can expand to (a "billion laughs"
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -37,6 +37,16 @@ MAX_TEXT = 16 * 1024 * 1024
 DEPTH_CHECK_FROM = 2000
 _OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+T = TypeVar("T")
+
+
+def typed(raw: Any, key: str, kind: type[T], default: T) -> T:
+    """``raw[key]`` when ``raw`` is a mapping holding a ``kind`` there, else ``default`` (the schema
+    check reports values of the wrong type; the builder carries on with the default)."""
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return value if isinstance(value, kind) else default
 
 
 def format_path(path: Path) -> str:
@@ -217,7 +227,8 @@ def _check_depth(text: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH + 1:  # as the walker counts: the root collection is level 0
                     mark = event.start_mark
-                    raise ParseError(f"document nests deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1)
+                    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+                    raise ParseError(f"document nests deeper than {MAX_DEPTH} levels", line, column)
             elif kind in _CLOSING:
                 depth -= 1
     except yaml.YAMLError as exc:

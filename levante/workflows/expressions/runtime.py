@@ -8,7 +8,7 @@ no global state: each evaluation carries its own :class:`Scope`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 
 @runtime_checkable
@@ -95,7 +95,7 @@ class DataRuntime:
         found = list(self._get_map("__tasks").values())
         if state is None:
             return found
-        return [t for t in found if isinstance(t, Mapping) and t.get("state") == state]
+        return [cast(dict[str, Any], t) for t in found if isinstance(t, Mapping) and t.get("state") == state]
 
     def execution(self) -> dict[str, Any]:
         """``__execution`` (``{}`` when absent)."""

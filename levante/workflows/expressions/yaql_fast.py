@@ -103,9 +103,11 @@ def _compile_binary(node: Any) -> Thunk | None:
     if node.name == "#operator_.":
         if type(right_node) is not nodes.KeywordConstant:
             return None
-        left = _compile(left_node)
+        owner = _compile(left_node)
+        if owner is None:
+            return None
         get = _attribute(right_node.value)
-        return None if left is None else (lambda scope: get(left(scope)))
+        return lambda scope: get(owner(scope))
     left, right = _compile(left_node), _compile(right_node)
     if left is None or right is None:
         return None

@@ -9,7 +9,7 @@
   the transactions its requests make; role ``all`` is the three together.
 
 Each loop lives beside the part it serves: the scheduler in
-:mod:`levante.engine.service.scheduler`, the cron loop in :mod:`levante.engine.service.cron_loop`,
+:mod:`levante.engine.service.scheduler`, the cron loop in :mod:`levante.engine.service.cron`,
 marking rows sent, the sweeper and the purge in :mod:`levante.engine.service.outbox`, the broker
 relay in :mod:`levante.messaging.relay`. Listeners are given to constructors; this module only
 decides which parts a role has and starts and stops them.
@@ -31,8 +31,7 @@ from levante.config import Config
 from levante.db.session import make_session_factory, open_database
 from levante.engine.service import EngineService
 from levante.engine.service.catalog import DbCatalog
-from levante.engine.service.cron import CronFirer
-from levante.engine.service.cron_loop import CronLoop
+from levante.engine.service.cron import CronFirer, CronLoop
 from levante.engine.service.outbox import SWEEP_AGE, Purger, SentMarks, Sweeper
 from levante.engine.service.scheduler import Scheduler
 from levante.executor.embedded import EmbeddedExecutor, EngineInbox

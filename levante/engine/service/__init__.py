@@ -7,7 +7,7 @@
 - :mod:`.tokens`: callback tokens and API keys (made, hashed, checked).
 - :mod:`.catalog`: definitions as the engine sees them (parsed specs, cached by their text).
 - :mod:`.definitions`: storing validated documents.
-- :mod:`.cron`: cron patterns and the firer of due cron triggers.
+- :mod:`.cron`: cron patterns, the firer of due cron triggers and the loop that runs it.
 - :mod:`.services`: what the API calls (:class:`~.services.Services`): :mod:`.reads`, :mod:`.operations`,
   :mod:`.library`, :mod:`.resources`, :class:`.tokens.Credentials`, :mod:`.trees`.
 """

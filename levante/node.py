@@ -38,7 +38,7 @@ from levante.executor.embedded import EmbeddedExecutor, EngineInbox
 from levante.executor.runner import ActionRunner
 from levante.executor.worker import ExecutorWorker
 from levante.messaging.engine_consumer import EngineConsumer
-from levante.messaging.relay import BrokerRelay
+from levante.messaging.relay import BrokerOutbox
 from levante.messaging.transport import check_broker
 from levante.workflows import expressions
 
@@ -65,7 +65,7 @@ class Node:
         self.consumers: list[Any] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.relay: BrokerRelay | None = None
+        self.relay: BrokerOutbox | None = None
         self.executor: EmbeddedExecutor | None = None
         if config.role == "executor":
             return  # an executor needs no database
@@ -85,7 +85,7 @@ class Node:
             self.executor = EmbeddedExecutor(self.runner, config.executor_threads, results, self.marks.add)
             send, cancelled = self.executor.send, self.runner.cancellations.cancel
         else:
-            self.relay = BrokerRelay(config.transport_url, config.namespace, self.marks.add_all)
+            self.relay = BrokerOutbox(config.transport_url, config.namespace, self.marks.add_all)
             send, cancelled = self.relay.send, self.relay.broadcast_cancel
         self.service = EngineService(self.session_factory, self.catalog, limits=config.engine_limits(),
                                      on_outbox=send, on_schedule=wakeup.set, before_commit=self.marks.mark_in,

@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from levante.db.nulsafe import NulSafeString, NulSafeText
-from levante.engine.model import new_id, utcnow
+from levante.engine.records import new_id, utcnow
 
 #: Constraint and index names, so that every backend and the migration agree on them.
 NAMING_CONVENTION = {
@@ -185,7 +185,7 @@ class DefinitionSnapshot(Base):
 
 
 class WorkflowExecutionRow(Base):
-    """One run of a workflow (fields of :class:`levante.engine.model.WorkflowExecution`)."""
+    """One run of a workflow (fields of :class:`levante.engine.records.WorkflowExecution`)."""
 
     __tablename__ = "workflow_executions"
     __table_args__ = (
@@ -227,7 +227,7 @@ class WorkflowExecutionRow(Base):
 
 
 class TaskExecutionRow(Base):
-    """One run of a task (fields of :class:`levante.engine.model.TaskExecution`)."""
+    """One run of a task (fields of :class:`levante.engine.records.TaskExecution`)."""
 
     __tablename__ = "task_executions"
     __table_args__ = (Index(None, "workflow_execution_id", "name"),)
@@ -259,7 +259,7 @@ class TaskExecutionRow(Base):
 
 
 class ActionExecutionRow(Base):
-    """One run of an action (fields of :class:`levante.engine.model.ActionExecution`, plus the
+    """One run of an action (fields of :class:`levante.engine.records.ActionExecution`, plus the
     asynchronous-callback bookkeeping)."""
 
     __tablename__ = "action_executions"

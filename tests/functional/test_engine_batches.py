@@ -14,7 +14,7 @@ from levante.config import load
 from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine import events as ev
-from levante.engine.machine import Conductor
+from levante.engine.conductor import Conductor
 from levante.engine.service import applying
 from levante.engine.service.definitions import store
 from levante.node import Node

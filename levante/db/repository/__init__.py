@@ -1,7 +1,7 @@
 """Repository functions: every read and write of the database, each taking a ``Session``.
 
 There is no global session: callers open one (``levante.db.session.transaction``) and pass it.
-Executions come and go as the engine's dataclasses (:mod:`levante.engine.model`); definitions and
+Executions come and go as the engine's dataclasses (:mod:`levante.engine.records`); definitions and
 other resources as ORM rows (:mod:`levante.db.models`).
 """
 

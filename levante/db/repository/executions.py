@@ -22,7 +22,7 @@ from levante.db.repository.records import (
     record_from_mapping,
 )
 from levante.db.session import ensure_write_lock, is_sqlite
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, utcnow
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, utcnow
 from levante.exceptions import NotFoundError
 from levante.states import COMPLETED, TASK_COMPLETED, State
 

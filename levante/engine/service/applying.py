@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from levante.db import repository as repo
 from levante.db.session import is_transient, transaction
 from levante.engine import events as ev
-from levante.engine.model import ActionExecution, WorkflowExecution
+from levante.engine.loaded import ExecutionState
+from levante.engine.records import ActionExecution, WorkflowExecution
 from levante.engine.service.parts import Outcome
-from levante.engine.state import ExecutionState
 from levante.exceptions import EngineBusy, NotFoundError
 from levante.workflows.expressions.limits import SliceExpired
 

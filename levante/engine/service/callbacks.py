@@ -13,11 +13,11 @@ from levante.db.session import is_transient, transaction
 from levante.engine import events as ev
 from levante.engine.commands import RunAction
 from levante.engine.limits import json_size, result_too_large
-from levante.engine.model import ActionExecution, WorkflowExecution, new_id
+from levante.engine.loaded import ExecutionState
+from levante.engine.records import ActionExecution, WorkflowExecution, new_id
+from levante.engine.service.credentials import _with_callback_tokens, token_matches
 from levante.engine.service.parts import ActionDetail, Outcome
 from levante.engine.service.starts import find
-from levante.engine.service.tokens import _with_callback_tokens, token_matches
-from levante.engine.state import ExecutionState
 from levante.exceptions import (
     CallbackTokenError,
     ConflictError,

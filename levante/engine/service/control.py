@@ -15,7 +15,7 @@ from levante.engine import events as ev
 from levante.engine.commands import AbandonWork
 from levante.engine.context import deep_merge
 from levante.engine.lifecycle import refuse_request
-from levante.engine.model import ActionExecution, WorkflowExecution
+from levante.engine.records import ActionExecution, WorkflowExecution
 from levante.engine.service.parts import Outcome
 from levante.exceptions import ConflictError
 from levante.states import COMPLETED, State

@@ -29,7 +29,7 @@ from levante.db import repository as repo
 from levante.db.session import SessionFactory, make_session_factory, transaction
 from levante.engine import events as ev
 from levante.engine.limits import EngineLimits
-from levante.engine.model import ActionExecution, WorkflowExecution, utcnow
+from levante.engine.records import ActionExecution, WorkflowExecution, utcnow
 from levante.engine.service.applying import Applying
 from levante.engine.service.callbacks import Callbacks
 from levante.engine.service.catalog import DbCatalog

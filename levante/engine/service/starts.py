@@ -18,11 +18,11 @@ from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine.commands import Command, Dispatch, StartWorkflow
 from levante.engine.conductor import Conductor
-from levante.engine.model import WorkflowExecution, new_id
+from levante.engine.loaded import ExecutionState
+from levante.engine.records import WorkflowExecution, new_id
 from levante.engine.service.catalog import Pinned
 from levante.engine.service.parts import DbStore, Outcome
 from levante.engine.starting import child_not_started, new_execution
-from levante.engine.state import ExecutionState
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
 from levante.workflows.expressions.limits import SliceExpired

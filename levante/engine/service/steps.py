@@ -17,10 +17,10 @@ from levante.db import repository as repo
 from levante.engine import events as ev
 from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
 from levante.engine.conductor import Conductor
-from levante.engine.model import ActionExecution, WorkflowExecution
+from levante.engine.loaded import ExecutionState
+from levante.engine.records import ActionExecution, WorkflowExecution
+from levante.engine.service.credentials import _with_callback_tokens
 from levante.engine.service.parts import DbStore, Outcome
-from levante.engine.service.tokens import _with_callback_tokens
-from levante.engine.state import ExecutionState
 from levante.messaging.topics import executor_topic
 from levante.workflows.expressions.limits import step as expression_step
 

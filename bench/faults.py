@@ -313,13 +313,13 @@ class Campaign:
     def _publish_poison(self, ae_id: str, ex_id: str, wf_name: str) -> bool:
         from levante.engine import events as ev
         from levante.messaging import envelope as env
-        from levante.messaging.transport import Transport
+        from levante.messaging.transport import Publisher
 
         event = ev.ActionCompleted(ex_id, ae_id, "NOT-A-STATE", {"poison": True})
         try:
             with self.lock:
                 if self.transport is None:
-                    self.transport = Transport(self.dep.env["LEVANTE_TRANSPORT_URL"], namespace=self.dep.namespace)
+                    self.transport = Publisher(self.dep.env["LEVANTE_TRANSPORT_URL"], namespace=self.dep.namespace)
                 self.transport.publish("engine", env.encode(env.EVENT, event.to_dict()))
         except Exception as exc:  # noqa: BLE001 - e.g. RabbitMQ restarting: the next call will do
             with self.lock:

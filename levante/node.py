@@ -9,7 +9,7 @@
   the transactions its requests make; role ``all`` is the three together.
 
 Each loop lives beside the part it serves: the scheduler in
-:mod:`levante.engine.service.scheduler`, the cron loop in :mod:`levante.engine.service.cron_loop`,
+:mod:`levante.engine.service.scheduler`, the cron loop in :mod:`levante.engine.service.cron`,
 marking rows sent, the sweeper and the purge in :mod:`levante.engine.service.outbox`, the broker
 relay in :mod:`levante.messaging.relay`. Listeners are given to constructors; this module only
 decides which parts a role has and starts and stops them.
@@ -31,15 +31,14 @@ from levante.config import Config
 from levante.db.session import make_session_factory, open_database
 from levante.engine.service import EngineService
 from levante.engine.service.catalog import DbCatalog
-from levante.engine.service.cron import CronFirer
-from levante.engine.service.cron_loop import CronLoop
+from levante.engine.service.cron import CronFirer, CronLoop
 from levante.engine.service.outbox import SWEEP_AGE, Purger, SentMarks, Sweeper
 from levante.engine.service.scheduler import Scheduler
 from levante.executor.embedded import EmbeddedExecutor, EngineInbox
 from levante.executor.runner import ActionRunner
 from levante.executor.worker import ExecutorWorker
 from levante.messaging.engine_consumer import EngineConsumer
-from levante.messaging.relay import BrokerRelay
+from levante.messaging.relay import BrokerOutbox
 from levante.messaging.transport import check_broker
 from levante.workflows import expressions
 
@@ -66,7 +65,7 @@ class Node:
         self.consumers: list[Any] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.relay: BrokerRelay | None = None
+        self.relay: BrokerOutbox | None = None
         self.executor: EmbeddedExecutor | None = None
         if config.role == "executor":
             return  # an executor needs no database
@@ -86,7 +85,7 @@ class Node:
             self.executor = EmbeddedExecutor(self.runner, config.executor_threads, results, self.marks.add)
             send, cancelled = self.executor.send, self.runner.cancellations.cancel
         else:
-            self.relay = BrokerRelay(config.transport_url, config.namespace, self.marks.add_all)
+            self.relay = BrokerOutbox(config.transport_url, config.namespace, self.marks.add_all)
             send, cancelled = self.relay.send, self.relay.broadcast_cancel
         self.service = EngineService(self.session_factory, self.catalog, limits=config.engine_limits(),
                                      on_outbox=send, on_schedule=wakeup.set, before_commit=self.marks.mark_in,

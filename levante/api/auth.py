@@ -3,10 +3,11 @@
 - **API keys** (``X-API-Key: <key>``, ``Authorization: Bearer <key>`` or ``X-Auth-Token: <key>``,
   the header OpenStack clients such as python-mistralclient send) have the role ``admin`` or
   ``user``. Only the SHA-256 of a key is stored (``api_keys``; hashing and checks are in
-  :mod:`levante.engine.service.tokens`). ``LEVANTE_ADMIN_KEY`` (``Config.admin_key``), when set, is accepted as an admin
-  key too; ``levante server --create-api-key NAME --role admin`` stores a new key and prints it once.
+  :mod:`levante.engine.service.credentials`). ``LEVANTE_ADMIN_KEY`` (``Config.admin_key``), when
+  set, is accepted as an admin key too; ``levante server --create-api-key NAME --role admin``
+  stores a new key and prints it once.
 - **Callback tokens**: every asynchronous action execution has its own token (see
-  :func:`levante.engine.service.tokens._with_callback_tokens`); the third party sends it back in the
+  :func:`levante.engine.service.credentials._with_callback_tokens`); the third party sends it back in the
   ``Levante-Callback-Token`` header or as ``?token=`` on the callback URL. A resource that accepts it
   says so with ``callback = True`` (its URL carries ``action_execution_id``); it is accepted for
   ``PUT`` and ``POST`` there. It is checked here, before the resource runs, unless the resource also
@@ -29,7 +30,7 @@ from typing import Any
 import falcon
 
 from levante.api.context import ApiContext
-from levante.engine.service.tokens import ADMIN, ROLES, USER
+from levante.engine.service.credentials import ADMIN, ROLES, USER
 
 __all__ = ["ADMIN", "ROLES", "USER", "Guard", "presented_key", "presented_token"]
 TOKEN_HEADER = "Levante-Callback-Token"

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from levante.actions.registry import ActionInfo
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
 from levante.states import TASK_COMPLETED
 from levante.workflows.specs import WorkflowSpec, thaw
 

@@ -110,7 +110,7 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
     if role not in KEY_ROLES:
         raise click.UsageError(f"--create-api-key needs --role admin or --role user, not {role!r}")
     from levante.db.session import make_session_factory, open_database, transaction
-    from levante.engine.service.tokens import create_api_key
+    from levante.engine.service.credentials import create_api_key
 
     config = _load(db_url=db_url)
     try:

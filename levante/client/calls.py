@@ -12,97 +12,20 @@ strings Mistral's API sends; lists are returned as lists (the ``next`` link is d
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-#: The JSON-typed fields of each resource (sent as JSON strings by the API).
-JSON_FIELDS: dict[str, tuple[str, ...]] = {
-    "executions": ("input", "output", "params", "published_global"),
-    "tasks": ("published", "published_global", "runtime_context", "result", "env"),
-    "action_executions": ("input", "output", "params"),
-    "workflows": ("interface",),
-    "cron_triggers": ("workflow_input", "workflow_params"),
-    "environments": ("variables",),
-    "workbooks": (),
-    "actions": (),
-    "events": (),
-    "api_keys": (),
-}
-T = TypeVar("T")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+from levante.client.call import (
+    Call,
+    decode_item,
+    listing,
+    looks_like_uuid,
+    query,
+    read_many,
+    read_nothing,
+    read_one,
+)
 
-
-def looks_like_uuid(text: str) -> bool:
-    """Whether ``text`` is a UUID (Mistral's client sends those as ``workflow_id``)."""
-    return bool(_UUID.match(text))
-
-
-def decode_item(kind: str, item: Any) -> Any:
-    """``item`` with its JSON-typed fields decoded (left as they are when they are not JSON)."""
-    if not isinstance(item, dict):
-        return item
-    out = dict(item)
-    for key in JSON_FIELDS.get(kind, ()):
-        value = out.get(key)
-        if isinstance(value, str):
-            try:
-                out[key] = json.loads(value)
-            except ValueError:
-                pass
-    return out
-
-
-def _one(kind: str) -> Callable[[Any], dict[str, Any]]:
-    return lambda body: decode_item(kind, body)
-
-
-def _many(kind: str, key: str | None = None) -> Callable[[Any], list[dict[str, Any]]]:
-    return lambda body: [decode_item(kind, i) for i in (body or {}).get(key or kind, [])]
-
-
-def _nothing(body: Any) -> None:
-    return None
-
-
-def _as_is(body: Any) -> Any:
-    return body
-
-
-def _query(**params: Any) -> dict[str, Any]:
-    """Query parameters without the ``None`` ones; booleans as ``true``/``false``; lists joined."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
-        out[key] = value
-    return out
-
-
-@dataclass
-class Call(Generic[T]):
-    """One request, and the reading of its answer into a ``T`` (what the client method returns)."""
-
-    method: str
-    path: str
-    params: dict[str, Any] = field(default_factory=dict)
-    json: Any = None
-    text: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    read: Callable[[Any], T] = _as_is
-
-
-def _list(kind: str, path: str | None = None, *, limit: int | None = None, marker: str | None = None,
-          sort_keys: str | None = None, sort_dirs: str | None = None, fields: list[str] | None = None,
-          **filters: Any) -> Call[list[dict[str, Any]]]:
-    params = _query(limit=limit, marker=marker, sort_keys=sort_keys, sort_dirs=sort_dirs,
-                    fields=fields, **filters)
-    return Call("GET", path or f"/{kind}", params, read=_many(kind))
+__all__ = ["OPERATIONS", "Call", "Calls"]
 
 
 class Calls:
@@ -121,27 +44,27 @@ class Calls:
 
     def list_workbooks(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Workbooks (``limit``, ``marker``, ``sort_keys``, ``sort_dirs``, ``fields``, filters)."""
-        return _list("workbooks", **query)
+        return listing("workbooks", **query)
 
     def get_workbook(self, name: str, namespace: str | None = None) -> Call[dict[str, Any]]:
         """One workbook."""
-        return Call("GET", f"/workbooks/{name}", _query(namespace=namespace), read=_one("workbooks"))
+        return Call("GET", f"/workbooks/{name}", query(namespace=namespace), read=read_one("workbooks"))
 
     def create_workbook(self, definition: str, namespace: str | None = None,
                         scope: str | None = None) -> Call[dict[str, Any]]:
         """Store a workbook (YAML text); ConflictError when it exists."""
-        return Call("POST", "/workbooks", _query(namespace=namespace, scope=scope), text=definition,
-                    read=_one("workbooks"))
+        return Call("POST", "/workbooks", query(namespace=namespace, scope=scope), text=definition,
+                    read=read_one("workbooks"))
 
     def update_workbook(self, definition: str, namespace: str | None = None,
                         scope: str | None = None) -> Call[dict[str, Any]]:
         """Replace the workbook named in the text."""
-        return Call("PUT", "/workbooks", _query(namespace=namespace, scope=scope), text=definition,
-                    read=_one("workbooks"))
+        return Call("PUT", "/workbooks", query(namespace=namespace, scope=scope), text=definition,
+                    read=read_one("workbooks"))
 
     def delete_workbook(self, name: str, namespace: str | None = None) -> Call[None]:
         """Delete a workbook record."""
-        return Call("DELETE", f"/workbooks/{name}", _query(namespace=namespace), read=_nothing)
+        return Call("DELETE", f"/workbooks/{name}", query(namespace=namespace), read=read_nothing)
 
     def validate_workbook(self, definition: str) -> Call[dict[str, Any]]:
         """``{"valid": bool, "error": ..., "errors": [...]}``."""
@@ -151,31 +74,31 @@ class Calls:
 
     def list_workflows(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Workflow definitions."""
-        return _list("workflows", **query)
+        return listing("workflows", **query)
 
     def get_workflow(self, identifier: str, namespace: str | None = None) -> Call[dict[str, Any]]:
         """One workflow, by name or id."""
-        return Call("GET", f"/workflows/{identifier}", _query(namespace=namespace), read=_one("workflows"))
+        return Call("GET", f"/workflows/{identifier}", query(namespace=namespace), read=read_one("workflows"))
 
     def create_workflows(self, definition: str, namespace: str | None = None,
                          scope: str | None = None) -> Call[list[dict[str, Any]]]:
         """Store the workflows of a YAML document; returns the list stored."""
-        return Call("POST", "/workflows", _query(namespace=namespace, scope=scope), text=definition,
-                    read=_many("workflows"))
+        return Call("POST", "/workflows", query(namespace=namespace, scope=scope), text=definition,
+                    read=read_many("workflows"))
 
     def update_workflows(self, definition: str, namespace: str | None = None, scope: str | None = None,
                          id: str | None = None) -> Call[list[dict[str, Any]]]:  # noqa: A002 - the API's name
         """Replace (or create) the workflows of a document; with ``id``, the one workflow with that
         id (returns a list either way)."""
         if id:
-            return Call("PUT", f"/workflows/{id}", _query(namespace=namespace, scope=scope),
+            return Call("PUT", f"/workflows/{id}", query(namespace=namespace, scope=scope),
                         text=definition, read=lambda body: [decode_item("workflows", body)])
-        return Call("PUT", "/workflows", _query(namespace=namespace, scope=scope), text=definition,
-                    read=_many("workflows"))
+        return Call("PUT", "/workflows", query(namespace=namespace, scope=scope), text=definition,
+                    read=read_many("workflows"))
 
     def delete_workflow(self, identifier: str, namespace: str | None = None) -> Call[None]:
         """Delete a workflow definition."""
-        return Call("DELETE", f"/workflows/{identifier}", _query(namespace=namespace), read=_nothing)
+        return Call("DELETE", f"/workflows/{identifier}", query(namespace=namespace), read=read_nothing)
 
     def validate_workflow(self, definition: str) -> Call[dict[str, Any]]:
         """``{"valid": bool, "error": ..., "errors": [...]}``."""
@@ -185,27 +108,27 @@ class Calls:
 
     def list_actions(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """System and ad-hoc actions."""
-        return _list("actions", **query)
+        return listing("actions", **query)
 
     def get_action(self, identifier: str, namespace: str | None = None) -> Call[dict[str, Any]]:
         """One action, by name or id."""
-        return Call("GET", f"/actions/{identifier}", _query(namespace=namespace), read=_one("actions"))
+        return Call("GET", f"/actions/{identifier}", query(namespace=namespace), read=read_one("actions"))
 
     def create_actions(self, definition: str, namespace: str | None = None,
                        scope: str | None = None) -> Call[list[dict[str, Any]]]:
         """Store the ad-hoc actions of a YAML document."""
-        return Call("POST", "/actions", _query(namespace=namespace, scope=scope), text=definition,
-                    read=_many("actions"))
+        return Call("POST", "/actions", query(namespace=namespace, scope=scope), text=definition,
+                    read=read_many("actions"))
 
     def update_actions(self, definition: str, namespace: str | None = None,
                        scope: str | None = None) -> Call[list[dict[str, Any]]]:
         """Replace (or create) the ad-hoc actions of a document."""
-        return Call("PUT", "/actions", _query(namespace=namespace, scope=scope), text=definition,
-                    read=_many("actions"))
+        return Call("PUT", "/actions", query(namespace=namespace, scope=scope), text=definition,
+                    read=read_many("actions"))
 
     def delete_action(self, identifier: str, namespace: str | None = None) -> Call[None]:
         """Delete an ad-hoc action."""
-        return Call("DELETE", f"/actions/{identifier}", _query(namespace=namespace), read=_nothing)
+        return Call("DELETE", f"/actions/{identifier}", query(namespace=namespace), read=read_nothing)
 
     def validate_action(self, definition: str) -> Call[dict[str, Any]]:
         """``{"valid": bool, "error": ..., "errors": [...]}``."""
@@ -215,11 +138,11 @@ class Calls:
 
     def list_executions(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Executions (filters such as ``state``, ``workflow_name``, ``include_output``)."""
-        return _list("executions", **query)
+        return listing("executions", **query)
 
     def get_execution(self, execution_id: str) -> Call[dict[str, Any]]:
         """One execution (with ``published_global`` and ``progress``)."""
-        return Call("GET", f"/executions/{execution_id}", read=_one("executions"))
+        return Call("GET", f"/executions/{execution_id}", read=read_one("executions"))
 
     def create_execution(self, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
                          params: dict[str, Any] | None = None, *, description: str | None = None,
@@ -238,7 +161,7 @@ class Calls:
             "params": json.dumps(params) if params else None,
             "description": description, "workflow_namespace": namespace, "id": id,
             "source_execution_id": source_execution_id}.items() if v is not None})
-        return Call("POST", "/executions", json=body, read=_one("executions"))
+        return Call("POST", "/executions", json=body, read=read_one("executions"))
 
     def update_execution(self, execution_id: str, state: str | None = None, *, state_info: str | None = None,
                          description: str | None = None, env: dict[str, Any] | None = None) -> Call[dict[str, Any]]:
@@ -248,60 +171,60 @@ class Calls:
                                                   "description": description}.items() if v is not None}
         if env is not None:
             body["params"] = {"env": env}
-        return Call("PUT", f"/executions/{execution_id}", json=body, read=_one("executions"))
+        return Call("PUT", f"/executions/{execution_id}", json=body, read=read_one("executions"))
 
     def delete_execution(self, execution_id: str, force: bool = False) -> Call[None]:
         """Delete a completed execution (any with ``force``)."""
-        return Call("DELETE", f"/executions/{execution_id}", _query(force=force or None), read=_nothing)
+        return Call("DELETE", f"/executions/{execution_id}", query(force=force or None), read=read_nothing)
 
     def list_sub_executions(self, execution_id: str, errors_only: bool = False, max_depth: int = -1,
                             include_output: bool = False) -> Call[list[dict[str, Any]]]:
         """Every execution below this one."""
         return Call("GET", f"/executions/{execution_id}/executions",
-                    _query(errors_only=errors_only or None, max_depth=max_depth,
-                           include_output=include_output or None), read=_many("executions"))
+                    query(errors_only=errors_only or None, max_depth=max_depth,
+                           include_output=include_output or None), read=read_many("executions"))
 
     def get_execution_history(self, execution_id: str) -> Call[list[dict[str, Any]]]:
         """An execution's event history, oldest first: dicts with ``id``, ``execution_id``,
         ``task_execution_id``, ``action_execution_id``, ``created_at``, ``kind``, ``payload``."""
-        return Call("GET", f"/executions/{execution_id}/history", read=_many("events"))
+        return Call("GET", f"/executions/{execution_id}/history", read=read_many("events"))
 
     # --- tasks --------------------------------------------------------------------------------
 
     def list_tasks(self, execution_id: str | None = None, **query: Any) -> Call[list[dict[str, Any]]]:
         """Tasks (of one execution when ``execution_id`` is given)."""
         path = f"/executions/{execution_id}/tasks" if execution_id else None
-        return _list("tasks", path, **query)
+        return listing("tasks", path, **query)
 
     def get_task(self, task_id: str) -> Call[dict[str, Any]]:
         """One task (with ``result`` and ``published_global``)."""
-        return Call("GET", f"/tasks/{task_id}", read=_one("tasks"))
+        return Call("GET", f"/tasks/{task_id}", read=read_one("tasks"))
 
     def rerun_task(self, task_id: str, reset: bool = True, env: dict[str, Any] | None = None) -> Call[dict[str, Any]]:
         """Rerun a task in ERROR (``reset=False``: only the failed with-items items)."""
         body: dict[str, Any] = {"state": "RUNNING", "reset": reset}
         if env is not None:
             body["env"] = env
-        return Call("PUT", f"/tasks/{task_id}", json=body, read=_one("tasks"))
+        return Call("PUT", f"/tasks/{task_id}", json=body, read=read_one("tasks"))
 
     def skip_task(self, task_id: str) -> Call[dict[str, Any]]:
         """Skip a task in ERROR."""
-        return Call("PUT", f"/tasks/{task_id}", json={"state": "SKIPPED"}, read=_one("tasks"))
+        return Call("PUT", f"/tasks/{task_id}", json={"state": "SKIPPED"}, read=read_one("tasks"))
 
     def list_task_workflow_executions(self, task_id: str) -> Call[list[dict[str, Any]]]:
         """Sub-workflow executions a task started."""
-        return Call("GET", f"/tasks/{task_id}/workflow_executions", read=_many("executions"))
+        return Call("GET", f"/tasks/{task_id}/workflow_executions", read=read_many("executions"))
 
     # --- action executions --------------------------------------------------------------------
 
     def list_action_executions(self, task_id: str | None = None, **query: Any) -> Call[list[dict[str, Any]]]:
         """Action executions (of one task when ``task_id`` is given)."""
         path = f"/tasks/{task_id}/action_executions" if task_id else None
-        return _list("action_executions", path, **query)
+        return listing("action_executions", path, **query)
 
     def get_action_execution(self, action_execution_id: str) -> Call[dict[str, Any]]:
         """One action execution (with ``output``)."""
-        return Call("GET", f"/action_executions/{action_execution_id}", read=_one("action_executions"))
+        return Call("GET", f"/action_executions/{action_execution_id}", read=read_one("action_executions"))
 
     def update_action_execution(self, action_execution_id: str, state: str, output: Any = None,
                                 token: str | None = None) -> Call[dict[str, Any]]:
@@ -312,7 +235,7 @@ class Calls:
             body["output"] = output
         headers = {"Levante-Callback-Token": token} if token else {}
         return Call("PUT", f"/action_executions/{action_execution_id}", json=body, headers=headers,
-                    read=_one("action_executions"))
+                    read=read_one("action_executions"))
 
     def complete_action(self, action_execution_id: str, output: Any = None,
                         token: str | None = None) -> Call[dict[str, Any]]:
@@ -330,7 +253,7 @@ class Calls:
         body = {"progress": progress} if progress is not None else {}
         headers = {"Levante-Callback-Token": token} if token else {}
         return Call("PUT", f"/action_executions/{action_execution_id}/heartbeat", json=body, headers=headers,
-                    read=_one("action_executions"))
+                    read=read_one("action_executions"))
 
     def run_action(self, name: str, input: dict[str, Any] | None = None, *,  # noqa: A002
                    run_sync: bool | None = None, save_result: bool | None = None, target: str | None = None,
@@ -347,45 +270,45 @@ class Calls:
             body["params"] = json.dumps(params)
         if description is not None:
             body["description"] = description
-        return Call("POST", "/action_executions", json=body, read=_one("action_executions"))
+        return Call("POST", "/action_executions", json=body, read=read_one("action_executions"))
 
     # --- environments -------------------------------------------------------------------------
 
     def list_environments(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Environments."""
-        return _list("environments", **query)
+        return listing("environments", **query)
 
     def get_environment(self, name: str) -> Call[dict[str, Any]]:
         """One environment."""
-        return Call("GET", f"/environments/{name}", read=_one("environments"))
+        return Call("GET", f"/environments/{name}", read=read_one("environments"))
 
     def create_environment(self, name: str, variables: dict[str, Any] | None = None,
                            description: str | None = None, scope: str | None = None) -> Call[dict[str, Any]]:
         """Store an environment; ConflictError when the name is taken."""
         body = {k: v for k, v in {"name": name, "variables": variables, "description": description,
                                   "scope": scope}.items() if v is not None}
-        return Call("POST", "/environments", json=body, read=_one("environments"))
+        return Call("POST", "/environments", json=body, read=read_one("environments"))
 
     def update_environment(self, name: str, variables: dict[str, Any] | None = None,
                            description: str | None = None, scope: str | None = None) -> Call[dict[str, Any]]:
         """Change an environment."""
         body = {k: v for k, v in {"name": name, "variables": variables, "description": description,
                                   "scope": scope}.items() if v is not None}
-        return Call("PUT", "/environments", json=body, read=_one("environments"))
+        return Call("PUT", "/environments", json=body, read=read_one("environments"))
 
     def delete_environment(self, name: str) -> Call[None]:
         """Delete an environment."""
-        return Call("DELETE", f"/environments/{name}", read=_nothing)
+        return Call("DELETE", f"/environments/{name}", read=read_nothing)
 
     # --- cron triggers ------------------------------------------------------------------------
 
     def list_cron_triggers(self, **query: Any) -> Call[list[dict[str, Any]]]:
         """Cron triggers."""
-        return _list("cron_triggers", **query)
+        return listing("cron_triggers", **query)
 
     def get_cron_trigger(self, identifier: str) -> Call[dict[str, Any]]:
         """One cron trigger, by name or id."""
-        return Call("GET", f"/cron_triggers/{identifier}", read=_one("cron_triggers"))
+        return Call("GET", f"/cron_triggers/{identifier}", read=read_one("cron_triggers"))
 
     def create_cron_trigger(self, name: str, workflow: str, input: dict[str, Any] | None = None,  # noqa: A002
                             params: dict[str, Any] | None = None, *, pattern: str | None = None,
@@ -401,17 +324,17 @@ class Calls:
             "first_execution_time": first_time, "remaining_executions": count, "scope": scope,
             "timezone": timezone}.items()
             if v is not None})
-        return Call("POST", "/cron_triggers", json=body, read=_one("cron_triggers"))
+        return Call("POST", "/cron_triggers", json=body, read=read_one("cron_triggers"))
 
     def delete_cron_trigger(self, identifier: str) -> Call[None]:
         """Delete a cron trigger."""
-        return Call("DELETE", f"/cron_triggers/{identifier}", read=_nothing)
+        return Call("DELETE", f"/cron_triggers/{identifier}", read=read_nothing)
 
     # --- API keys (admin keys only) -----------------------------------------------------------
 
     def list_api_keys(self) -> Call[list[dict[str, Any]]]:
         """Stored API keys: ``id``, ``name``, ``role``, ``created_at`` (never the key)."""
-        return Call("GET", "/api_keys", read=_many("api_keys"))
+        return Call("GET", "/api_keys", read=read_many("api_keys"))
 
     def create_api_key(self, name: str, role: str | None = None) -> Call[dict[str, Any]]:
         """A new key (``role``: the server's default, ``user``, when not given). The answer's
@@ -421,7 +344,7 @@ class Calls:
 
     def delete_api_key(self, identifier: str) -> Call[None]:
         """Delete a key, by id or name."""
-        return Call("DELETE", f"/api_keys/{identifier}", read=_nothing)
+        return Call("DELETE", f"/api_keys/{identifier}", read=read_nothing)
 
 
 #: Names of the operations, in the order above (the clients expose each as a method).

@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 import httpx
 
 from levante.client import calls as calls_mod
-from levante.client.calls import Call, Calls
+from levante.client.call import Call
+from levante.client.calls import Calls
 from levante.client.errors import error_for, unreachable
 from levante.client.handles import AsyncExecutionHandle, ExecutionHandle
 from levante.client.operations import AsyncOperations, SyncOperations

@@ -8,7 +8,8 @@ Conventions:
 * ids of definitions and executions are 36-character UUID strings; queue-like tables (delayed calls,
   outbox, history) use an autoincrement integer;
 * JSON columns are ``JSON`` (``JSONB`` on PostgreSQL, which does not keep the order of object keys);
-* timestamps are timezone-aware UTC in Python whatever the backend (:class:`UTCDateTime`);
+* timestamps are timezone-aware UTC in Python whatever the backend
+  (:class:`~levante.db.columns.UTCDateTime`; the column types are in :mod:`levante.db.columns`);
 * every string column is :class:`~levante.db.nulsafe.NulSafeString` or ``NulSafeText``: a NUL
   character, which PostgreSQL refuses in text, is stored escaped there and read back as it was
   (JSON columns get the same through the engine's JSON serializer, see ``session.make_engine``).
@@ -16,93 +17,36 @@ Conventions:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
 
+from levante.db.columns import (
+    CHECKSUM_LENGTH,
+    ID_LENGTH,
+    NAME_LENGTH,
+    Base,
+    BigIntId,
+    JSONType,
+    id_column,
+)
 from levante.db.nulsafe import NulSafeString, NulSafeText
-from levante.engine.model import new_id, utcnow
+from levante.engine.records import utcnow
 
-#: Constraint and index names, so that every backend and the migration agree on them.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-#: JSON everywhere, JSONB on PostgreSQL.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-#: 64-bit autoincrement keys; SQLite needs exactly ``INTEGER PRIMARY KEY`` for its rowid alias.
-BigIntId = BigInteger().with_variant(Integer(), "sqlite")
-
-ID_LENGTH = 36
-NAME_LENGTH = 255
-CHECKSUM_LENGTH = 64
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A ``TIMESTAMP WITH TIME ZONE`` that always gives back aware UTC datetimes.
-
-    PostgreSQL stores an instant and returns it in the session's time zone: it is converted to UTC.
-    SQLite stores text without an offset: values are converted to UTC before they are written (so the
-    text sorts in time order) and read back as UTC. A naive datetime given in is taken to be UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        else:
-            value = value.astimezone(timezone.utc)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
-
-class Base(DeclarativeBase):
-    """Base of every table class."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
-        datetime: UTCDateTime(),
-        dict[str, Any]: JSONType,
-        list[Any]: JSONType,
-        Any: JSONType,
-    }
-
-
-def _id_column() -> Mapped[str]:
-    return mapped_column(NulSafeString(ID_LENGTH), primary_key=True, default=new_id)
-
+__all__ = [
+    "ActionDefinition", "ActionExecutionRow", "ApiKey", "Base", "CronTrigger", "DefinitionSnapshot", "DelayedCall",
+    "Environment", "ExecutionEvent", "OutboxMessage", "TaskExecutionRow", "WorkbookDefinition", "WorkflowDefinition",
+    "WorkflowExecutionRow",
+]
 
 # --- definitions ----------------------------------------------------------------------------
 
@@ -113,7 +57,7 @@ class WorkflowDefinition(Base):
     __tablename__ = "workflow_definitions"
     __table_args__ = (UniqueConstraint("name", "namespace"),)
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     namespace: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), default="")
     #: The YAML text of this one workflow.
@@ -136,7 +80,7 @@ class WorkbookDefinition(Base):
     __tablename__ = "workbook_definitions"
     __table_args__ = (UniqueConstraint("name", "namespace"),)
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     namespace: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), default="")
     definition: Mapped[str] = mapped_column(NulSafeText())
@@ -153,7 +97,7 @@ class ActionDefinition(Base):
     __tablename__ = "action_definitions"
     __table_args__ = (UniqueConstraint("name", "namespace"),)
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     namespace: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), default="")
     definition: Mapped[str] = mapped_column(NulSafeText())
@@ -185,7 +129,7 @@ class DefinitionSnapshot(Base):
 
 
 class WorkflowExecutionRow(Base):
-    """One run of a workflow (fields of :class:`levante.engine.model.WorkflowExecution`)."""
+    """One run of a workflow (fields of :class:`levante.engine.records.WorkflowExecution`)."""
 
     __tablename__ = "workflow_executions"
     __table_args__ = (
@@ -196,7 +140,7 @@ class WorkflowExecutionRow(Base):
         Index(None, "task_execution_id"),
     )
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     workflow_name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     state: Mapped[str] = mapped_column(NulSafeString(20))
     state_info: Mapped[str | None] = mapped_column(NulSafeText())
@@ -227,12 +171,12 @@ class WorkflowExecutionRow(Base):
 
 
 class TaskExecutionRow(Base):
-    """One run of a task (fields of :class:`levante.engine.model.TaskExecution`)."""
+    """One run of a task (fields of :class:`levante.engine.records.TaskExecution`)."""
 
     __tablename__ = "task_executions"
     __table_args__ = (Index(None, "workflow_execution_id", "name"),)
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     workflow_execution_id: Mapped[str] = mapped_column(
         NulSafeString(ID_LENGTH), ForeignKey("workflow_executions.id", ondelete="CASCADE")
@@ -259,7 +203,7 @@ class TaskExecutionRow(Base):
 
 
 class ActionExecutionRow(Base):
-    """One run of an action (fields of :class:`levante.engine.model.ActionExecution`, plus the
+    """One run of an action (fields of :class:`levante.engine.records.ActionExecution`, plus the
     asynchronous-callback bookkeeping)."""
 
     __tablename__ = "action_executions"
@@ -269,7 +213,7 @@ class ActionExecutionRow(Base):
         Index(None, "workflow_execution_id"),
     )
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     #: NULL for a standalone action execution.
     task_execution_id: Mapped[str | None] = mapped_column(
@@ -355,7 +299,7 @@ class Environment(Base):
 
     __tablename__ = "environments"
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), unique=True)
     description: Mapped[str | None] = mapped_column(NulSafeText(), default="")
     variables: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=dict)
@@ -370,7 +314,7 @@ class CronTrigger(Base):
 
     __tablename__ = "cron_triggers"
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH), unique=True)
     pattern: Mapped[str | None] = mapped_column(NulSafeString(100))
     #: The IANA time zone whose wall clock the pattern follows; None: UTC (as in Mistral).
@@ -393,7 +337,7 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
 
-    id: Mapped[str] = _id_column()
+    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     key_hash: Mapped[str] = mapped_column(NulSafeString(128), unique=True)
     #: ``admin`` or ``user``.

@@ -1,7 +1,7 @@
 """The engine's decisions for one workflow execution: spec + state + event in, changes + commands out.
 
 :class:`Conductor` is pure: no database, broker or HTTP. The service (or the in-memory engine) loads
-an :class:`~levante.engine.state.ExecutionState` under the execution's lock, calls
+an :class:`~levante.engine.loaded.ExecutionState` under the execution's lock, calls
 :meth:`Conductor.start` or :meth:`Conductor.handle`, writes back ``state.changed`` and carries out the
 returned commands in the same transaction.
 
@@ -12,7 +12,8 @@ The conductor only dispatches. Its parts are modules of functions over one
     lifecycle      the workflow's own lifecycle (pause, resume, cancel, rerun, skip, settle)
     transitions    where completed tasks lead: on-* clauses, joins, reverse workflows
     tasks          a task's lifecycle: create, start, results, timers, complete
-    work | timers  what a task runs (actions, sub-workflows, items) | policies and delays
+    work           what a task runs (actions, sub-workflows, items)
+    policies       policy values, and the delays and retries before and after a task's work
     ending         the workflow's terminal state and output
     decision       state, ports (catalog, store, clock, rng, limits), emitted commands
 """
@@ -27,8 +28,8 @@ from levante.engine import lifecycle, tasks, transitions
 from levante.engine.commands import Command
 from levante.engine.decision import Decision
 from levante.engine.limits import EngineLimits
-from levante.engine.model import utcnow
-from levante.engine.state import Catalog, ExecutionState, Store
+from levante.engine.loaded import Catalog, ExecutionState, Store
+from levante.engine.records import utcnow
 from levante.states import State
 
 #: Which part handles each event.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from levante.engine.model import TaskExecution, WorkflowExecution
+from levante.engine.records import TaskExecution, WorkflowExecution
 from levante.workflows import expressions
 from levante.workflows.expressions import ExpressionRuntime
 from levante.workflows.specs import PublishSpec, thaw

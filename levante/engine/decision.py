@@ -2,7 +2,7 @@
 the commands it emits.
 
 Every part of the conductor (:mod:`~levante.engine.lifecycle`, :mod:`~levante.engine.transitions`,
-:mod:`~levante.engine.tasks`, :mod:`~levante.engine.work`, :mod:`~levante.engine.timers`,
+:mod:`~levante.engine.tasks`, :mod:`~levante.engine.work`, :mod:`~levante.engine.policies`,
 :mod:`~levante.engine.ending`) is a module of functions that take the :class:`Decision` as their
 first argument; nothing else is shared between them.
 """
@@ -14,12 +14,9 @@ from typing import Any, Callable
 
 from levante.engine import events as ev
 from levante.engine.commands import Command, Dispatch
-from levante.engine.context import task_data
 from levante.engine.limits import EngineLimits
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, utcnow
-from levante.engine.policies import PolicyError, value_of
-from levante.engine.state import Catalog, ExecutionState, StateRuntime, Store
-from levante.exceptions import ExpressionError
+from levante.engine.loaded import Catalog, ExecutionState, StateRuntime, Store
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, utcnow
 from levante.states import TASK_TRANSITIONS, State, check_transition
 from levante.workflows.specs import TaskSpec, WorkflowSpec
 
@@ -106,18 +103,6 @@ class Decision:
         task_ex.state_info = info[:MAX_STATE_INFO] if info else info
         task_ex.updated_at = self.clock()
         self.state.touch(task_ex)
-
-    def policy_value(self, task_ex: TaskExecution, name: str, raw: Any, kind: str) -> Any:
-        """A policy's value for ``task_ex``, evaluated and type-checked.
-
-        Raises:
-            TaskFailure: the expression failed or the value has the wrong type.
-        """
-        data = task_data(self.ex, task_ex)
-        try:
-            return value_of(name, raw, kind, data, self.runtime(task_ex))
-        except (PolicyError, ExpressionError) as exc:
-            raise TaskFailure(str(exc)) from None
 
     def task_actions(self, task_ex: TaskExecution) -> list[ActionExecution]:
         """Every action execution of a task: stored ones updated by those changed in this decision."""

@@ -11,7 +11,7 @@ from levante.engine import events as ev
 from levante.engine.commands import Completed, Dispatch
 from levante.engine.decision import MAX_STATE_INFO, Decision
 from levante.engine.limits import json_size, result_too_large
-from levante.engine.model import TaskExecution
+from levante.engine.records import TaskExecution
 from levante.exceptions import ExpressionError
 from levante.states import State
 from levante.workflows import expressions

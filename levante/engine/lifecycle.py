@@ -14,7 +14,7 @@ from levante.engine import tasks, transitions
 from levante.engine.commands import AbandonWork, Dispatch
 from levante.engine.decision import Decision
 from levante.engine.ending import failure_info, finish, force_fail
-from levante.engine.model import WorkflowExecution
+from levante.engine.records import WorkflowExecution
 from levante.exceptions import ConflictError, ExpressionError
 from levante.states import TASK_COMPLETED, State
 from levante.workflows import expressions

@@ -1,6 +1,6 @@
 """An engine that keeps everything in memory and runs on a virtual clock.
 
-It drives the same :class:`~levante.engine.machine.Conductor` as the database-backed service, with
+It drives the same :class:`~levante.engine.conductor.Conductor` as the database-backed service, with
 dicts instead of tables and a heap of timers instead of delayed calls. Scenario tests use it to run
 workflows with scripted action results and no database or broker; it is also the reference the
 service is checked against.
@@ -18,11 +18,11 @@ from typing import Any, Callable
 
 from levante.engine import events as ev
 from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.conductor import Conductor
 from levante.engine.limits import EngineLimits
-from levante.engine.machine import Conductor
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, new_id
+from levante.engine.loaded import ExecutionState, SystemAction
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, new_id
 from levante.engine.starting import child_not_started, new_execution
-from levante.engine.state import ExecutionState, SystemAction
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
 from levante.workflows.expressions.limits import step as expression_step

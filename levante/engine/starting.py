@@ -9,7 +9,7 @@ from typing import Any
 from levante.engine import events as ev
 from levante.engine.commands import StartWorkflow
 from levante.engine.inputs import prepare_input
-from levante.engine.model import WorkflowExecution
+from levante.engine.records import WorkflowExecution
 from levante.exceptions import InputError
 from levante.workflows.specs import WorkflowSpec
 

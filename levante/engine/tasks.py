@@ -1,5 +1,5 @@
 """A task's lifecycle: created, started (through the before-start policies of
-:mod:`~levante.engine.timers`), its work scheduled (:mod:`~levante.engine.work`), its results and
+:mod:`~levante.engine.policies`), its work scheduled (:mod:`~levante.engine.work`), its results and
 timers received, and completed (publish, keep-result, after-complete policies).
 
 A completed task is queued on ``d.completed``; following its transitions is the transitions
@@ -12,11 +12,11 @@ from typing import Any
 
 from levante.engine import context as ctx
 from levante.engine import events as ev
-from levante.engine import timers, work
+from levante.engine import policies, work
 from levante.engine.decision import Decision, TaskFailure, attempt, generation
 from levante.engine.ending import force_fail
 from levante.engine.limits import json_size, result_too_large
-from levante.engine.model import TaskExecution, new_id
+from levante.engine.records import TaskExecution, new_id
 from levante.exceptions import ExpressionError
 from levante.states import TASK_COMPLETED, State
 from levante.workflows.specs import TaskSpec
@@ -50,7 +50,7 @@ def start_task(d: Decision, task_ex: TaskExecution, skip_policies: bool = False)
     d.set_task_state(task_ex, State.RUNNING)
     task_ex.started_at = task_ex.started_at or d.clock()
     try:
-        if not skip_policies and timers.before_start(d, task_ex, d.task_spec(task_ex)):
+        if not skip_policies and policies.before_start(d, task_ex, d.task_spec(task_ex)):
             return
         _schedule(d, task_ex)
     except TaskFailure as exc:
@@ -220,7 +220,7 @@ def continue_after_timer(d: Decision, task_ex: TaskExecution, purpose: str) -> N
         saved = task_ex.runtime_context.get("wait_after_policy", {})
         d.set_task_state(task_ex, State(saved.get("state", "SUCCESS")), saved.get("info"))
         try:
-            if timers.after_complete(d, task_ex, d.task_spec(task_ex)):
+            if policies.after_complete(d, task_ex, d.task_spec(task_ex)):
                 return
         except TaskFailure as exc:
             force_fail(d, task_ex, f"Failed to complete task [error={exc}]")
@@ -249,9 +249,9 @@ def complete_task(d: Decision, task_ex: TaskExecution, state: State, result: Any
     try:
         publish(d, task_ex, spec)
         keep = spec.keep_result
-        if keep is not True and not d.policy_value(task_ex, "keep-result", keep, "bool"):
+        if keep is not True and not policies.value(d, task_ex, "keep-result", keep, "bool"):
             task_ex.result = None
-        if timers.after_complete(d, task_ex, spec):
+        if policies.after_complete(d, task_ex, spec):
             return
     except (TaskFailure, ExpressionError) as exc:
         force_fail(d, task_ex, f"Failed to handle action completion [error={exc}, "

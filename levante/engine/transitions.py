@@ -15,7 +15,7 @@ from levante.engine import context as ctx
 from levante.engine import tasks
 from levante.engine.decision import Decision
 from levante.engine.ending import finish, force_fail
-from levante.engine.model import TaskExecution
+from levante.engine.records import TaskExecution
 from levante.exceptions import ExpressionError
 from levante.states import TASK_COMPLETED, State
 from levante.workflows import expressions

@@ -2,7 +2,8 @@
 sub-workflow, once or once per with-items item. Emits :class:`~levante.engine.commands.RunAction`
 and :class:`~levante.engine.commands.StartWorkflow`; a problem raises
 :class:`~levante.engine.decision.TaskFailure` for the task part to fail the task with. Calls no other
-part of the conductor.
+part of the conductor but :mod:`~levante.engine.policies` (for the values of concurrency and
+safe-rerun).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from levante.engine import context as ctx
+from levante.engine import policies
 from levante.engine.commands import RunAction, StartWorkflow
 from levante.engine.decision import Decision, TaskFailure, attempt
 from levante.engine.inputs import prepare_input
-from levante.engine.model import ActionExecution, TaskExecution, new_id
+from levante.engine.records import ActionExecution, TaskExecution, new_id
 from levante.exceptions import ExpressionError, InputError
 from levante.states import State
 from levante.workflows import expressions
@@ -63,7 +65,7 @@ def _start_items(d: Decision, task_ex: TaskExecution, spec: TaskSpec) -> bool:
     items = _items(d, task_ex, spec)
     capacity = None
     if spec.policies.concurrency is not None:
-        capacity = d.policy_value(task_ex, "concurrency", spec.policies.concurrency, "int") or None
+        capacity = policies.value(d, task_ex, "concurrency", spec.policies.concurrency, "int") or None
     task_ex.runtime_context["with_items"] = {
         "count": len(items), "capacity": capacity, "next": 0, "running": 0, "done": 0,
         "errors": 0, "cancelled": 0,
@@ -209,7 +211,7 @@ def _start_action(d: Decision, task_ex: TaskExecution, spec: TaskSpec, name: str
                                           d.runtime(task_ex))
         except ExpressionError as exc:
             raise TaskFailure(str(exc)) from None
-    safe_rerun = bool(d.policy_value(task_ex, "safe-rerun", spec.safe_rerun, "bool"))
+    safe_rerun = bool(policies.value(d, task_ex, "safe-rerun", spec.safe_rerun, "bool"))
     action_ex = ActionExecution(
         id=new_id(), name=name, task_execution_id=task_ex.id, workflow_execution_id=d.ex.id,
         workflow_name=d.ex.workflow_name, state=State.RUNNING, input=action_input,

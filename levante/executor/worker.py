@@ -24,7 +24,7 @@ from levante.messaging import envelope as env
 from levante.messaging.cancel import CancelListener
 from levante.messaging.consumer import Consumer, Delivery
 from levante.messaging.topology import DEFAULT_NAMESPACE, ENGINE_TOPIC, Topology
-from levante.messaging.transport import RetryPolicy, Transport
+from levante.messaging.transport import Publisher, RetryPolicy
 
 __all__ = ["ExecutorWorker"]
 
@@ -64,7 +64,7 @@ class ExecutorWorker(Consumer):
                          retry_delay=retry_delay, name=name)
         self.runner = runner
         self.target = target
-        self.transport = Transport(transport_url, namespace, retry_policy)
+        self.transport = Publisher(transport_url, namespace, retry_policy)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"{name}-action")
         self._closed = False
         self._reported: OrderedDict[str, None] = OrderedDict()

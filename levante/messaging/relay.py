@@ -15,9 +15,9 @@ from typing import Any
 from levante.exceptions import TransportError
 from levante.messaging import envelope as env
 from levante.messaging.topics import is_executor_topic
-from levante.messaging.transport import Transport
+from levante.messaging.transport import Publisher
 
-__all__ = ["BrokerRelay", "OutboxRow", "Relay"]
+__all__ = ["BrokerOutbox", "OutboxRow", "Relay"]
 
 LOG = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ OutboxRow = tuple[int, str, Mapping[str, Any]]
 
 
 class Relay:
-    """Publishes outbox rows through a :class:`~levante.messaging.transport.Transport`."""
+    """Publishes outbox rows through a :class:`~levante.messaging.transport.Publisher`."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Publisher) -> None:
         self.transport = transport
 
     def send(self, rows: Iterable[OutboxRow]) -> list[int]:
@@ -59,7 +59,7 @@ class Relay:
         return sent
 
 
-class BrokerRelay:
+class BrokerOutbox:
     """What an engine (or API) process publishes after its commits: outbox rows, through a
     :class:`Relay` (the service's ``on_outbox`` listener; the ids published go to ``on_sent``), and
     cancel broadcasts (its ``on_cancelled`` listener). The connection is made by :meth:`open`."""
@@ -68,11 +68,11 @@ class BrokerRelay:
         self.url = url
         self.namespace = namespace
         self.on_sent = on_sent
-        self.transport: Transport | None = None
+        self.transport: Publisher | None = None
         self.relay: Relay | None = None
 
     def open(self) -> None:
-        self.transport = Transport(self.url, namespace=self.namespace)
+        self.transport = Publisher(self.url, namespace=self.namespace)
         self.relay = Relay(self.transport)
 
     def send(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:

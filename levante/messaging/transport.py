@@ -1,7 +1,7 @@
 """Publishing: one kombu connection, a producer with a bounded retry policy, and the topology
 declared on first use.
 
-A :class:`Transport` is safe to share between threads (publishes are serialised by a lock: kombu
+A :class:`Publisher` is safe to share between threads (publishes are serialised by a lock: kombu
 connections and channels are not thread-safe). Consumers open their own connections with
 :func:`connect`.
 """
@@ -22,7 +22,7 @@ from levante.exceptions import TransportError
 from levante.messaging import envelope as env
 from levante.messaging.topology import DEFAULT_NAMESPACE, PERSISTENT, Topology
 
-__all__ = ["RetryPolicy", "Transport", "check_broker", "connect", "safe_url"]
+__all__ = ["RetryPolicy", "Publisher", "check_broker", "connect", "safe_url"]
 
 LOG = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-class Transport:
+class Publisher:
     """Publishes envelopes to the namespace's exchange.
 
     Args:
@@ -232,7 +232,7 @@ class Transport:
         with self._lock:
             self._reset()
 
-    def __enter__(self) -> Transport:
+    def __enter__(self) -> Publisher:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,8 +28,8 @@ import yaml
 
 from levante.actions.registry import Registry
 from levante.engine.commands import RunAction
+from levante.engine.loaded import SystemAction
 from levante.engine.memory import MemoryCatalog, MemoryEngine
-from levante.engine.state import SystemAction
 from levante.executor.runner import ActionRequest, ActionRunner
 from levante.workflows import parse
 from tests.corpus.doubles import ENTRY_POINTS

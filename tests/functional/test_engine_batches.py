@@ -14,8 +14,8 @@ from levante.config import load
 from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine import events as ev
-from levante.engine.machine import Conductor
-from levante.engine.service import core
+from levante.engine.conductor import Conductor
+from levante.engine.service import applying
 from levante.engine.service.definitions import store
 from levante.node import Node
 
@@ -51,16 +51,16 @@ def test_a_slow_decision_ends_its_shared_transaction(tmp_path: Path, monkeypatch
         ordered = sorted(started, key=lambda e: e.id)
         slow.add(ordered[1].id)
         commits: list[int] = []
-        real_transaction = core.transaction
+        real_transaction = applying.transaction
 
         def counted(factory: Any) -> Any:
             commits.append(1)
             return real_transaction(factory)
 
-        monkeypatch.setattr(core, "transaction", counted)
-        monkeypatch.setattr(core, "SHARED_TRANSACTION_SECONDS", 0.5)
+        monkeypatch.setattr(applying, "transaction", counted)
+        monkeypatch.setattr(applying, "SHARED_TRANSACTION_SECONDS", 0.5)
         node.service.handle(events)
-        monkeypatch.setattr(core, "transaction", real_transaction)
+        monkeypatch.setattr(applying, "transaction", real_transaction)
         done = [node.service.wait(ex.id, 10) for ex in started]
     assert [str(e.state) for e in done] == ["SUCCESS"] * 4
     assert len(commits) == 2  # one for the first two executions, one for the other two

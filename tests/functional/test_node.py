@@ -12,7 +12,7 @@ from levante.db import repository as repo
 from levante.db.models import DelayedCall
 from levante.db.session import transaction
 from levante.engine import events as ev
-from levante.engine.model import utcnow
+from levante.engine.records import utcnow
 from levante.engine.service.definitions import store
 from levante.node import Node
 

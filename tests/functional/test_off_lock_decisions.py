@@ -26,7 +26,7 @@ from levante.config import load
 from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine import events as ev
-from levante.engine.service import core
+from levante.engine.service import applying
 from levante.engine.service.definitions import store
 from levante.engine.service.outbox import SentMarks
 from levante.node import Node
@@ -164,14 +164,14 @@ def _action_of(node: Node, execution_id: str, task: str) -> str:
 def _count_off_lock(node: Node, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the execution of every decision made off the lock."""
     calls: list[str] = []
-    real = node.service._conduct
+    real = node.service.steps.conduct
 
     def conduct(session: Any, state: Any, events: list[ev.Event], lock_slice: float | None) -> Any:
         if lock_slice is None:
             calls.append(state.execution.id)
         return real(session, state, events, lock_slice)
 
-    monkeypatch.setattr(node.service, "_conduct", conduct)
+    monkeypatch.setattr(node.service.steps, "conduct", conduct)
     return calls
 
 
@@ -184,7 +184,7 @@ def check_a_change_during_an_off_lock_decision_makes_it_again(make: Callable[...
     node.service.lock_slice = 0.0
     ex = node.service.start_execution(f"pair_{tag}")
     slow, quick = _action_of(node, ex.id, "slow"), _action_of(node, ex.id, "quick")
-    real = node.service._conduct
+    real = node.service.steps.conduct
     off_lock: list[str] = []
 
     def conduct(session: Any, state: Any, events: list[ev.Event], lock_slice: float | None) -> Any:
@@ -196,7 +196,7 @@ def check_a_change_during_an_off_lock_decision_makes_it_again(make: Callable[...
                 other.join(30)
         return real(session, state, events, lock_slice)
 
-    monkeypatch.setattr(node.service, "_conduct", conduct)
+    monkeypatch.setattr(node.service.steps, "conduct", conduct)
     node.service.complete_action(slow, "SUCCESS", "s!")
     done = node.service.wait(ex.id, 30)
     assert str(done.state) == "SUCCESS", done.state_info
@@ -217,12 +217,12 @@ def check_decisions_that_keep_meeting_changes_are_made_under_the_lock(
         attempts.append(version)
 
     monkeypatch.setattr(repo, "lock_if_unchanged", always_changed)
-    with caplog.at_level(logging.INFO, logger="levante.engine.service.core"):
+    with caplog.at_level(logging.INFO, logger="levante.engine.service.applying"):
         node.service.complete_action(slow, "SUCCESS", "s!")
         node.service.complete_action(quick, "SUCCESS", "q!")
     done = node.service.wait(ex.id, 30)
     assert done.output == {"s": SLOWISH_VALUE, "q": "q!"}
-    assert len(attempts) >= core.OFF_LOCK_ATTEMPTS
+    assert len(attempts) >= applying.OFF_LOCK_ATTEMPTS
     assert "kept changing while decisions were made off its lock; deciding under it" in caplog.text
 
 
@@ -301,14 +301,14 @@ def check_sub_workflow_starts_are_decided_off_the_lock_with_their_parents_step(
     node = make(tag)
     node.service.lock_slice = 0.0
     starts: list[tuple[str, float | None]] = []
-    real = node.service._conduct_start
+    real = node.service.starts.conduct_start
 
     def conduct_start(session: Any, ex: Any, pinned: Any, lock_slice: float | None) -> Any:
         decided = real(session, ex, pinned, lock_slice)
         starts.append((ex.workflow_name, lock_slice))
         return decided
 
-    monkeypatch.setattr(node.service, "_conduct_start", conduct_start)
+    monkeypatch.setattr(node.service.starts, "conduct_start", conduct_start)
     ex = node.service.start_execution(f"parent_{tag}")
     done = node.service.wait(ex.id, 30)
     assert str(done.state) == "SUCCESS", done.state_info

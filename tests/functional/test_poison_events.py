@@ -20,7 +20,7 @@ from levante.db import repository as repo
 from levante.db import session as db_session
 from levante.db.session import transaction
 from levante.engine import events as ev
-from levante.engine.machine import Conductor
+from levante.engine.conductor import Conductor
 from levante.engine.service.catalog import DbCatalog
 from levante.engine.service.definitions import store
 from levante.exceptions import ConflictError, EngineFailure

@@ -54,9 +54,9 @@ import yaml
 
 from levante.engine import events as ev
 from levante.engine.commands import RunAction
+from levante.engine.loaded import SystemAction
 from levante.engine.memory import MemoryCatalog, MemoryEngine
-from levante.engine.model import TaskExecution, WorkflowExecution
-from levante.engine.state import SystemAction
+from levante.engine.records import TaskExecution, WorkflowExecution
 from levante.exceptions import LevanteError
 from levante.workflows import parse
 

@@ -10,7 +10,7 @@ from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.payloads import bool_param, check_keys, json_body, json_object, text_field
 from levante.api.resources import tasks as task_resources
-from levante.engine.model import WorkflowExecution
+from levante.engine.records import WorkflowExecution
 from levante.exceptions import InputError
 from levante.states import State
 

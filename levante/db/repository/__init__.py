@@ -1,7 +1,7 @@
 """Repository functions: every read and write of the database, each taking a ``Session``.
 
 There is no global session: callers open one (``levante.db.session.transaction``) and pass it.
-Executions come and go as the engine's dataclasses (:mod:`levante.engine.model`); definitions and
+Executions come and go as the engine's dataclasses (:mod:`levante.engine.records`); definitions and
 other resources as ORM rows (:mod:`levante.db.models`).
 """
 
@@ -32,17 +32,8 @@ from levante.db.repository.executions import (
     action_executions_by_id,
     action_executions_of,
     callback_token_hash_of,
-    cancel_actions_of,
-    cancel_executions,
-    cancel_tasks_of,
-    delete_action_execution,
-    delete_execution,
     execution_of_action,
-    execution_state,
-    execution_tree,
-    executions_below,
     find_task_by_unique_key,
-    force_error,
     get_action_execution,
     get_action_execution_with_extras,
     get_execution,
@@ -51,12 +42,10 @@ from levante.db.repository.executions import (
     list_action_executions,
     list_executions,
     list_tasks,
-    lock_executions,
     lock_if_unchanged,
     record_heartbeat,
     running_progress_of,
     set_callback_token_hash,
-    stalled_executions,
     sub_executions_of,
     task_progress,
     tasks_of,
@@ -108,6 +97,19 @@ from levante.db.repository.resources import (
     list_environments,
     update_cron_trigger,
     update_environment,
+)
+from levante.db.repository.trees import (
+    cancel_actions_of,
+    cancel_executions,
+    cancel_tasks_of,
+    delete_action_execution,
+    delete_execution,
+    execution_state,
+    execution_tree,
+    executions_below,
+    force_error,
+    lock_executions,
+    stalled_executions,
 )
 from levante.db.session import lock_execution
 

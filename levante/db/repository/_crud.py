@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from levante.db.models import Base
 from levante.db.repository._query import keyset
-from levante.engine.model import utcnow
+from levante.engine.records import utcnow
 from levante.exceptions import ConflictError, InputError, NotFoundError
 
 M = TypeVar("M", bound=Base)

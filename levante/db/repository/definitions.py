@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from levante.db.models import ActionDefinition, DefinitionSnapshot, WorkbookDefinition, WorkflowDefinition
 from levante.db.repository import _crud
-from levante.engine.model import utcnow
+from levante.engine.records import utcnow
 
 _SORT_KEYS = ("created_at", "id")
 _SORT_DIRS = ("asc", "asc")

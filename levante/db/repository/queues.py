@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from levante.db.models import DelayedCall, ExecutionEvent, OutboxMessage
 from levante.db.repository._query import chunks, one_of
 from levante.db.session import ensure_write_lock, is_sqlite
-from levante.engine.model import utcnow
+from levante.engine.records import utcnow
 
 CALLS: Table = DelayedCall.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]

@@ -1,4 +1,4 @@
-"""Engine records (:mod:`levante.engine.model`) to rows and back: conversions, writes, bulk paths.
+"""Engine records (:mod:`levante.engine.records`) to rows and back: conversions, writes, bulk paths.
 
 Reads and writes go through Core statements on the tables (no ORM identity map), so a record loaded
 twice is read twice, a write never flushes anything else, and 10,000 rows move in one executemany.
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from levante.db.models import ActionExecutionRow, Base, TaskExecutionRow, WorkflowExecutionRow
 from levante.db.repository._query import plain
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, utcnow
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, utcnow
 from levante.states import State
 
 Record = WorkflowExecution | TaskExecution | ActionExecution

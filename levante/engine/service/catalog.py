@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 
 from levante.actions.registry import Registry
 from levante.db import repository as repo
-from levante.engine.model import WorkflowExecution
-from levante.engine.state import SystemAction
+from levante.engine.loaded import SystemAction
+from levante.engine.records import WorkflowExecution
 from levante.exceptions import InputError, NotFoundError
 from levante.workflows import parser
 from levante.workflows.specs import ActionSpec, DocumentSpec, WorkflowSpec
@@ -274,7 +274,7 @@ class DbCatalog:
 
 
 class BoundCatalog:
-    """The Catalog port (see :mod:`levante.engine.state`) over one session, for one execution:
+    """The Catalog port (see :mod:`levante.engine.loaded`) over one session, for one execution:
     names of its own workbook resolve in the snapshot it runs."""
 
     def __init__(self, catalog: DbCatalog, session: Session, pinned: Pinned | None = None) -> None:

@@ -17,7 +17,8 @@ time happens twice. A pattern with a ``*`` in its minute or hour field (``*/15 *
 ``0 * * * *``, ``@hourly``) follows the clock as it is: a skipped time does not fire, a repeated
 one fires both times, so its firings stay evenly spaced in real time.
 
-:class:`CronFirer` fires due triggers; the node runs it (engine role).
+:class:`CronFirer` fires due triggers; :class:`CronLoop` runs a pass of it every second (the node
+runs it in the engine role), keeping going when a pass fails.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 import uuid
 import zoneinfo
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -43,6 +45,8 @@ _FIRING_NS = uuid.UUID("0b6f6a2e-5c1d-4f1e-9d7a-c0c0c0c0c0c0")
 #: The longest pattern and zone name stored (the columns' sizes).
 PATTERN_LENGTH = 100
 ZONE_LENGTH = 64
+#: How often the engine looks for due cron triggers, in seconds (a six-field pattern may fire every second).
+CRON_INTERVAL = 1.0
 _FIELDS_HINT = ("expected five fields (minute hour day-of-month month day-of-week), a sixth for the "
                 "seconds and a seventh for the year after them, or a macro such as @daily")
 #: Zone names that exist as files but name no place: ``localtime`` is whatever the server runs in.
@@ -328,3 +332,25 @@ class CronFirer:
                 LOG.error("cron trigger %s skipped its firing due at %s", trigger.name,
                           trigger.next_execution_time)
                 self._move_on(session, trigger, max(now, trigger.next_execution_time or now))
+
+
+class CronLoop:
+    """Fires due cron triggers with ``firer``, checking every :attr:`interval` seconds. The firer
+    decides, per trigger, in its own transaction; the loop only paces it and keeps going when a
+    pass fails (a broken trigger is skipped so that it cannot block the others)."""
+
+    def __init__(self, firer: CronFirer, interval: float = CRON_INTERVAL) -> None:
+        self.firer = firer
+        #: Read before every wait: tests set it high to make the passes themselves.
+        self.interval = interval
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
+            try:
+                self.firer.fire_due()
+            except Exception:  # noqa: BLE001 - a broken trigger must not stop the loop
+                LOG.exception("cron: failed to fire due triggers; skipping their firings")
+                try:
+                    self.firer.skip_broken()
+                except Exception:  # noqa: BLE001
+                    LOG.exception("cron: failed to skip broken triggers")

@@ -10,9 +10,10 @@ from typing import Any
 
 from levante.db import repository as repo
 from levante.engine import events as ev
-from levante.engine.service.core import EngineService, completed_conflict
+from levante.engine.service.callbacks import completed_conflict
+from levante.engine.service.core import EngineService
+from levante.engine.service.credentials import token_matches
 from levante.engine.service.parts import Transactions
-from levante.engine.service.tokens import token_matches
 from levante.exceptions import CallbackTokenError, ConflictError, ForbiddenError, InputError
 from levante.states import COMPLETED, State
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, on_rollback, transaction
-from levante.engine.model import utcnow
+from levante.engine.records import utcnow
 
 LOG = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, transaction
-from levante.engine.model import ActionExecution, WorkflowExecution, utcnow
+from levante.engine.records import ActionExecution, WorkflowExecution, utcnow
 from levante.states import State
 
 

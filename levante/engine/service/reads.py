@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
 from levante.engine.service.parts import ActionDetail, Paging, Transactions
 from levante.states import State
 

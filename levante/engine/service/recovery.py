@@ -124,10 +124,10 @@ class Recovery:
             parent = repo.force_error(session, execution_id, message, self.service.clock())
             if parent is not None:
                 parent_id, task_execution_id = parent
-                self.service._carry_out(session, Dispatch(ev.SubworkflowCompleted(
+                self.service.steps.carry_out(session, Dispatch(ev.SubworkflowCompleted(
                     parent_id, task_execution_id, execution_id, "ERROR", {"result": message}, message)), outcome)
             outcome.completed.append((execution_id, "ERROR"))
-        self.service._after_commit(outcome)
+        self.service.after_commit(outcome)
 
     def standalone_one_by_one(self, results: list[ev.ActionCompleted]) -> list[ev.Event]:
         """Complete actions run on their own one by one after their shared transaction failed: a
@@ -138,7 +138,7 @@ class Recovery:
                                                        _engine_failure(result, None))):
                 try:
                     with transaction(self.service.session_factory) as session:
-                        self.service._complete_standalone(session, attempt)
+                        self.service.callbacks.complete_standalone(session, attempt)
                     break
                 except Exception as exc:  # noqa: BLE001
                     if is_transient(exc):

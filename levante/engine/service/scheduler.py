@@ -17,7 +17,7 @@ from typing import Any, cast
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, transaction
 from levante.engine import events as ev
-from levante.engine.model import utcnow
+from levante.engine.records import utcnow
 from levante.exceptions import EngineBusy
 
 LOG = logging.getLogger(__name__)

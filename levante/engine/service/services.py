@@ -9,12 +9,12 @@ from typing import Any
 from levante.db.session import make_session_factory
 from levante.engine.service.catalog import DbCatalog
 from levante.engine.service.core import EngineService
+from levante.engine.service.credentials import Credentials
 from levante.engine.service.library import Library
 from levante.engine.service.operations import Operations
 from levante.engine.service.parts import Transactions
 from levante.engine.service.reads import Reads
 from levante.engine.service.resources import Resources
-from levante.engine.service.tokens import Credentials
 from levante.engine.service.trees import ExecutionTrees
 
 

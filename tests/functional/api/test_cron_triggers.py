@@ -332,7 +332,7 @@ def test_a_firing_whose_start_is_slow_is_decided_off_the_lock(own, name, monkeyp
     service = own.node.service
     service.lock_slice = 0.0  # every slow expression leaves the lock
     off_lock: list[str] = []
-    real = service._conduct_start
+    real = service.starts.conduct_start
 
     def conduct_start(session, ex, pinned, lock_slice):
         decided = real(session, ex, pinned, lock_slice)
@@ -340,7 +340,7 @@ def test_a_firing_whose_start_is_slow_is_decided_off_the_lock(own, name, monkeyp
             off_lock.append(ex.id)
         return decided
 
-    monkeypatch.setattr(service, "_conduct_start", conduct_start)
+    monkeypatch.setattr(service.starts, "conduct_start", conduct_start)
     body = _trigger(workflow_name=name, workflow_input={"who": "Cron"}, pattern="*/5 * * * *",
                     remaining_executions=3)
     trigger = own.client.simulate_post("/v2/cron_triggers", json=body).json

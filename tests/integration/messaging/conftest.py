@@ -16,7 +16,7 @@ import pytest
 from kombu import Connection
 
 from levante.messaging.topology import Topology
-from levante.messaging.transport import RetryPolicy, Transport
+from levante.messaging.transport import Publisher, RetryPolicy
 
 AMQP_URL = os.environ.get("LEVANTE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 #: Executor targets the tests use (their queues are deleted after each test).
@@ -58,9 +58,9 @@ def namespace(amqp_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def transport(amqp_url: str, namespace: str) -> Iterator[Transport]:
+def transport(amqp_url: str, namespace: str) -> Iterator[Publisher]:
     """A publisher on the test's namespace."""
-    with Transport(amqp_url, namespace, FAST_RETRY) as publisher:
+    with Publisher(amqp_url, namespace, FAST_RETRY) as publisher:
         yield publisher
 
 

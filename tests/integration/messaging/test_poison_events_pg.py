@@ -17,10 +17,10 @@ from levante.config import load
 from levante.db import repository as repo
 from levante.db.session import transaction
 from levante.engine import events as ev
-from levante.engine.machine import Conductor
+from levante.engine.conductor import Conductor
 from levante.engine.service.definitions import store
 from levante.messaging import envelope as env
-from levante.messaging.transport import Transport
+from levante.messaging.transport import Publisher
 from levante.node import Node
 from tests.integration.messaging.conftest import message_count
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_poison_event_fails_its_task_instead_of_being_dead_lettered(
-        pg_url: str, amqp_url: str, namespace: str, transport: Transport, monkeypatch: pytest.MonkeyPatch) -> None:
+        pg_url: str, amqp_url: str, namespace: str, transport: Publisher, monkeypatch: pytest.MonkeyPatch) -> None:
     real = Conductor.handle
 
     def faulty(self: Conductor, event: ev.Event) -> Any:

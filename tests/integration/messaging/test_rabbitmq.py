@@ -17,7 +17,7 @@ from levante.executor.worker import ExecutorWorker
 from levante.messaging import envelope as env
 from levante.messaging.consumer import Consumer, Delivery
 from levante.messaging.engine_consumer import EngineConsumer
-from levante.messaging.transport import RetryPolicy, Transport
+from levante.messaging.transport import Publisher, RetryPolicy
 
 from ...unit.messaging.helpers import Collector, RecordingRunner, run_action, wait_until
 from .conftest import message_count
@@ -48,12 +48,12 @@ def results(amqp_url: str, namespace: str, started: Callable[[Consumer], Any]) -
     return got
 
 
-def _send(transport: Transport, command: Any) -> None:
+def _send(transport: Publisher, command: Any) -> None:
     topic = f"executor.{command.target}" if command.target else "executor"
     transport.publish(topic, env.encode(env.RUN_ACTION, command.to_dict()))
 
 
-def test_end_to_end(amqp_url: str, namespace: str, transport: Transport, results: Collector,
+def test_end_to_end(amqp_url: str, namespace: str, transport: Publisher, results: Collector,
                     started: Callable[[Consumer], Any]) -> None:
     worker = started(ExecutorWorker(amqp_url, RecordingRunner(), namespace=namespace, threads=2))
     _send(transport, run_action("ae-1", "std.echo", {"output": {"n": 1}}))
@@ -63,7 +63,7 @@ def test_end_to_end(amqp_url: str, namespace: str, transport: Transport, results
     assert message_count(amqp_url, f"{namespace}.executor") == 0
 
 
-def test_targets_route_on_rabbitmq(amqp_url: str, namespace: str, transport: Transport, results: Collector,
+def test_targets_route_on_rabbitmq(amqp_url: str, namespace: str, transport: Publisher, results: Collector,
                                    started: Callable[[Consumer], Any]) -> None:
     runners = {"a": RecordingRunner(), "b": RecordingRunner()}
     for target, runner in runners.items():
@@ -75,7 +75,7 @@ def test_targets_route_on_rabbitmq(amqp_url: str, namespace: str, transport: Tra
     assert [r.command.action_execution_id for r in runners["b"].requests.items] == ["ae-b1"]
 
 
-def _take_and_crash(amqp_url: str, transport: Transport) -> str:
+def _take_and_crash(amqp_url: str, transport: Publisher) -> str:
     """A consumer takes the executor queue's message and dies without acking it."""
     connection = Connection(amqp_url)
     try:
@@ -90,7 +90,7 @@ def _take_and_crash(amqp_url: str, transport: Transport) -> str:
         connection.close()  # no ack: the broker requeues the message
 
 
-def test_a_message_held_by_a_crashed_consumer_is_redelivered(amqp_url: str, transport: Transport,
+def test_a_message_held_by_a_crashed_consumer_is_redelivered(amqp_url: str, transport: Publisher,
                                                              started: Callable[[Consumer], Any]) -> None:
     body = env.encode(env.EVENT, {"kind": "pause_requested", "execution_id": "ex-1"})
     transport.publish("executor", body)
@@ -103,7 +103,7 @@ def test_a_message_held_by_a_crashed_consumer_is_redelivered(amqp_url: str, tran
 
 
 def test_a_consumer_that_dies_mid_handler_loses_the_message_to_another(
-        amqp_url: str, transport: Transport, started: Callable[[Consumer], Any]) -> None:
+        amqp_url: str, transport: Publisher, started: Callable[[Consumer], Any]) -> None:
     queue = transport.topology.executor_queue()
     in_handler, release = threading.Event(), threading.Event()
 
@@ -125,7 +125,7 @@ def test_a_consumer_that_dies_mid_handler_loses_the_message_to_another(
 
 
 def test_a_crashed_executor_leaves_a_request_that_fails_cleanly(amqp_url: str, namespace: str,
-                                                                 transport: Transport, results: Collector,
+                                                                 transport: Publisher, results: Collector,
                                                                  started: Callable[[Consumer], Any]) -> None:
     _send(transport, run_action("ae-1", "std.echo", {"output": 1}))
     _take_and_crash(amqp_url, transport)
@@ -135,7 +135,7 @@ def test_a_crashed_executor_leaves_a_request_that_fails_cleanly(amqp_url: str, n
 
 
 def test_a_failing_handler_gets_the_message_again_then_dead_letters_it(
-        amqp_url: str, namespace: str, transport: Transport, started: Callable[[Consumer], Any]) -> None:
+        amqp_url: str, namespace: str, transport: Publisher, started: Callable[[Consumer], Any]) -> None:
     calls = Collector()
 
     def broken(delivery: Delivery) -> None:
@@ -156,7 +156,7 @@ def test_a_failing_handler_gets_the_message_again_then_dead_letters_it(
 
 
 def test_200_requests_through_two_workers_give_200_results(amqp_url: str, namespace: str,
-                                                           transport: Transport, results: Collector,
+                                                           transport: Publisher, results: Collector,
                                                            started: Callable[[Consumer], Any]) -> None:
     workers = [started(ExecutorWorker(amqp_url, RecordingRunner(), namespace=namespace, threads=4))
                for _ in range(2)]
@@ -175,7 +175,7 @@ def test_200_requests_through_two_workers_give_200_results(amqp_url: str, namesp
 
 
 def test_consumers_and_publishers_survive_a_dropped_connection(amqp_url: str, namespace: str,
-                                                               transport: Transport, results: Collector,
+                                                               transport: Publisher, results: Collector,
                                                                started: Callable[[Consumer], Any]) -> None:
     worker = started(ExecutorWorker(amqp_url, RecordingRunner(), namespace=namespace))
     _send(transport, run_action("ae-1"))
@@ -189,7 +189,7 @@ def test_consumers_and_publishers_survive_a_dropped_connection(amqp_url: str, na
     wait_until(lambda: worker.stats["acked"] == 2, what="the ack of ae-2")
 
 
-def test_a_lost_ack_does_not_run_the_action_twice(amqp_url: str, namespace: str, transport: Transport,
+def test_a_lost_ack_does_not_run_the_action_twice(amqp_url: str, namespace: str, transport: Publisher,
                                                    results: Collector, started: Callable[[Consumer], Any]) -> None:
     runner = RecordingRunner()
     worker = started(ExecutorWorker(amqp_url, runner, namespace=namespace))
@@ -214,7 +214,7 @@ def test_a_lost_ack_does_not_run_the_action_twice(amqp_url: str, namespace: str,
 def test_publishing_to_a_closed_port_fails_fast_and_clearly() -> None:
     policy = RetryPolicy(max_retries=2, interval_start=0, interval_step=0.1, interval_max=0.2,
                          connect_timeout=1)
-    transport = Transport("amqp://guest:s3cret@127.0.0.1:1//", "levante_test_down", policy)
+    transport = Publisher("amqp://guest:s3cret@127.0.0.1:1//", "levante_test_down", policy)
     started = time.monotonic()
     with pytest.raises(TransportError) as raised:
         transport.publish("executor", env.encode(env.RUN_ACTION, run_action("ae-1").to_dict()))
@@ -228,7 +228,7 @@ def test_publishing_to_a_closed_port_fails_fast_and_clearly() -> None:
 def test_wrong_credentials_are_not_retried(amqp_url: str, namespace: str) -> None:
     url = Connection(amqp_url).as_uri(include_password=False).replace(":**@", ":wrong-password@")
     url = url.replace("amqp://guest:", "amqp://levante-nobody:")
-    transport = Transport(url, namespace, RetryPolicy(max_retries=5, interval_start=1, connect_timeout=2))
+    transport = Publisher(url, namespace, RetryPolicy(max_retries=5, interval_start=1, connect_timeout=2))
     started = time.monotonic()
     with pytest.raises(TransportError) as raised:
         transport.publish("engine", env.encode(env.EVENT, {}))
@@ -237,7 +237,7 @@ def test_wrong_credentials_are_not_retried(amqp_url: str, namespace: str) -> Non
     assert time.monotonic() - started < 5
 
 
-def test_engine_consumer_batches_on_rabbitmq(amqp_url: str, namespace: str, transport: Transport,
+def test_engine_consumer_batches_on_rabbitmq(amqp_url: str, namespace: str, transport: Publisher,
                                              started: Callable[[Consumer], Any]) -> None:
     sizes: list[int] = []
     got = Collector()

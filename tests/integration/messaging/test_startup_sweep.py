@@ -15,7 +15,7 @@ from levante.config import load
 from levante.db.models import OutboxMessage
 from levante.db.repository import enqueue_many
 from levante.db.session import transaction
-from levante.engine.model import utcnow
+from levante.engine.records import utcnow
 from levante.node import Node
 
 pytestmark = pytest.mark.integration

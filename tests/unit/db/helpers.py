@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution, new_id
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, new_id
 from levante.states import State
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ import pytest
 
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, transaction
-from levante.engine.model import WorkflowExecution
+from levante.engine.records import WorkflowExecution
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
 from tests.unit.db.helpers import action, at, task, wf

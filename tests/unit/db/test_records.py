@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from levante.db import repository as repo
 from levante.db.models import ActionExecutionRow, TaskExecutionRow, WorkflowExecutionRow
 from levante.db.session import SessionFactory, transaction
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
 from levante.exceptions import NotFoundError
 from levante.states import State
 from tests.unit.db.helpers import action, at, diff, same, sub, task, wf

@@ -7,8 +7,8 @@ import pytest
 
 from levante.engine import events as ev
 from levante.engine.commands import AbandonWork
-from levante.engine.machine import refuse_request
-from levante.engine.model import WorkflowExecution
+from levante.engine.lifecycle import refuse_request
+from levante.engine.records import WorkflowExecution
 from levante.exceptions import ConflictError
 from levante.states import State
 from tests.scenarios.harness import make_engine

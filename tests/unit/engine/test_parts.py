@@ -10,15 +10,15 @@ import pytest
 
 import levante.engine
 from levante.engine.decision import Decision
-from levante.engine.model import TaskExecution, WorkflowExecution
-from levante.engine.state import ExecutionState
+from levante.engine.loaded import ExecutionState
+from levante.engine.records import TaskExecution, WorkflowExecution
 from levante.exceptions import InvalidTransition
 from levante.states import TASK_TRANSITIONS, State, can_transition
 from levante.workflows.specs import WorkflowSpec
 
-#: Top to bottom; a part may import only parts after it (work and timers are on one level).
-ORDER = ["conductor", "lifecycle", "transitions", "tasks", "work", "timers", "ending", "decision"]
-LEVEL = {name: i for i, name in enumerate(ORDER)} | {"timers": ORDER.index("work")}
+#: Top to bottom; a part may import only parts after it.
+ORDER = ["conductor", "lifecycle", "transitions", "tasks", "work", "policies", "ending", "decision"]
+LEVEL = {name: i for i, name in enumerate(ORDER)}
 ENGINE = Path(levante.engine.__file__).parent
 
 
@@ -38,13 +38,6 @@ def _imported_parts(module: str) -> set[str]:
 def test_a_part_calls_only_the_parts_below_it(module: str) -> None:
     above = {p for p in _imported_parts(module) if LEVEL[p] <= LEVEL[module] and p != module}
     assert above == set(), f"{module} imports {sorted(above)}, which are not below it"
-
-
-def test_the_old_import_path_of_the_conductor_still_works() -> None:
-    from levante.engine.conductor import Conductor
-    from levante.engine.machine import Conductor as Old
-
-    assert Old is Conductor
 
 
 def test_every_task_state_has_a_row() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from kombu.transport import memory
 
-from levante.messaging.transport import Transport
+from levante.messaging.transport import Publisher
 
 URL = "memory://"
 
@@ -50,7 +50,7 @@ def namespace() -> Iterator[str]:
 
 
 @pytest.fixture
-def transport(namespace: str) -> Iterator[Transport]:
+def transport(namespace: str) -> Iterator[Publisher]:
     """A publisher on the test's namespace."""
-    with Transport(URL, namespace) as publisher:
+    with Publisher(URL, namespace) as publisher:
         yield publisher

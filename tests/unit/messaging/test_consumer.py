@@ -12,7 +12,7 @@ from kombu import Producer
 
 from levante.messaging import envelope as env
 from levante.messaging.consumer import Consumer, Delivery, redelivered
-from levante.messaging.transport import Transport, connect
+from levante.messaging.transport import Publisher, connect
 
 from .conftest import URL, queue_size
 from .helpers import Collector
@@ -23,7 +23,7 @@ def consumers() -> Iterator[Callable[..., Consumer]]:
     """Build and start consumers on the test's executor queue; stop them all at the end."""
     started: list[Consumer] = []
 
-    def make(transport: Transport, handler: Callable[[Delivery], None], **options: object) -> Consumer:
+    def make(transport: Publisher, handler: Callable[[Delivery], None], **options: object) -> Consumer:
         consumer = Consumer(URL, [transport.topology.executor_queue()], handler, **options)  # type: ignore[arg-type]
         started.append(consumer.start())
         assert consumer.wait_ready(5)
@@ -38,7 +38,7 @@ def _event(n: int = 1) -> dict[str, object]:
     return env.encode(env.EVENT, {"kind": "pause_requested", "execution_id": f"ex-{n}"})
 
 
-def test_publish_consume_ack(transport: Transport, namespace: str,
+def test_publish_consume_ack(transport: Publisher, namespace: str,
                              consumers: Callable[..., Consumer]) -> None:
     got = Collector()
     body = _event()
@@ -53,7 +53,7 @@ def test_publish_consume_ack(transport: Transport, namespace: str,
     assert queue_size(f"{namespace}.executor") == 0
 
 
-def test_a_failed_message_comes_back_redelivered(transport: Transport,
+def test_a_failed_message_comes_back_redelivered(transport: Publisher,
                                                  consumers: Callable[..., Consumer]) -> None:
     got = Collector()
 
@@ -72,7 +72,7 @@ def test_a_failed_message_comes_back_redelivered(transport: Transport,
     assert consumer.stats == {"failed": 1, "requeued": 1, "acked": 1}
 
 
-def test_requeue_waits_a_backoff(transport: Transport, consumers: Callable[..., Consumer]) -> None:
+def test_requeue_waits_a_backoff(transport: Publisher, consumers: Callable[..., Consumer]) -> None:
     times = Collector()
 
     def failing_once(delivery: Delivery) -> None:
@@ -86,7 +86,7 @@ def test_requeue_waits_a_backoff(transport: Transport, consumers: Callable[..., 
     assert second - first >= 0.2
 
 
-def test_a_message_that_keeps_failing_is_dead_lettered(transport: Transport, namespace: str,
+def test_a_message_that_keeps_failing_is_dead_lettered(transport: Publisher, namespace: str,
                                                        consumers: Callable[..., Consumer]) -> None:
     calls = Collector()
     done = threading.Event()
@@ -115,7 +115,7 @@ def test_a_message_that_keeps_failing_is_dead_lettered(transport: Transport, nam
      "application/json"),
     ("plain text", "text/plain"),
 ], ids=["not an envelope", "not json", "wrong version", "not json content"])
-def test_malformed_messages_are_acked_and_dropped(transport: Transport, namespace: str, body: str,
+def test_malformed_messages_are_acked_and_dropped(transport: Publisher, namespace: str, body: str,
                                                   content_type: str, consumers: Callable[..., Consumer],
                                                   caplog: pytest.LogCaptureFixture) -> None:
     got = Collector()
@@ -134,7 +134,7 @@ def test_malformed_messages_are_acked_and_dropped(transport: Transport, namespac
     assert queue_size(f"{namespace}.executor") == 0
 
 
-def test_settle_from_another_thread(transport: Transport, namespace: str) -> None:
+def test_settle_from_another_thread(transport: Publisher, namespace: str) -> None:
     """Work handed to another thread is acked by the consumer thread once reported."""
     threads = Collector()
 

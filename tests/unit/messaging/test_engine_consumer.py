@@ -9,7 +9,7 @@ import pytest
 from levante.engine import events as ev
 from levante.messaging import envelope as env
 from levante.messaging.engine_consumer import EngineConsumer
-from levante.messaging.transport import Transport
+from levante.messaging.transport import Publisher
 
 from .conftest import URL, queue_size
 from .helpers import Collector
@@ -34,7 +34,7 @@ def _completed(n: int) -> ev.ActionCompleted:
     return ev.ActionCompleted("ex-1", f"ae-{n}", "SUCCESS", {"n": n})
 
 
-def test_events_arrive_decoded_and_acked(transport: Transport, namespace: str,
+def test_events_arrive_decoded_and_acked(transport: Publisher, namespace: str,
                                          engine_consumer: Callable[..., EngineConsumer]) -> None:
     got = Collector()
     consumer = engine_consumer(got.extend)
@@ -47,7 +47,7 @@ def test_events_arrive_decoded_and_acked(transport: Transport, namespace: str,
     assert queue_size(f"{namespace}.engine") == 0
 
 
-def test_waiting_events_are_handed_over_in_batches(transport: Transport, namespace: str,
+def test_waiting_events_are_handed_over_in_batches(transport: Publisher, namespace: str,
                                                    engine_consumer: Callable[..., EngineConsumer]) -> None:
     batches: list[list[ev.Event]] = []
     got = Collector()
@@ -64,7 +64,7 @@ def test_waiting_events_are_handed_over_in_batches(transport: Transport, namespa
     assert len(batches) < 50
 
 
-def test_a_failing_batch_is_retried_event_by_event(transport: Transport, namespace: str,
+def test_a_failing_batch_is_retried_event_by_event(transport: Publisher, namespace: str,
                                                    engine_consumer: Callable[..., EngineConsumer]) -> None:
     applied = Collector()
     attempts: list[list[str]] = []
@@ -93,7 +93,7 @@ def test_a_failing_batch_is_retried_event_by_event(transport: Transport, namespa
     env.encode(env.EVENT, {"kind": "no_such_event", "execution_id": "ex-1"}),
     env.encode(env.EVENT, {"kind": "action_completed", "execution_id": "ex-1"}),
 ], ids=["wrong type", "unknown kind", "missing fields"])
-def test_envelopes_that_are_not_events_are_dropped(transport: Transport, body: dict[str, object],
+def test_envelopes_that_are_not_events_are_dropped(transport: Publisher, body: dict[str, object],
                                                    engine_consumer: Callable[..., EngineConsumer]) -> None:
     got = Collector()
     consumer = engine_consumer(got.extend)

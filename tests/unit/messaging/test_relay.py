@@ -10,19 +10,19 @@ from kombu import Connection
 from levante.exceptions import TransportError
 from levante.messaging import envelope as env
 from levante.messaging.relay import Relay
-from levante.messaging.transport import Transport, connect
+from levante.messaging.transport import Publisher, connect
 
 from .conftest import URL, queue_size
 from .helpers import run_action
 
 
-def _get(transport: Transport, conn: Connection, topic: str) -> dict[str, Any]:
+def _get(transport: Publisher, conn: Connection, topic: str) -> dict[str, Any]:
     message = transport.topology.queue_for(topic).bind(conn.default_channel).get(no_ack=True)
     assert message is not None
     return message.payload
 
 
-def test_rows_are_published_to_their_topics(transport: Transport, namespace: str) -> None:
+def test_rows_are_published_to_their_topics(transport: Publisher, namespace: str) -> None:
     a, b = run_action("ae-1").to_dict(), run_action("ae-2", target="gpu").to_dict()
     assert Relay(transport).send([(7, "executor", a), (8, "executor.gpu", b)]) == [7, 8]
     with connect(URL) as conn:
@@ -31,7 +31,7 @@ def test_rows_are_published_to_their_topics(transport: Transport, namespace: str
     assert env.decode(second).payload == b
 
 
-def test_rows_that_can_never_be_sent_are_skipped(transport: Transport, namespace: str) -> None:
+def test_rows_that_can_never_be_sent_are_skipped(transport: Publisher, namespace: str) -> None:
     rows = [(1, "engine", {}), (2, "executor.", {}), (3, "executor", {"bad": object()}),
             (4, "executor", run_action("ae-4").to_dict())]
     assert Relay(transport).send(rows) == [4]

@@ -9,7 +9,7 @@ from kombu import Connection
 
 from levante.exceptions import TransportError
 from levante.messaging import envelope as env
-from levante.messaging.transport import RetryPolicy, Transport, connect
+from levante.messaging.transport import Publisher, RetryPolicy, connect
 
 from .conftest import URL, memory_names, queue_size
 from .helpers import run_action
@@ -21,7 +21,7 @@ def conn() -> Iterator[Connection]:
         yield connection
 
 
-def test_publish_declares_the_topology_and_routes_by_topic(transport: Transport, namespace: str,
+def test_publish_declares_the_topology_and_routes_by_topic(transport: Publisher, namespace: str,
                                                             conn: Connection) -> None:
     body = env.encode(env.RUN_ACTION, run_action("ae-1").to_dict())
     transport.publish("executor", body)
@@ -34,7 +34,7 @@ def test_publish_declares_the_topology_and_routes_by_topic(transport: Transport,
     assert message.payload == body
 
 
-def test_a_message_for_a_target_nobody_serves_yet_waits_in_its_queue(transport: Transport,
+def test_a_message_for_a_target_nobody_serves_yet_waits_in_its_queue(transport: Publisher,
                                                                      namespace: str) -> None:
     transport.publish("executor.gpu", env.encode(env.RUN_ACTION, run_action("ae-1").to_dict()))
     transport.publish("engine", env.encode(env.EVENT, {"kind": "pause_requested", "execution_id": "x"}))
@@ -43,19 +43,19 @@ def test_a_message_for_a_target_nobody_serves_yet_waits_in_its_queue(transport: 
     assert queue_size(f"{namespace}.executor") == 0
 
 
-def test_unknown_topic(transport: Transport) -> None:
+def test_unknown_topic(transport: Publisher) -> None:
     with pytest.raises(ValueError, match="Unknown topic"):
         transport.publish("elsewhere", env.encode(env.EVENT, {}))
 
 
-def test_a_body_that_is_not_json_is_refused(transport: Transport) -> None:
+def test_a_body_that_is_not_json_is_refused(transport: Publisher) -> None:
     body = env.encode(env.EVENT, {"when": object()})
     with pytest.raises(TransportError) as raised:
         transport.publish("engine", body)
     assert raised.value.recoverable is False
 
 
-def test_publish_after_close_reconnects(transport: Transport, namespace: str) -> None:
+def test_publish_after_close_reconnects(transport: Publisher, namespace: str) -> None:
     transport.publish("engine", env.encode(env.EVENT, {}))
     transport.close()
     transport.publish("engine", env.encode(env.EVENT, {}))
@@ -63,10 +63,10 @@ def test_publish_after_close_reconnects(transport: Transport, namespace: str) ->
 
 
 def test_url_hides_the_password() -> None:
-    transport = Transport("amqp://levante:s3cret@broker.example:5672/prod")
+    transport = Publisher("amqp://levante:s3cret@broker.example:5672/prod")
     assert "s3cret" not in transport.url
     assert transport.url.startswith("amqp://levante:**@broker.example:5672/prod")
-    assert Transport(URL).url == "memory://"
+    assert Publisher(URL).url == "memory://"
 
 
 def test_retry_policy_maps_to_kombu() -> None:

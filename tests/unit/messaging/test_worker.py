@@ -14,7 +14,7 @@ from levante.executor.worker import ExecutorWorker
 from levante.messaging import envelope as env
 from levante.messaging.consumer import Consumer, Delivery
 from levante.messaging.engine_consumer import EngineConsumer
-from levante.messaging.transport import Transport
+from levante.messaging.transport import Publisher
 
 from .conftest import URL, queue_size
 from .helpers import Collector, RecordingRunner, run_action, wait_until
@@ -45,12 +45,12 @@ def workers(namespace: str) -> Iterator[Callable[..., ExecutorWorker]]:
         worker.stop()
 
 
-def _send(transport: Transport, command: Any) -> None:
+def _send(transport: Publisher, command: Any) -> None:
     topic = f"executor.{command.target}" if command.target else "executor"
     transport.publish(topic, env.encode(env.RUN_ACTION, command.to_dict()))
 
 
-def test_echo_result_reaches_the_engine_queue(transport: Transport, namespace: str, results: Collector,
+def test_echo_result_reaches_the_engine_queue(transport: Publisher, namespace: str, results: Collector,
                                               workers: Callable[..., ExecutorWorker]) -> None:
     worker = workers(threads=2)
     _send(transport, run_action("ae-1", "std.echo", {"output": {"hello": ["world"]}}))
@@ -60,7 +60,7 @@ def test_echo_result_reaches_the_engine_queue(transport: Transport, namespace: s
     assert queue_size(f"{namespace}.executor") == 0
 
 
-def test_many_actions_on_a_small_pool(transport: Transport, results: Collector,
+def test_many_actions_on_a_small_pool(transport: Publisher, results: Collector,
                                       workers: Callable[..., ExecutorWorker]) -> None:
     workers(threads=3)
     for n in range(40):
@@ -70,7 +70,7 @@ def test_many_actions_on_a_small_pool(transport: Transport, results: Collector,
     assert all(e.state == "SUCCESS" and e.result == e.action_execution_id for e in events)
 
 
-def test_failures_and_unknown_actions_become_error_events(transport: Transport, results: Collector,
+def test_failures_and_unknown_actions_become_error_events(transport: Publisher, results: Collector,
                                                           workers: Callable[..., ExecutorWorker]) -> None:
     workers()
     _send(transport, run_action("ae-1", "std.fail", {"error_data": "boom"}))
@@ -80,7 +80,7 @@ def test_failures_and_unknown_actions_become_error_events(transport: Transport, 
     assert events["ae-2"].state == "ERROR" and "no.such_action" in str(events["ae-2"].result)
 
 
-def test_an_async_action_is_acked_without_a_result(transport: Transport, namespace: str, results: Collector,
+def test_an_async_action_is_acked_without_a_result(transport: Publisher, namespace: str, results: Collector,
                                                    workers: Callable[..., ExecutorWorker]) -> None:
     runner = RecordingRunner()
     worker = workers(runner)
@@ -94,7 +94,7 @@ def test_an_async_action_is_acked_without_a_result(transport: Transport, namespa
     assert queue_size(f"{namespace}.executor") == 0
 
 
-def test_targets_route_to_their_own_workers(transport: Transport, results: Collector,
+def test_targets_route_to_their_own_workers(transport: Publisher, results: Collector,
                                             workers: Callable[..., ExecutorWorker]) -> None:
     runners = {name: RecordingRunner() for name in ("default", "a", "b")}
     for name, runner in runners.items():
@@ -109,7 +109,7 @@ def test_targets_route_to_their_own_workers(transport: Transport, results: Colle
     assert seen == {"default": ["ae-d1"], "a": ["ae-a1", "ae-a2"], "b": ["ae-b1", "ae-b2"]}
 
 
-def _deliver_once_and_fail(transport: Transport) -> None:
+def _deliver_once_and_fail(transport: Publisher) -> None:
     """Let a consumer take the executor queue's message and fail on it, so that it is redelivered."""
     failed = threading.Event()
 
@@ -123,7 +123,7 @@ def _deliver_once_and_fail(transport: Transport) -> None:
 
 
 def test_a_redelivered_request_that_is_not_safe_to_rerun_fails(
-        transport: Transport, results: Collector, workers: Callable[..., ExecutorWorker]) -> None:
+        transport: Publisher, results: Collector, workers: Callable[..., ExecutorWorker]) -> None:
     _send(transport, run_action("ae-1", "std.echo", {"output": "x"}))
     _deliver_once_and_fail(transport)
     runner = RecordingRunner()
@@ -135,7 +135,7 @@ def test_a_redelivered_request_that_is_not_safe_to_rerun_fails(
     assert "action_ex_id=ae-1" in event.result
 
 
-def test_a_redelivered_request_that_is_safe_to_rerun_runs(transport: Transport, results: Collector,
+def test_a_redelivered_request_that_is_safe_to_rerun_runs(transport: Publisher, results: Collector,
                                                           workers: Callable[..., ExecutorWorker]) -> None:
     _send(transport, run_action("ae-1", "std.echo", {"output": "x"}, safe_rerun=True))
     _deliver_once_and_fail(transport)
@@ -144,7 +144,7 @@ def test_a_redelivered_request_that_is_safe_to_rerun_runs(transport: Transport, 
 
 
 def test_the_request_is_acked_only_after_the_result_is_published(
-        transport: Transport, namespace: str, results: Collector,
+        transport: Publisher, namespace: str, results: Collector,
         workers: Callable[..., ExecutorWorker]) -> None:
     worker = workers(retry_delay=0)
     publish = worker.transport.publish
@@ -167,7 +167,7 @@ def test_the_request_is_acked_only_after_the_result_is_published(
     assert queue_size(f"{namespace}.executor") == 0
 
 
-def test_a_runner_crash_still_reports_an_error(transport: Transport, results: Collector,
+def test_a_runner_crash_still_reports_an_error(transport: Publisher, results: Collector,
                                                workers: Callable[..., ExecutorWorker]) -> None:
     class Broken(RecordingRunner):
         def run(self, request: Any) -> Any:
@@ -184,7 +184,7 @@ def test_a_runner_crash_still_reports_an_error(transport: Transport, results: Co
     {"kind": "start_workflow", "action_execution_id": "ae-1", "action_name": "std.noop", "input": {}},
     {"kind": "run_action", "action_execution_id": "ae-1", "action_name": "std.noop", "input": {}, "extra": 1},
 ], ids=["missing fields", "other command", "unknown field"])
-def test_requests_that_are_not_run_actions_are_dropped(transport: Transport, payload: dict[str, Any],
+def test_requests_that_are_not_run_actions_are_dropped(transport: Publisher, payload: dict[str, Any],
                                                        results: Collector,
                                                        workers: Callable[..., ExecutorWorker]) -> None:
     worker = workers()
@@ -196,7 +196,7 @@ def test_requests_that_are_not_run_actions_are_dropped(transport: Transport, pay
     assert worker.stats == {"acked": 1, "malformed": 2}
 
 
-def test_stop_waits_for_running_actions(transport: Transport, namespace: str, results: Collector,
+def test_stop_waits_for_running_actions(transport: Publisher, namespace: str, results: Collector,
                                         workers: Callable[..., ExecutorWorker]) -> None:
     runner = RecordingRunner()
     worker = workers(runner)
@@ -209,7 +209,7 @@ def test_stop_waits_for_running_actions(transport: Transport, namespace: str, re
 
 
 def test_a_cancel_broadcast_stops_running_actions_and_skips_queued_ones(
-        transport: Transport, namespace: str, results: Collector, workers: Callable[..., ExecutorWorker]) -> None:
+        transport: Publisher, namespace: str, results: Collector, workers: Callable[..., ExecutorWorker]) -> None:
     runner = RecordingRunner()
     worker = workers(runner, threads=1)
     assert worker.cancel_listener.wait_ready(5)

@@ -16,7 +16,7 @@ from typing import Any
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, transaction
 from levante.engine.commands import RunAction
-from levante.engine.model import ActionExecution
+from levante.engine.records import ActionExecution
 from levante.exceptions import CallbackTokenError, InputError
 
 ADMIN = "admin"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from levante.engine.context import env_of
-from levante.engine.model import ActionExecution, TaskExecution, WorkflowExecution
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
 from levante.workflows.specs import ActionSpec, WorkflowSpec, thaw
 
 

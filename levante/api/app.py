@@ -124,7 +124,8 @@ def create_app(config: Config, node: "Node") -> falcon.App:
     """
     ctx = ApiContext(config, node)
     guard = Guard(ctx)
-    app = falcon.App(middleware=[BodyLimit(config.max_body_bytes), NoNul(), guard])
+    middleware: list[Any] = [BodyLimit(config.max_body_bytes), NoNul(), guard]
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     for path, resource in _routes(ctx, guard):

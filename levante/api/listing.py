@@ -9,6 +9,7 @@ an operator and refused when it is not one: write ``eq:like:x`` to mean the valu
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -243,7 +244,7 @@ def in_memory(rows: list[dict[str, Any]], query: ListQuery) -> list[dict[str, An
     found = [r for r in rows if _matches(r, query.filters)]
     found.sort(key=lambda r: str(r.get("id")))
     for key, direction in reversed(list(zip(query.sort_keys, query.sort_dirs, strict=False))):
-        found.sort(key=lambda r, k=key: _sort_key(r, k), reverse=direction == "desc")
+        found.sort(key=functools.partial(_sort_key, key=key), reverse=direction == "desc")
     if query.marker is not None:
         ids = [r.get("id") for r in found]
         if query.marker not in ids:

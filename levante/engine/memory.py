@@ -257,7 +257,7 @@ class MemoryEngine:
         is the same check on the database)."""
         movable = {e.execution_id for e in self.queue} | {e.execution_id for _, _, e in self.timers}
         movable |= {a.workflow_execution_id for a in self.actions.values()
-                    if a.state in (State.RUNNING, State.PAUSED)}
+                    if a.state in (State.RUNNING, State.PAUSED) and a.workflow_execution_id}
         movable |= {str(e.parent_id) for e in self.executions.values()
                     if e.parent_id and e.state in (State.RUNNING, State.PAUSED, State.IDLE)}
         return [e.id for e in self.executions.values() if e.state == State.RUNNING and e.id not in movable]

@@ -86,6 +86,8 @@ class ActionExecutionCollection:
         body = json_body(req, self.ctx.max_body)
         check_keys(body, RUN_KEYS, "an action run")
         name = text_field(body, "name")
+        if not name:
+            raise InputError("'name' is required: the name of the action to run")
         action_input = json_value(body.get("input")) or {}
         params = json_value(body.get("params")) or {}
         if not isinstance(action_input, dict) or not isinstance(params, dict):

@@ -206,7 +206,8 @@ def _depths(root_id: str, executions: list[WorkflowExecution]) -> dict[str, int]
     parent = {ex.id: ex.parent_id for ex in executions}
     depth: dict[str, int] = {}
     for ex_id in parent:
-        level, node = 0, ex_id
+        level = 0
+        node: str | None = ex_id
         while node is not None and node != root_id and level <= len(parent):
             node = parent.get(node)
             level += 1

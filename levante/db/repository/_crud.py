@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -107,7 +107,7 @@ def update(
     """Change fields of a row found by id or name (renaming onto an existing name: ConflictError)."""
     _check_fields(model, kind, changes)
     row = get(session, model, kind, identifier, namespace)
-    new_name = changes.get("name", row.name)  # type: ignore[attr-defined]
+    new_name: str = changes["name"] if "name" in changes else row.name  # type: ignore[attr-defined]
     new_namespace = changes.get("namespace", getattr(row, "namespace", None))
     renamed = new_name != row.name or new_namespace != getattr(row, "namespace", None)  # type: ignore[attr-defined]
     if renamed and _by_name(session, model, new_name, new_namespace) is not None:
@@ -141,7 +141,7 @@ def list_rows(
     sort_dirs: Sequence[str] = ("asc", "asc"),
 ) -> list[M]:
     """A page of rows (filters and keyset pagination as in ``list_executions``)."""
-    table: Table = model.__table__  # type: ignore[attr-defined]
+    table: Any = model.__table__  # type: ignore[attr-defined]
     stmt = keyset(
         session,
         select(model),

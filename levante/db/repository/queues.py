@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -74,7 +74,7 @@ def claim_due(
     """
     if is_sqlite(session):
         ensure_write_lock(session)
-    free = CALLS.c.claimed_by.is_(None)
+    free: ColumnElement[bool] = CALLS.c.claimed_by.is_(None)
     if reclaim_after is not None:
         free = or_(free, CALLS.c.claimed_at < now - reclaim_after)
     stmt = (

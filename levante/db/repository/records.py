@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import RowMapping, Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -70,7 +70,7 @@ _TEXT_DEFAULTS = ("description", "workflow_namespace")
 # --- conversions ----------------------------------------------------------------------------
 
 
-def record_from_mapping(cls: type[R], row: Mapping[str, Any]) -> R:
+def record_from_mapping(cls: type[R], row: Mapping[str, Any] | RowMapping) -> R:
     """A record of type ``cls`` from a row mapping holding (at least) its fields."""
     values = {name: row[name] for name in FIELDS[cls]}
     values["state"] = State(values["state"])

@@ -85,7 +85,7 @@ def _workflow_fields(spec: Any, text: str) -> dict[str, Any]:
             "workbook_name": spec.workbook}
 
 
-_FUNCS = {
+_FUNCS: dict[str, tuple[Any, Any, Any]] = {
     "workflow": (repo.find_workflow_definition, repo.create_workflow_definition, repo.update_workflow_definition),
     "workbook": (repo.find_workbook_definition, repo.create_workbook_definition, repo.update_workbook_definition),
     "action": (repo.find_action_definition, repo.create_action_definition, repo.update_action_definition),
@@ -109,6 +109,6 @@ def _drop_stale_items(session: Session, document: DocumentSpec, namespace: str) 
     for row in repo.list_workflow_definitions(session, namespace, filters={"workbook_name": name}):
         if row.name not in document.workflows:
             repo.delete_workflow_definition(session, row.id, namespace)
-    for row in repo.list_action_definitions(session, namespace, filters={"workbook_name": name}):
-        if row.name not in document.actions:
-            repo.delete_action_definition(session, row.id, namespace)
+    for action_row in repo.list_action_definitions(session, namespace, filters={"workbook_name": name}):
+        if action_row.name not in document.actions:
+            repo.delete_action_definition(session, action_row.id, namespace)

@@ -157,6 +157,8 @@ def test_an_async_action_cannot_be_run_sync(api):
 def test_running_an_unknown_action_or_with_bad_input_is_refused(api):
     unknown = api.client.simulate_post("/v2/action_executions", json={"name": "std.nope"})
     assert unknown.status_code == 404 and "std.nope" in unknown.json["faultstring"]
+    nameless = api.client.simulate_post("/v2/action_executions", json={"input": {}})
+    assert nameless.status_code == 400 and "'name' is required" in nameless.json["faultstring"]
     bad = api.client.simulate_post("/v2/action_executions", json={"name": "std.echo", "input": {"x": 1}})
     assert bad.status_code == 400 and "missing=['output']" in bad.json["faultstring"]
     before = api.get("/v2/action_executions")["action_executions"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -129,28 +129,62 @@ def delete(
     session.flush()
 
 
-def list_rows(
-    session: Session,
-    model: type[M],
-    kind: str,
-    *,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = ("created_at", "id"),
-    sort_dirs: Sequence[str] = ("asc", "asc"),
-) -> list[M]:
-    """A page of rows (filters and keyset pagination as in ``list_executions``)."""
-    table: Any = model.__table__  # type: ignore[attr-defined]
-    stmt = keyset(
-        session,
-        select(model),
-        table,
-        filters=filters,
-        limit=limit,
-        marker=marker,
-        sort_keys=sort_keys,
-        sort_dirs=sort_dirs,
-        kind=kind,
-    )
-    return list(session.scalars(stmt))
+class Rows(Generic[M]):
+    """The find, get, update, list and delete of one model's named rows, bound to the model and the
+    kind named in its errors (``NotFoundError(kind, identifier)``, ``ConflictError``). The namespace
+    arguments count only for models with a ``namespace`` column ('' is the default namespace; for
+    ``list``, None means every namespace)."""
+
+    def __init__(self, model: type[M], kind: str) -> None:
+        self.model = model
+        self.kind = kind
+        self._namespaced = "namespace" in model.__table__.c  # type: ignore[attr-defined]
+
+    def _ns(self, namespace: str) -> str | None:
+        return namespace if self._namespaced else None
+
+    def find(self, session: Session, identifier: str, namespace: str = "", fallback: bool = False) -> M | None:
+        """A row by id or name, or None; ``fallback`` also looks in the default namespace ''."""
+        return find(session, self.model, identifier, self._ns(namespace), fallback)
+
+    def get(self, session: Session, identifier: str, namespace: str = "", fallback: bool = False) -> M:
+        """A row by id or name (NotFoundError if none)."""
+        return get(session, self.model, self.kind, identifier, self._ns(namespace), fallback)
+
+    def update(self, session: Session, identifier: str, namespace: str = "", **changes: Any) -> M:
+        """Change fields of a row found by id or name (renaming onto a taken name: ConflictError)."""
+        return update(session, self.model, self.kind, identifier, self._ns(namespace), **changes)
+
+    def delete(self, session: Session, identifier: str, namespace: str = "") -> None:
+        """Delete a row found by id or name (NotFoundError if none)."""
+        delete(session, self.model, self.kind, identifier, self._ns(namespace))
+
+    def list_rows(
+        self,
+        session: Session,
+        namespace: str | None = None,
+        *,
+        filters: dict[str, Any] | None = None,
+        limit: int | None = None,
+        marker: str | None = None,
+        sort_keys: Sequence[str] = ("created_at", "id"),
+        sort_dirs: Sequence[str] = ("asc", "asc"),
+    ) -> list[M]:
+        """A page of rows (of one namespace if given), oldest first by default; filters and keyset
+        pagination as in ``list_executions``."""
+        filters = dict(filters or {})
+        if namespace is not None and self._namespaced:
+            filters["namespace"] = namespace
+        table: Any = self.model.__table__  # type: ignore[attr-defined]
+        stmt = keyset(
+            session,
+            select(self.model),
+            table,
+            filters=filters,
+            limit=limit,
+            marker=marker,
+            sort_keys=sort_keys,
+            sort_dirs=sort_dirs,
+            kind=self.kind,
+        )
+        return list(session.scalars(stmt))

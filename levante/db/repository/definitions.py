@@ -7,7 +7,6 @@ naming it; a missing one ``NotFoundError(kind, identifier)`` with kind ``Workflo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, select
@@ -17,17 +16,6 @@ from sqlalchemy.orm import Session
 from levante.db.models import ActionDefinition, DefinitionSnapshot, WorkbookDefinition, WorkflowDefinition
 from levante.db.repository import _crud
 from levante.engine.records import utcnow
-
-_SORT_KEYS = ("created_at", "id")
-_SORT_DIRS = ("asc", "asc")
-
-
-def _namespaced(filters: dict[str, Any] | None, namespace: str | None) -> dict[str, Any]:
-    out = dict(filters or {})
-    if namespace is not None:
-        out["namespace"] = namespace
-    return out
-
 
 # --- workflows ------------------------------------------------------------------------------
 
@@ -64,53 +52,12 @@ def create_workflow_definition(
     )
 
 
-def find_workflow_definition(
-    session: Session, identifier: str, namespace: str = "", fallback: bool = False
-) -> WorkflowDefinition | None:
-    """A workflow by id or name, or None. ``fallback`` also looks in the default namespace ''."""
-    return _crud.find(session, WorkflowDefinition, identifier, namespace, fallback)
-
-
-def get_workflow_definition(
-    session: Session, identifier: str, namespace: str = "", fallback: bool = False
-) -> WorkflowDefinition:
-    """A workflow by id or name (NotFoundError if none)."""
-    return _crud.get(session, WorkflowDefinition, "Workflow", identifier, namespace, fallback)
-
-
-def update_workflow_definition(
-    session: Session, identifier: str, namespace: str = "", **changes: Any
-) -> WorkflowDefinition:
-    """Change fields (``definition``, ``spec``, ``tags``, ``input``, ``scope``, ``name``...)."""
-    return _crud.update(session, WorkflowDefinition, "Workflow", identifier, namespace, **changes)
-
-
-def list_workflow_definitions(
-    session: Session,
-    namespace: str | None = None,
-    *,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = _SORT_KEYS,
-    sort_dirs: Sequence[str] = _SORT_DIRS,
-) -> list[WorkflowDefinition]:
-    """Workflows (of one namespace if given), oldest first by default."""
-    return _crud.list_rows(
-        session,
-        WorkflowDefinition,
-        "Workflow",
-        filters=_namespaced(filters, namespace),
-        limit=limit,
-        marker=marker,
-        sort_keys=sort_keys,
-        sort_dirs=sort_dirs,
-    )
-
-
-def delete_workflow_definition(session: Session, identifier: str, namespace: str = "") -> None:
-    """Delete a workflow (NotFoundError if none)."""
-    _crud.delete(session, WorkflowDefinition, "Workflow", identifier, namespace)
+_WORKFLOWS = _crud.Rows(WorkflowDefinition, "Workflow")
+find_workflow_definition = _WORKFLOWS.find
+get_workflow_definition = _WORKFLOWS.get
+update_workflow_definition = _WORKFLOWS.update
+list_workflow_definitions = _WORKFLOWS.list_rows
+delete_workflow_definition = _WORKFLOWS.delete
 
 
 # --- workbooks ------------------------------------------------------------------------------
@@ -140,51 +87,16 @@ def create_workbook_definition(
     )
 
 
-def find_workbook_definition(
-    session: Session, identifier: str, namespace: str = ""
-) -> WorkbookDefinition | None:
-    """A workbook by id or name, or None."""
-    return _crud.find(session, WorkbookDefinition, identifier, namespace)
-
-
-def get_workbook_definition(session: Session, identifier: str, namespace: str = "") -> WorkbookDefinition:
-    """A workbook by id or name (NotFoundError if none)."""
-    return _crud.get(session, WorkbookDefinition, "Workbook", identifier, namespace)
-
-
-def update_workbook_definition(
-    session: Session, identifier: str, namespace: str = "", **changes: Any
-) -> WorkbookDefinition:
-    """Change fields of a workbook."""
-    return _crud.update(session, WorkbookDefinition, "Workbook", identifier, namespace, **changes)
-
-
-def list_workbook_definitions(
-    session: Session,
-    namespace: str | None = None,
-    *,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = _SORT_KEYS,
-    sort_dirs: Sequence[str] = _SORT_DIRS,
-) -> list[WorkbookDefinition]:
-    """Workbooks (of one namespace if given), oldest first by default."""
-    return _crud.list_rows(
-        session,
-        WorkbookDefinition,
-        "Workbook",
-        filters=_namespaced(filters, namespace),
-        limit=limit,
-        marker=marker,
-        sort_keys=sort_keys,
-        sort_dirs=sort_dirs,
-    )
+_WORKBOOKS = _crud.Rows(WorkbookDefinition, "Workbook")
+find_workbook_definition = _WORKBOOKS.find
+get_workbook_definition = _WORKBOOKS.get
+update_workbook_definition = _WORKBOOKS.update
+list_workbook_definitions = _WORKBOOKS.list_rows
 
 
 def delete_workbook_definition(session: Session, identifier: str, namespace: str = "") -> None:
     """Delete a workbook with the workflows and actions it defined (NotFoundError if none)."""
-    row = _crud.get(session, WorkbookDefinition, "Workbook", identifier, namespace)
+    row = _WORKBOOKS.get(session, identifier, namespace)
     for model in (WorkflowDefinition, ActionDefinition):
         session.execute(
             delete(model)
@@ -228,53 +140,12 @@ def create_action_definition(
     )
 
 
-def find_action_definition(
-    session: Session, identifier: str, namespace: str = "", fallback: bool = False
-) -> ActionDefinition | None:
-    """An ad-hoc action by id or name, or None. ``fallback`` also looks in the default namespace ''."""
-    return _crud.find(session, ActionDefinition, identifier, namespace, fallback)
-
-
-def get_action_definition(
-    session: Session, identifier: str, namespace: str = "", fallback: bool = False
-) -> ActionDefinition:
-    """An ad-hoc action by id or name (NotFoundError if none)."""
-    return _crud.get(session, ActionDefinition, "Action", identifier, namespace, fallback)
-
-
-def update_action_definition(
-    session: Session, identifier: str, namespace: str = "", **changes: Any
-) -> ActionDefinition:
-    """Change fields of an ad-hoc action."""
-    return _crud.update(session, ActionDefinition, "Action", identifier, namespace, **changes)
-
-
-def list_action_definitions(
-    session: Session,
-    namespace: str | None = None,
-    *,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = _SORT_KEYS,
-    sort_dirs: Sequence[str] = _SORT_DIRS,
-) -> list[ActionDefinition]:
-    """Ad-hoc actions (of one namespace if given), oldest first by default."""
-    return _crud.list_rows(
-        session,
-        ActionDefinition,
-        "Action",
-        filters=_namespaced(filters, namespace),
-        limit=limit,
-        marker=marker,
-        sort_keys=sort_keys,
-        sort_dirs=sort_dirs,
-    )
-
-
-def delete_action_definition(session: Session, identifier: str, namespace: str = "") -> None:
-    """Delete an ad-hoc action (NotFoundError if none)."""
-    _crud.delete(session, ActionDefinition, "Action", identifier, namespace)
+_ACTIONS = _crud.Rows(ActionDefinition, "Action")
+find_action_definition = _ACTIONS.find
+get_action_definition = _ACTIONS.get
+update_action_definition = _ACTIONS.update
+list_action_definitions = _ACTIONS.list_rows
+delete_action_definition = _ACTIONS.delete
 
 
 # --- snapshots of what executions run ---------------------------------------------------------

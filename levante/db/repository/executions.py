@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple
 
 from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.orm import Session
@@ -169,39 +169,8 @@ def find_task_by_unique_key(session: Session, unique_key: str) -> TaskExecution 
 # --- listings -------------------------------------------------------------------------------
 
 
-def _list(
-    session: Session,
-    cls: type[R],
-    table: Table,
-    filters: dict[str, Any] | None,
-    limit: int | None,
-    marker: str | None,
-    sort_keys: Sequence[str],
-    sort_dirs: Sequence[str],
-) -> list[R]:
-    stmt = keyset(
-        session,
-        _select(cls),
-        table,
-        filters=filters,
-        limit=limit,
-        marker=marker,
-        sort_keys=sort_keys,
-        sort_dirs=sort_dirs,
-        kind=KIND_OF[cls],
-    )
-    return _many(session, cls, stmt)
-
-
-def list_executions(
-    session: Session,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = DEFAULT_SORT_KEYS,
-    sort_dirs: Sequence[str] = DEFAULT_SORT_DIRS,
-) -> list[WorkflowExecution]:
-    """A page of workflow executions (keyset pagination: ``marker`` is the last id of the page before).
+class _Listing(Generic[R]):
+    """A page of one kind of execution (keyset pagination: ``marker`` is the last id of the page before).
 
     ``filters`` maps a column to a value (equality, None meaning NULL), a list (IN), or
     ``{"op": "gt"|"gte"|"lt"|"lte"|"eq"|"neq"|"in"|"nin", "value": V}`` (or a list of those, all
@@ -212,31 +181,37 @@ def list_executions(
         InputError: an unknown column, operator or direction.
         NotFoundError: ``marker`` names no execution.
     """
-    return _list(session, WorkflowExecution, WF_TABLE, filters, limit, marker, sort_keys, sort_dirs)
+
+    def __init__(self, cls: type[R], table: Table) -> None:
+        self.cls: type[R] = cls
+        self.table = table
+
+    def __call__(
+        self,
+        session: Session,
+        filters: dict[str, Any] | None = None,
+        limit: int | None = None,
+        marker: str | None = None,
+        sort_keys: Sequence[str] = DEFAULT_SORT_KEYS,
+        sort_dirs: Sequence[str] = DEFAULT_SORT_DIRS,
+    ) -> list[R]:
+        stmt = keyset(
+            session,
+            _select(self.cls),
+            self.table,
+            filters=filters,
+            limit=limit,
+            marker=marker,
+            sort_keys=sort_keys,
+            sort_dirs=sort_dirs,
+            kind=KIND_OF[self.cls],
+        )
+        return _many(session, self.cls, stmt)
 
 
-def list_tasks(
-    session: Session,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = DEFAULT_SORT_KEYS,
-    sort_dirs: Sequence[str] = DEFAULT_SORT_DIRS,
-) -> list[TaskExecution]:
-    """A page of task executions (filters as :func:`list_executions`)."""
-    return _list(session, TaskExecution, TASK_TABLE, filters, limit, marker, sort_keys, sort_dirs)
-
-
-def list_action_executions(
-    session: Session,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = DEFAULT_SORT_KEYS,
-    sort_dirs: Sequence[str] = DEFAULT_SORT_DIRS,
-) -> list[ActionExecution]:
-    """A page of action executions (filters as :func:`list_executions`)."""
-    return _list(session, ActionExecution, ACTION_TABLE, filters, limit, marker, sort_keys, sort_dirs)
+list_executions = _Listing(WorkflowExecution, WF_TABLE)
+list_tasks = _Listing(TaskExecution, TASK_TABLE)
+list_action_executions = _Listing(ActionExecution, ACTION_TABLE)
 
 
 # --- action execution extras ----------------------------------------------------------------

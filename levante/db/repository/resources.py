@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +12,6 @@ from levante.db.models import ApiKey, CronTrigger, Environment
 from levante.db.repository import _crud
 from levante.db.session import is_sqlite
 from levante.exceptions import ConflictError, InputError
-
-_SORT_KEYS = ("created_at", "id")
-_SORT_DIRS = ("asc", "asc")
 
 # --- environments ---------------------------------------------------------------------------
 
@@ -42,46 +38,12 @@ def create_environment(
     )
 
 
-def get_environment(session: Session, identifier: str) -> Environment:
-    """An environment by id or name (NotFoundError if none)."""
-    return _crud.get(session, Environment, "Environment", identifier)
-
-
-def find_environment(session: Session, identifier: str) -> Environment | None:
-    """An environment by id or name, or None."""
-    return _crud.find(session, Environment, identifier)
-
-
-def update_environment(session: Session, identifier: str, **changes: Any) -> Environment:
-    """Change fields (``variables``, ``description``, ``scope``, ``name``)."""
-    return _crud.update(session, Environment, "Environment", identifier, **changes)
-
-
-def list_environments(
-    session: Session,
-    *,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = _SORT_KEYS,
-    sort_dirs: Sequence[str] = _SORT_DIRS,
-) -> list[Environment]:
-    """Environments, oldest first by default."""
-    return _crud.list_rows(
-        session,
-        Environment,
-        "Environment",
-        filters=filters,
-        limit=limit,
-        marker=marker,
-        sort_keys=sort_keys,
-        sort_dirs=sort_dirs,
-    )
-
-
-def delete_environment(session: Session, identifier: str) -> None:
-    """Delete an environment (NotFoundError if none)."""
-    _crud.delete(session, Environment, "Environment", identifier)
+_ENVIRONMENTS = _crud.Rows(Environment, "Environment")
+get_environment = _ENVIRONMENTS.get
+find_environment = _ENVIRONMENTS.find
+update_environment = _ENVIRONMENTS.update
+list_environments = _ENVIRONMENTS.list_rows
+delete_environment = _ENVIRONMENTS.delete
 
 
 # --- cron triggers --------------------------------------------------------------------------
@@ -125,41 +87,11 @@ def create_cron_trigger(
     )
 
 
-def get_cron_trigger(session: Session, identifier: str) -> CronTrigger:
-    """A cron trigger by id or name (NotFoundError if none)."""
-    return _crud.get(session, CronTrigger, "Cron trigger", identifier)
-
-
-def update_cron_trigger(session: Session, identifier: str, **changes: Any) -> CronTrigger:
-    """Change fields (``next_execution_time``, ``remaining_executions``...)."""
-    return _crud.update(session, CronTrigger, "Cron trigger", identifier, **changes)
-
-
-def list_cron_triggers(
-    session: Session,
-    *,
-    filters: dict[str, Any] | None = None,
-    limit: int | None = None,
-    marker: str | None = None,
-    sort_keys: Sequence[str] = _SORT_KEYS,
-    sort_dirs: Sequence[str] = _SORT_DIRS,
-) -> list[CronTrigger]:
-    """Cron triggers, oldest first by default."""
-    return _crud.list_rows(
-        session,
-        CronTrigger,
-        "Cron trigger",
-        filters=filters,
-        limit=limit,
-        marker=marker,
-        sort_keys=sort_keys,
-        sort_dirs=sort_dirs,
-    )
-
-
-def delete_cron_trigger(session: Session, identifier: str) -> None:
-    """Delete a cron trigger (NotFoundError if none)."""
-    _crud.delete(session, CronTrigger, "Cron trigger", identifier)
+_CRON_TRIGGERS = _crud.Rows(CronTrigger, "Cron trigger")
+get_cron_trigger = _CRON_TRIGGERS.get
+update_cron_trigger = _CRON_TRIGGERS.update
+list_cron_triggers = _CRON_TRIGGERS.list_rows
+delete_cron_trigger = _CRON_TRIGGERS.delete
 
 
 def due_cron_triggers(session: Session, now: datetime, limit: int = 100,

@@ -108,6 +108,13 @@ def client() -> Client:
     return remote.client
 
 
+def delete_each(identifiers: Iterable[str], delete: Callable[[str], object], kind: str) -> None:
+    """Delete each of ``identifiers`` with ``delete``, saying so after each (the first failure stops)."""
+    for identifier in identifiers:
+        delete(identifier)
+        click.echo(f"Request to delete {kind} {identifier} has been accepted.")
+
+
 # --- arguments ---------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from levante.cli.common import client, output_options, read_text, show_list, show_one
+from levante.cli.common import client, delete_each, output_options, read_text, show_list, show_one
 
 WORKBOOK_COLUMNS = ("name", "namespace", "tags", "scope", "created_at", "updated_at")
 WORKFLOW_COLUMNS = ("id", "name", "namespace", "project_id", "tags", "input", "scope", "created_at", "updated_at")
@@ -91,9 +91,7 @@ def workbook_get_definition(name: str, namespace: str | None) -> None:
 @click.option("--namespace", default=None)
 def workbook_delete(names: tuple[str, ...], namespace: str | None) -> None:
     """Delete workbooks."""
-    for name in names:
-        client().delete_workbook(name, namespace)
-        click.echo(f"Request to delete workbook {name} has been accepted.")
+    delete_each(names, lambda name: client().delete_workbook(name, namespace), "workbook")
 
 
 @command("workbook-validate")
@@ -162,9 +160,7 @@ def workflow_get_definition(identifier: str, namespace: str | None) -> None:
 @click.option("--namespace", default=None)
 def workflow_delete(identifiers: tuple[str, ...], namespace: str | None) -> None:
     """Delete workflows."""
-    for identifier in identifiers:
-        client().delete_workflow(identifier, namespace)
-        click.echo(f"Request to delete workflow {identifier} has been accepted.")
+    delete_each(identifiers, lambda identifier: client().delete_workflow(identifier, namespace), "workflow")
 
 
 @command("workflow-validate")
@@ -229,9 +225,7 @@ def action_get_definition(identifier: str, namespace: str | None) -> None:
 @click.option("--namespace", default=None)
 def action_delete(identifiers: tuple[str, ...], namespace: str | None) -> None:
     """Delete ad-hoc actions."""
-    for identifier in identifiers:
-        client().delete_action(identifier, namespace)
-        click.echo(f"Request to delete action {identifier} has been accepted.")
+    delete_each(identifiers, lambda identifier: client().delete_action(identifier, namespace), "action")
 
 
 @command("action-validate")

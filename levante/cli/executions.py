@@ -9,6 +9,7 @@ import click
 from levante.cli import progress
 from levante.cli.common import (
     client,
+    delete_each,
     json_arg,
     list_options,
     list_query,
@@ -147,9 +148,7 @@ def execution_update(execution_id: str, state: str | None, env: str | None, desc
 @click.option("--force", is_flag=True, help="Delete even if it is not completed.")
 def execution_delete(execution_ids: tuple[str, ...], force: bool) -> None:
     """Delete executions (only completed ones unless --force)."""
-    for execution_id in execution_ids:
-        client().delete_execution(execution_id, force=force)
-        click.echo(f"Request to delete execution {execution_id} has been accepted.")
+    delete_each(execution_ids, lambda one: client().delete_execution(one, force=force), "execution")
 
 
 @_register("execution-get-sub-executions")

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from levante.cli.common import client, json_arg, object_arg, output_options, show_list, show_one
+from levante.cli.common import client, delete_each, json_arg, object_arg, output_options, show_list, show_one
 
 ENVIRONMENT_COLUMNS = ("name", "description", "scope", "created_at", "updated_at")
 CRON_COLUMNS = ("name", "workflow_name", "workflow_params", "workflow_input", "pattern", "timezone",
@@ -79,9 +79,7 @@ def environment_get(name: str, export: bool, fmt: str, columns: tuple[str, ...])
 @click.argument("names", nargs=-1, required=True)
 def environment_delete(names: tuple[str, ...]) -> None:
     """Delete environments."""
-    for name in names:
-        client().delete_environment(name)
-        click.echo(f"Request to delete environment {name} has been accepted.")
+    delete_each(names, client().delete_environment, "environment")
 
 
 @_register("cron-trigger-create")
@@ -125,9 +123,7 @@ def cron_trigger_get(identifier: str, fmt: str, columns: tuple[str, ...]) -> Non
 @click.argument("identifiers", nargs=-1, required=True)
 def cron_trigger_delete(identifiers: tuple[str, ...]) -> None:
     """Delete cron triggers."""
-    for identifier in identifiers:
-        client().delete_cron_trigger(identifier)
-        click.echo(f"Request to delete cron trigger {identifier} has been accepted.")
+    delete_each(identifiers, client().delete_cron_trigger, "cron trigger")
 
 
 # --- API keys (admin keys only) ----------------------------------------------------------------
@@ -154,6 +150,4 @@ def api_key_create(name: str, role: str | None, fmt: str, columns: tuple[str, ..
 @click.argument("identifiers", nargs=-1, required=True)
 def api_key_delete(identifiers: tuple[str, ...]) -> None:
     """Delete API keys (by id or name)."""
-    for identifier in identifiers:
-        client().delete_api_key(identifier)
-        click.echo(f"Request to delete API key {identifier} has been accepted.")
+    delete_each(identifiers, client().delete_api_key, "API key")

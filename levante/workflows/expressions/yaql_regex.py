@@ -61,36 +61,23 @@ def matches_string(string: str, regexp: str) -> bool:
     return _search(regexp, string) is not None
 
 
-@specs.parameter("regexp", PATTERN_TYPE)
-@specs.parameter("string", yaqltypes.String())
-@specs.name("#operator_=~")
-def matches_operator_regex(string: str, regexp: Any) -> bool:
-    """``string =~ regex(...)``."""
-    return _search(regexp, string) is not None
+def _match_operator(name: str, pattern_type: Any, negated: bool) -> Any:
+    """``string =~ pattern`` (``!~`` when ``negated``), ``pattern`` of ``pattern_type``: a compiled
+    ``regex(...)`` or a string."""
+
+    @specs.parameter("pattern", pattern_type)
+    @specs.parameter("string", yaqltypes.String())
+    @specs.name(name)
+    def operator(string: str, pattern: Any) -> bool:
+        return (_search(pattern, string) is not None) != negated
+
+    return operator
 
 
-@specs.parameter("pattern", yaqltypes.String())
-@specs.parameter("string", yaqltypes.String())
-@specs.name("#operator_=~")
-def matches_operator_string(string: str, pattern: str) -> bool:
-    """``string =~ pattern``."""
-    return _search(pattern, string) is not None
-
-
-@specs.parameter("regexp", PATTERN_TYPE)
-@specs.parameter("string", yaqltypes.String())
-@specs.name("#operator_!~")
-def not_matches_operator_regex(string: str, regexp: Any) -> bool:
-    """``string !~ regex(...)``."""
-    return _search(regexp, string) is None
-
-
-@specs.parameter("pattern", yaqltypes.String())
-@specs.parameter("string", yaqltypes.String())
-@specs.name("#operator_!~")
-def not_matches_operator_string(string: str, pattern: str) -> bool:
-    """``string !~ pattern``."""
-    return _search(pattern, string) is None
+matches_operator_regex = _match_operator("#operator_=~", PATTERN_TYPE, negated=False)
+matches_operator_string = _match_operator("#operator_=~", yaqltypes.String(), negated=False)
+not_matches_operator_regex = _match_operator("#operator_!~", PATTERN_TYPE, negated=True)
+not_matches_operator_string = _match_operator("#operator_!~", yaqltypes.String(), negated=True)
 
 
 def _publish(context: Any, match: Any) -> None:

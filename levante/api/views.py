@@ -250,54 +250,47 @@ def interface_of(spec: WorkflowSpec | None) -> dict[str, Any]:
     return {"input": inputs, "output": output}
 
 
-def workflow_view(row: Any, spec: WorkflowSpec | None, definition: str) -> dict[str, Any]:
-    """A stored workflow; ``definition`` is the text shown for it."""
+def _owned(row: Any) -> dict[str, Any]:
+    """The fields every stored, scoped resource shows: id, name, scope, project and times."""
     return {
         "id": row.id,
         "name": row.name,
-        "namespace": row.namespace or "",
-        "input": row.input or "",
-        "interface": json_text(interface_of(spec)),
-        "definition": definition,
-        "checksum": hashlib.md5(definition.encode("utf-8")).hexdigest(),  # noqa: S324 - Mistral's checksum
-        "tags": list(row.tags or []),
         "scope": row.scope,
         "project_id": row.project_id or PROJECT_ID,
         "created_at": timestamp(row.created_at),
         "updated_at": timestamp(row.updated_at),
+    }
+
+
+def _definition(row: Any) -> dict[str, Any]:
+    """:func:`_owned` with the namespace and tags of a workflow, workbook or ad-hoc action."""
+    return {**_owned(row), "namespace": row.namespace or "", "tags": list(row.tags or [])}
+
+
+def workflow_view(row: Any, spec: WorkflowSpec | None, definition: str) -> dict[str, Any]:
+    """A stored workflow; ``definition`` is the text shown for it."""
+    return {
+        **_definition(row),
+        "input": row.input or "",
+        "interface": json_text(interface_of(spec)),
+        "definition": definition,
+        "checksum": hashlib.md5(definition.encode("utf-8")).hexdigest(),  # noqa: S324 - Mistral's checksum
     }
 
 
 def workbook_view(row: Any) -> dict[str, Any]:
     """A stored workbook."""
-    return {
-        "id": row.id,
-        "name": row.name,
-        "namespace": row.namespace or "",
-        "definition": row.definition,
-        "tags": list(row.tags or []),
-        "scope": row.scope,
-        "project_id": row.project_id or PROJECT_ID,
-        "created_at": timestamp(row.created_at),
-        "updated_at": timestamp(row.updated_at),
-    }
+    return {**_definition(row), "definition": row.definition}
 
 
 def adhoc_action_view(row: Any) -> dict[str, Any]:
     """An ad-hoc action."""
     return {
-        "id": row.id,
-        "name": row.name,
-        "namespace": row.namespace or "",
+        **_definition(row),
         "is_system": False,
         "input": row.input or "",
         "description": row.description or "",
-        "tags": list(row.tags or []),
         "definition": row.definition,
-        "scope": row.scope,
-        "project_id": row.project_id or PROJECT_ID,
-        "created_at": timestamp(row.created_at),
-        "updated_at": timestamp(row.updated_at),
     }
 
 
@@ -330,33 +323,23 @@ def system_action_id(name: str) -> str:
 def environment_view(row: Any) -> dict[str, Any]:
     """An environment (``variables`` as JSON text)."""
     return {
-        "id": row.id,
-        "name": row.name,
+        **_owned(row),
         "description": row.description or "",
         "variables": json_text(row.variables or {}),
-        "scope": row.scope,
-        "project_id": row.project_id or PROJECT_ID,
-        "created_at": timestamp(row.created_at),
-        "updated_at": timestamp(row.updated_at),
     }
 
 
 def cron_trigger_view(row: Any) -> dict[str, Any]:
     """A cron trigger."""
     return {
-        "id": row.id,
-        "name": row.name,
+        **_owned(row),
         "workflow_name": row.workflow_name,
         "workflow_id": row.workflow_id,
         "workflow_input": json_text(row.workflow_input or {}),
         "workflow_params": json_text(row.workflow_params or {}),
-        "project_id": row.project_id or PROJECT_ID,
-        "scope": row.scope,
         "pattern": row.pattern,
         "timezone": row.timezone,
         "remaining_executions": row.remaining_executions,
         "first_execution_time": timestamp(row.first_execution_time),
         "next_execution_time": timestamp(row.next_execution_time),
-        "created_at": timestamp(row.created_at),
-        "updated_at": timestamp(row.updated_at),
     }

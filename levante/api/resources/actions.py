@@ -26,8 +26,10 @@ def _raw(view: dict[str, Any], row: Any = None) -> dict[str, Any]:
     return raw
 
 
-class ActionCollection:
+class ActionCollection(defs.UploadResponders):
     """``GET`` (system and ad-hoc actions, by name), ``POST`` (create, 201), ``PUT`` ``/v2/actions``."""
+
+    kind = "actions"
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
@@ -50,15 +52,6 @@ class ActionCollection:
         found = listing.in_memory(self._system() + stored, query)
         items = [views.pick(r["view"], query.fields) for r in found]
         resp.media = listing.page(req, "actions", items, query, found[-1]["id"] if found else None)
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        stored = defs.upload(self.ctx, req, "actions", update=False)
-        resp.status = falcon.HTTP_201
-        resp.media = {"actions": stored["actions"], "warnings": stored["warnings"]}
-
-    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        stored = defs.upload(self.ctx, req, "actions", update=True)
-        resp.media = {"actions": stored["actions"], "warnings": stored["warnings"]}
 
 
 class ActionItem:

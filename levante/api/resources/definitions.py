@@ -16,7 +16,7 @@ from levante.exceptions import InputError
 from levante.workflows import parser
 from levante.workflows.specs import DocumentSpec
 
-__all__ = ["SCOPES", "action_view", "namespace_of", "scope_of", "upload", "validate", "warnings_of",
+__all__ = ["SCOPES", "UploadResponders", "action_view", "namespace_of", "scope_of", "upload", "validate", "warnings_of",
            "workflow_view"]
 
 LOG = logging.getLogger(__name__)
@@ -49,6 +49,26 @@ def upload(ctx: ApiContext, req: falcon.Request, kind: str, update: bool) -> dic
         "actions": [action_view(a) for a in stored.actions],
         "warnings": warnings_of(stored.document, namespace),
     }
+
+
+class UploadResponders:
+    """``POST`` (create, 201; 409 when one exists) and ``PUT`` (create or replace) of a YAML document
+    on a collection of ``kind`` (``workflows`` or ``actions``): the answer is ``{kind: [views],
+    "warnings": [...]}`` (a subclass may shape it otherwise in :meth:`_answer`)."""
+
+    kind: str  # set by each subclass
+    ctx: ApiContext
+
+    def _answer(self, stored: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        return {self.kind: stored[self.kind], "warnings": stored["warnings"]}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        media = self._answer(upload(self.ctx, req, self.kind, update=False))
+        resp.status = falcon.HTTP_201
+        resp.media = media
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._answer(upload(self.ctx, req, self.kind, update=True))
 
 
 def warnings_of(document: DocumentSpec, namespace: str = "") -> list[dict[str, Any]]:

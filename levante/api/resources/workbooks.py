@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from levante.api import listing, views
@@ -15,8 +17,10 @@ FILTERS: dict[str, listing.Converter] = {
 }
 
 
-class WorkbookCollection:
+class WorkbookCollection(defs.UploadResponders):
     """``GET``, ``POST`` (create, 201) and ``PUT`` (replace) ``/v2/workbooks``."""
+
+    kind = "workbook"
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
@@ -27,14 +31,8 @@ class WorkbookCollection:
         items = [views.pick(views.workbook_view(r), query.fields) for r in rows]
         resp.media = listing.page(req, "workbooks", items, query, rows[-1].id if rows else None)
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        stored = defs.upload(self.ctx, req, "workbook", update=False)
-        resp.status = falcon.HTTP_201
-        resp.media = {**stored["workbooks"][0], "warnings": stored["warnings"]}
-
-    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        stored = defs.upload(self.ctx, req, "workbook", update=True)
-        resp.media = {**stored["workbooks"][0], "warnings": stored["warnings"]}
+    def _answer(self, stored: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        return {**stored["workbooks"][0], "warnings": stored["warnings"]}
 
 
 class WorkbookItem:

@@ -16,8 +16,10 @@ FILTERS: dict[str, listing.Converter] = {
 }
 
 
-class WorkflowCollection:
+class WorkflowCollection(defs.UploadResponders):
     """``GET``, ``POST`` (create, 201) and ``PUT`` (replace) ``/v2/workflows``."""
+
+    kind = "workflows"
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
@@ -27,15 +29,6 @@ class WorkflowCollection:
         found = self.ctx.library.workflows(query)
         items = [views.pick(defs.workflow_view(w), query.fields) for w in found]
         resp.media = listing.page(req, "workflows", items, query, found[-1].row.id if found else None)
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        stored = defs.upload(self.ctx, req, "workflows", update=False)
-        resp.status = falcon.HTTP_201
-        resp.media = {"workflows": stored["workflows"], "warnings": stored["warnings"]}
-
-    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        stored = defs.upload(self.ctx, req, "workflows", update=True)
-        resp.media = {"workflows": stored["workflows"], "warnings": stored["warnings"]}
 
 
 class WorkflowItem:

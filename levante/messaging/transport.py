@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from kombu import Connection, Producer
 from kombu.exceptions import EncodeError, KombuError, OperationalError
@@ -198,11 +198,7 @@ class Publisher:
             except EncodeError as exc:
                 raise TransportError(f"Cannot send a message as JSON: {exc}", recoverable=False) from exc
             except Exception as exc:
-                self._reset()
-                error = self._error(exc)
-                if error is None:
-                    raise
-                raise error from exc
+                self._failed(exc)
 
     def broadcast_cancel(self, action_execution_ids: list[str], per_message: int = 5000) -> None:
         """Tell every listening executor that these action executions were cancelled (fanout,
@@ -221,11 +217,7 @@ class Publisher:
                                      declare=[exchange], retry=True,
                                      retry_policy=self.retry_policy.kombu_policy(), message_id=body["id"])
                 except Exception as exc:
-                    self._reset()
-                    error = self._error(exc)
-                    if error is None:
-                        raise
-                    raise error from exc
+                    self._failed(exc)
 
     def close(self) -> None:
         """Close the connection (a later publish opens a new one)."""
@@ -251,6 +243,15 @@ class Publisher:
                 connection.close()
             except Exception:  # noqa: BLE001 - it is broken already; nothing more to do with it
                 LOG.debug("transport: closing a broken connection to %s failed", self.url, exc_info=True)
+
+    def _failed(self, exc: Exception) -> NoReturn:
+        """After a failed send: drop the connection, then raise ``exc`` as a TransportError (or as it
+        is when it is not a broker error)."""
+        self._reset()
+        error = self._error(exc)
+        if error is None:
+            raise exc
+        raise error from exc
 
     def _error(self, exc: Exception) -> TransportError | None:
         if isinstance(exc, self._recoverable):

@@ -142,9 +142,7 @@ class DbCatalog:
     def find_workflow(self, session: Session, name: str, namespace: str) -> Source | None:
         """The stored workflow of that name or definition id (in ``namespace``, else in the default
         namespace), as it is now."""
-        row = repo.find_workflow_definition(session, name, namespace)
-        if row is None and namespace:
-            row = repo.find_workflow_definition(session, name, "")
+        row = repo.find_workflow_definition(session, name, namespace, fallback=True)
         if row is None:
             return None
         if row.workbook_name:
@@ -237,9 +235,7 @@ class DbCatalog:
 
     def adhoc_action(self, session: Session, name: str, namespace: str) -> ActionSpec | None:
         """An ad-hoc action spec by full name."""
-        row = repo.find_action_definition(session, name, namespace)
-        if row is None and namespace:
-            row = repo.find_action_definition(session, name, "")
+        row = repo.find_action_definition(session, name, namespace, fallback=True)
         if row is None:
             return None
         if row.workbook_name:

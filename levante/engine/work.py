@@ -14,7 +14,7 @@ from levante.engine import context as ctx
 from levante.engine import policies
 from levante.engine.commands import RunAction, StartWorkflow
 from levante.engine.decision import Decision, TaskFailure, attempt
-from levante.engine.inputs import prepare_input
+from levante.engine.inputs import fill_input, prepare_input
 from levante.engine.records import ActionExecution, TaskExecution, new_id
 from levante.exceptions import ExpressionError, InputError
 from levante.states import State
@@ -181,13 +181,7 @@ def resolve_action(d: Decision, name: str, given: dict[str, Any],
 
 
 def _adhoc_input(d: Decision, adhoc: ActionSpec, given: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    declared = {p.name for p in adhoc.input}
-    missing = [p.name for p in adhoc.input if not p.has_default and p.name not in given]
-    unexpected = sorted(k for k in given if k not in declared)
-    if missing or unexpected:
-        raise TaskFailure(f"Invalid input [name={adhoc.name}, missing={missing}, unexpected={unexpected}]")
-    full = {p.name: thaw(p.default) for p in adhoc.input if p.has_default}
-    full.update(given)
+    full = fill_input(adhoc.name, adhoc.input, given, TaskFailure)
     try:
         return dict(expressions.evaluate(thaw(adhoc.base_input), {**data, **full},
                                          d.runtime()))

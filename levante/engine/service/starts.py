@@ -190,21 +190,23 @@ class Starts:
             if pinned is None:
                 continue
             try:
-                ex = self._new_child(pinned, command)
+                ex = self._new_child(pinned, command, owner)
             except (InputError, NotFoundError):
                 continue
-            ex.root_execution_id = owner.root_execution_id or owner.id
-            ex.workflow_id = None
-            ex.runtime_context["depth"] = command.depth
             catalog.remember(ex.id, pinned)
             state, started = self.conduct_start(session, ex, pinned, None)
             prepared[ex.id] = PreparedChild(ex, pinned.checksum, state, started)
             queue += [(c, ex) for c in started if isinstance(c, StartWorkflow)]
         return prepared
 
-    def _new_child(self, pinned: Pinned, command: StartWorkflow) -> WorkflowExecution:
-        return new_execution(pinned.spec, command.input, command.params, execution_id=command.execution_id,
-                             created_at=self.service.clock(), parent=command)
+    def _new_child(self, pinned: Pinned, command: StartWorkflow, parent: WorkflowExecution) -> WorkflowExecution:
+        """The sub-execution ``command`` starts under ``parent`` (not written yet)."""
+        ex = new_execution(pinned.spec, command.input, command.params, execution_id=command.execution_id,
+                           created_at=self.service.clock(), parent=command)
+        ex.root_execution_id = parent.root_execution_id or parent.id
+        ex.workflow_id = None
+        ex.runtime_context["depth"] = command.depth
+        return ex
 
     def start_child(self, session: Session, command: StartWorkflow, outcome: Outcome,
                     parent: WorkflowExecution | None) -> None:
@@ -234,13 +236,12 @@ class Starts:
         try:
             if pinned is None:
                 raise NotFoundError("Workflow", command.workflow_name)
-            ex = self._new_child(pinned, command)
+            ex = self._new_child(pinned, command, parent)
         except (InputError, NotFoundError) as exc:
             self.service.steps.carry_out(session, Dispatch(child_not_started(command, exc)), outcome)
             return
-        ex.root_execution_id = parent.root_execution_id or parent.id
-        root_state = parent.state if ex.root_execution_id == parent.id else \
-            self._state_of(session, ex.root_execution_id, outcome)
+        root_id = parent.root_execution_id or parent.id
+        root_state = parent.state if root_id == parent.id else self._state_of(session, root_id, outcome)
         if State.CANCELLED in (parent.state, root_state):
             # Its tree is being cancelled (by this transaction or one that committed meanwhile):
             # nothing may start under it.
@@ -254,8 +255,6 @@ class Starts:
             catalog.remember(ex.id, pinned)
             self.service.steps.persist(session, prepared.state, prepared.commands, outcome)
             return
-        ex.workflow_id = None
-        ex.runtime_context["depth"] = command.depth
         self._start(session, ex, pinned, outcome, getattr(self._children, "slice", None))
 
     @staticmethod

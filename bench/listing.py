@@ -90,7 +90,7 @@ def main() -> int:
             fill(node, args.executions)
             print(json.dumps({"filled": args.executions, "db": args.db,
                               "seconds": round(time.perf_counter() - started, 1)}), flush=True)
-            client = testing.TestClient(create_app(node.config, node))
+            client = testing.TestClient(create_app(node.config, node.services))
             first = client.simulate_get("/v2/executions", params={"limit": 100}).json
             markers = [first["executions"][-1]["id"]]
             for _ in range(args.requests - 1):  # walk pages with the marker, as clients do

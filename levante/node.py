@@ -34,6 +34,7 @@ from levante.engine.service.catalog import DbCatalog
 from levante.engine.service.cron import CronFirer, CronLoop
 from levante.engine.service.outbox import SWEEP_AGE, Purger, SentMarks, Sweeper
 from levante.engine.service.scheduler import Scheduler
+from levante.engine.service.services import Services
 from levante.executor.embedded import EmbeddedExecutor, EngineInbox
 from levante.executor.runner import ActionRunner
 from levante.executor.worker import ExecutorWorker
@@ -100,6 +101,15 @@ class Node:
         self.cron_loop = CronLoop(self.cron)
         self.sweeper = Sweeper(self.read_factory, send)
         self.purger = Purger(self.session_factory)
+        #: What the API calls (built on first use: an executor-only or engine-only node needs none).
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        """The services over this node's database and engine, for :func:`levante.api.app.create_app`."""
+        if self._services is None:
+            self._services = Services.of(self)
+        return self._services
 
     # --- lifecycle ------------------------------------------------------------------------
 

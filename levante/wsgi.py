@@ -17,4 +17,4 @@ config = config_mod.load()
 node = Node(config).start()
 atexit.register(node.stop)
 #: The WSGI application.
-application = create_app(config, node)
+application = create_app(config, node.services)

@@ -1,9 +1,10 @@
 """The falcon application: ``create_app()`` is the only place where the API is wired.
 
-It builds no engine: it is given the running :class:`~levante.node.Node` whose parts the API
-drives. gunicorn runs ``levante.wsgi:application`` (:mod:`levante.wsgi` composes a node from the
-``LEVANTE_*`` variables in each worker process); ``levante server`` passes the node it runs, and
-tests pass one on a temporary database.
+It builds no engine and knows no node: it is given the
+:class:`~levante.engine.service.services.Services` it drives. gunicorn runs
+``levante.wsgi:application`` (:mod:`levante.wsgi` composes a node from the ``LEVANTE_*``
+variables in each worker process and passes its ``services``); ``levante server`` passes those of
+the node it runs, and tests those of one on a temporary database, or stand-ins.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from levante.api.resources import (
 from levante.config import Config
 
 if TYPE_CHECKING:
-    from levante.node import Node
+    from levante.engine.service.services import Services
 
 
 class BodyLimit:
@@ -115,14 +116,14 @@ def _routes(ctx: ApiContext, guard: Guard | None = None) -> list[tuple[str, Any]
     ]
 
 
-def create_app(config: Config, node: "Node") -> falcon.App:
+def create_app(config: Config, services: "Services") -> falcon.App:
     """The WSGI application of Mistral's v2 API.
 
     Args:
         config: settings.
-        node: the running node whose engine the API drives.
+        services: what the resources call (``node.services`` of the running node).
     """
-    ctx = ApiContext(config, node)
+    ctx = ApiContext(config, services)
     guard = Guard(ctx)
     middleware: list[Any] = [BodyLimit(config.max_body_bytes), NoNul(), guard]
     app = falcon.App(middleware=middleware)

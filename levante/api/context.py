@@ -1,4 +1,4 @@
-"""What every resource uses: the configuration and the services of the node the API drives.
+"""What every resource uses: the configuration and the services the API drives.
 
 Resources parse the request, call one service method and render what it returns; they open no
 transaction (the services own them). Tests may pass stand-in services.
@@ -6,23 +6,18 @@ transaction (the services own them). Tests may pass stand-in services.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from levante.config import Config
-from levante.engine.service.services import Services
-
-if TYPE_CHECKING:
-    from levante.node import Node
 
 
 class ApiContext:
     """Shared by the resources of one app."""
 
-    def __init__(self, config: Config, node: "Node | None" = None, services: Any = None) -> None:
+    def __init__(self, config: Config, services: Any) -> None:
         self.config = config
-        self.node = node
         #: A :class:`~levante.engine.service.services.Services` (or a stand-in in tests).
-        self.services = services if services is not None else Services.of(node)
+        self.services = services
         self.service = self.services.engine
         self.catalog = self.services.catalog
         self.registry = self.services.registry

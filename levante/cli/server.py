@@ -70,7 +70,7 @@ def serve(config: Config, ready: Any = None) -> None:
         raise
     stop = threading.Event()
     try:
-        httpd.set_app(create_app(config, node))
+        httpd.set_app(create_app(config, node.services))
         _install_signals(stop)
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                   name="levante-http", daemon=True)

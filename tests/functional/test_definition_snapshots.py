@@ -128,7 +128,7 @@ def name() -> str:
 def running(db_url: str) -> Iterator[Api]:
     """A node (API, engine and executor in one process) on ``db_url``, with a client to its API."""
     with Node(load(env={}, db_url=db_url, executor_threads=2)) as node:
-        client = falcon.testing.TestClient(create_app(node.config, node))
+        client = falcon.testing.TestClient(create_app(node.config, node.services))
         yield Api(client, node)
 
 

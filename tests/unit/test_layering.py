@@ -64,3 +64,10 @@ def test_kombu_and_sqlalchemy_stay_in_their_places(module: str, names: set[str])
 def test_the_api_reaches_the_database_only_through_services(module: str, names: set[str]) -> None:
     bad = _uses(names, ("levante.db", "sqlalchemy"))
     assert bad == [], f"{module} imports {bad}: resources call services, which own the transactions"
+
+
+@pytest.mark.parametrize(("module", "names"), [m for m in MODULES if m[0].startswith("api/")],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_the_api_is_given_services_and_knows_no_node(module: str, names: set[str]) -> None:
+    bad = _uses(names, ("levante.node", "levante.messaging", "levante.executor"))
+    assert bad == [], f"{module} imports {bad}: create_app() is given the services it drives"

@@ -25,7 +25,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="session")
 def app(node: Node) -> Any:
-    return create_app(node.config, node)
+    return create_app(node.config, node.services)
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def api(client: falcon.testing.TestClient, node: Node) -> Api:
 @pytest.fixture(scope="session")
 def auth_app(node: Node) -> Any:
     """The same node behind an app with auth on (``ADMIN_KEY`` is an admin key)."""
-    return create_app(replace(node.config, auth=True, admin_key=ADMIN_KEY), node)
+    return create_app(replace(node.config, auth=True, admin_key=ADMIN_KEY), node.services)
 
 
 @pytest.fixture

@@ -160,7 +160,7 @@ def test_one_shot_trigger_due_while_the_database_is_locked_still_fires(tmp_path,
     node = Node(config_mod.load(env={}, db_url=f"sqlite:///{db}", executor_threads=2))
     node.cron_loop.interval = 3600.0  # the test makes the passes itself
     with node:
-        api = Api(falcon.testing.TestClient(create_app(node.config, node)), node)
+        api = Api(falcon.testing.TestClient(create_app(node.config, node.services)), node)
         name = f"wf_{uuid.uuid4().hex[:10]}"
         api.upload("workflows", ECHO_WF.format(name=name))
         body = _trigger(workflow_name=name, workflow_input={"who": "Locked"},
@@ -275,7 +275,7 @@ def own(tmp_path):
     node = Node(config_mod.load(env={}, db_url=f"sqlite:///{tmp_path / 'levante.db'}", executor_threads=2))
     node.cron_loop.interval = 3600.0
     with node:
-        yield Api(falcon.testing.TestClient(create_app(node.config, node)), node)
+        yield Api(falcon.testing.TestClient(create_app(node.config, node.services)), node)
 
 
 def test_the_firer_moves_a_trigger_on_in_its_zone(own, name):

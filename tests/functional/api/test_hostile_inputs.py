@@ -207,7 +207,7 @@ def _deep_api(node):
     from levante.api.app import create_app
     from tests.functional.api.helpers import Api
 
-    api = Api(falcon.testing.TestClient(create_app(node.config, node)), node)
+    api = Api(falcon.testing.TestClient(create_app(node.config, node.services)), node)
     api.upload("workflows", "version: '2.0'\ndeep_wf:\n  tasks:\n    t:\n      action: test.deep\n")
     return api
 

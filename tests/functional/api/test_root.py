@@ -76,7 +76,7 @@ def test_unexpected_error_is_500_without_traceback(node, caplog):
         def on_get(self, req, resp):
             raise RuntimeError("secret internals")
 
-    app = create_app(node.config, node)
+    app = create_app(node.config, node.services)
     app.add_route("/boom", Boom())
     resp = falcon.testing.TestClient(app).simulate_get("/boom")
     assert resp.status_code == 500

@@ -33,7 +33,7 @@ CHECKS = [not_a_server_error, *CONFORMANCE]
 
 @pytest.fixture(scope="module")
 def wsgi_app(node: Node) -> Any:
-    return create_app(node.config, node)
+    return create_app(node.config, node.services)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

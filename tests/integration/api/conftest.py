@@ -31,7 +31,7 @@ def node(pg_url: str) -> Iterator[Node]:
 
 @pytest.fixture
 def api(node: Node) -> Api:
-    return Api(falcon.testing.TestClient(create_app(node.config, node)), node)
+    return Api(falcon.testing.TestClient(create_app(node.config, node.services)), node)
 
 
 @pytest.fixture

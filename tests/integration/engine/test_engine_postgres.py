@@ -139,7 +139,7 @@ def test_concurrent_callbacks_to_a_standalone_action_have_one_winner(node: Node)
 
     from levante.api.app import create_app
 
-    client = falcon.testing.TestClient(create_app(node.config, node))
+    client = falcon.testing.TestClient(create_app(node.config, node.services))
     created = client.simulate_post("/v2/action_executions", json={"name": "std.async_noop"})
     assert created.status_code == 201, created.text
     action_id = created.json["id"]

@@ -39,7 +39,7 @@ def api(pg_url: str, amqp_url: str, namespace: str) -> Iterator[Api]:
     config = load(env={}, db_url=pg_url, transport_url=amqp_url, namespace=namespace,
                   executor_threads=THREADS, engine_threads=2)
     with Node(config) as node:
-        yield Api(falcon.testing.TestClient(create_app(config, node)), node)
+        yield Api(falcon.testing.TestClient(create_app(config, node.services)), node)
     with Connection(amqp_url) as connection:
         Topology(namespace).cancel_exchange.bind(connection.default_channel).delete()
 

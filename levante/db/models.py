@@ -41,6 +41,14 @@ from levante.db.columns import (
 )
 from levante.db.nulsafe import NulSafeString, NulSafeText
 from levante.engine.records import utcnow
+from levante.states import TASK_COMPLETED
+
+#: SQL of an open task execution (:func:`levante.engine.loaded.is_open`): not ended, or its end not
+#: processed. Literal text in the index and in the query alike: SQLite uses a partial index only for
+#: a query whose WHERE holds the index's own condition, bound parameters not allowed.
+OPEN_TASKS = "NOT processed OR state NOT IN ({})".format(
+    ", ".join(f"'{s.value}'" for s in sorted(TASK_COMPLETED, key=lambda s: s.value)))
+OPEN_TASKS_INDEX = "ix_task_executions_open"
 
 __all__ = [
     "ActionDefinition", "ActionExecutionRow", "ApiKey", "Base", "CronTrigger", "DefinitionSnapshot", "DelayedCall",
@@ -174,7 +182,13 @@ class TaskExecutionRow(Base):
     """One run of a task (fields of :class:`levante.engine.records.TaskExecution`)."""
 
     __tablename__ = "task_executions"
-    __table_args__ = (Index(None, "workflow_execution_id", "name"),)
+    __table_args__ = (
+        Index(None, "workflow_execution_id", "name"),
+        # The open tasks of an execution, what each of its steps loads: their count, not the
+        # execution's size, bounds the read (migration 0005).
+        Index(OPEN_TASKS_INDEX, "workflow_execution_id", postgresql_where=text(OPEN_TASKS),
+              sqlite_where=text(OPEN_TASKS)),
+    )
 
     id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))

@@ -93,7 +93,7 @@ def final_context(d: Decision) -> dict[str, Any]:
     if d.spec.type == "reverse":
         target = d.state.latest(d.ex.params.get("task_name", ""))
         return ctx.outbound(target) if target else {}
-    ends = [t for t in d.state.tasks if t.state in (State.SUCCESS, State.ERROR, State.SKIPPED)
+    ends = [t for t in d.state.all_tasks() if t.state in (State.SUCCESS, State.ERROR, State.SKIPPED)
             and not t.has_next_tasks]
     merged, _ = ctx.merge_contexts([(ctx.outbound(t), ctx.outbound_versions(t)) for t in ends])
     return merged

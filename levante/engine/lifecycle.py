@@ -45,19 +45,21 @@ def start(d: Decision) -> None:
 
 def settle(d: Decision) -> None:
     """After any change: decide waiting joins, then complete the workflow if nothing is left."""
-    for _ in range(len(d.state.tasks) + 1):
+    for _ in range(len(d.state.tasks) + len(d.spec.tasks) + 1):
         if not transitions.decide_joins(d):
             break
     if d.ex.state != State.RUNNING:
         return
+    # Only open tasks (held by the state) can be active or unprocessed.
     if any(t.state in _ACTIVE for t in d.state.tasks):
         return
     if any(not t.processed for t in d.state.tasks):
         return
     if d.spec.type == "reverse" and transitions.run_reverse(d):
         return
-    cancelled = [t.name for t in d.state.tasks if t.state == State.CANCELLED]
-    failed = [t for t in d.state.tasks if t.state == State.ERROR
+    everything = d.state.all_tasks()  # the end: read once what ended earlier
+    cancelled = [t.name for t in everything if t.state == State.CANCELLED]
+    failed = [t for t in everything if t.state == State.ERROR
               and (not t.error_handled or d.spec.type == "reverse")]
     if cancelled:
         finish(d, State.CANCELLED, f"Cancelled tasks: {', '.join(cancelled)}")
@@ -164,7 +166,7 @@ def _children(d: Decision, states: set[State]) -> list[str]:
     if d.store is None:
         return []
     out = []
-    for task_ex in d.state.tasks:
+    for task_ex in d.state.all_tasks():
         if task_ex.type == "WORKFLOW" and task_ex.state not in (State.SUCCESS, State.ERROR, State.SKIPPED):
             out += [c.id for c in d.store.sub_executions(task_ex.id) if c.state in states]
     return out
@@ -278,7 +280,7 @@ def on_rerun(d: Decision, event: ev.RerunRequested) -> None:
     task_ex.processed = False
     task_ex.finished_at = None
     task_ex.next_tasks, task_ex.has_next_tasks, task_ex.error_handled = [], False, False
-    for join_ex in d.state.tasks:
+    for join_ex in d.state.all_tasks():
         if join_ex.unique_key and join_ex.state == State.ERROR:
             d.set_task_state(join_ex, State.WAITING, "Task is waiting.")
             join_ex.processed = False

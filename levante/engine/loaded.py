@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from levante.engine.context import env_of
 from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
+from levante.states import TASK_COMPLETED
 from levante.workflows.specs import ActionSpec, WorkflowSpec, thaw
 
 
@@ -72,9 +73,45 @@ class Store(Protocol):
         ...
 
 
+class TaskLoader(Protocol):
+    """Reads the task executions of one workflow execution that a partly loaded
+    :class:`ExecutionState` does not hold (each in creation order, ``created_at`` then id)."""
+
+    def all(self) -> list[TaskExecution]:
+        """Every task execution of the execution."""
+        ...
+
+    def by_id(self, task_execution_id: str) -> TaskExecution | None:
+        """The task execution with that id, if it belongs to the execution."""
+        ...
+
+    def latest(self, name: str) -> TaskExecution | None:
+        """The newest task execution of the task ``name``."""
+        ...
+
+    def by_unique_key(self, key: str) -> TaskExecution | None:
+        """The task execution with that ``unique_key`` (a join's)."""
+        ...
+
+
+def is_open(task_ex: TaskExecution) -> bool:
+    """Whether a task execution may still change by itself: it has not ended, or its end has not
+    been processed yet (its transitions not followed). A workflow's decisions work on these; the
+    others are read only when asked for."""
+    return task_ex.state not in TASK_COMPLETED or not task_ex.processed
+
+
 @dataclass
 class ExecutionState:
-    """One workflow execution, its spec and its task executions, plus what changed."""
+    """One workflow execution, its spec and its task executions, plus what changed.
+
+    ``tasks`` holds every task execution, unless a ``loader`` is given: then it holds the open ones
+    (:func:`is_open`, what the service loads for a step, so that a step costs the same in a
+    workflow of ten tasks and in one of 100,000), the ones created by this decision, and those
+    looked up since. :meth:`task_by_id`, :meth:`latest` and :meth:`by_unique_key` find any task;
+    :meth:`all_tasks` reads the rest when a decision needs them all (the end of the execution,
+    a cancel, ``tasks()`` in an expression).
+    """
 
     execution: WorkflowExecution
     spec: WorkflowSpec
@@ -87,6 +124,12 @@ class ExecutionState:
     history: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: Ids of the action executions created by this decision (inserted in bulk, never updated).
     new_actions: set[str] = field(default_factory=set)
+    #: Reads the tasks ``tasks`` does not hold; None when it holds them all.
+    loader: TaskLoader | None = None
+    #: The newest task execution created by this decision, by task name (it is that task's latest).
+    _created: dict[str, TaskExecution] = field(default_factory=dict)
+    #: ``latest`` answers of the loader, by name (the id, or None).
+    _latest: dict[str, str | None] = field(default_factory=dict)
 
     def touch(self, record: Any) -> None:
         """Mark a record as created or changed."""
@@ -95,6 +138,7 @@ class ExecutionState:
     def add_task(self, task_ex: TaskExecution) -> None:
         """Add a new task execution to the state."""
         self.tasks.append(task_ex)
+        self._created[task_ex.name] = task_ex
         self.touch(task_ex)
 
     def add_action(self, action_ex: ActionExecution) -> None:
@@ -103,19 +147,55 @@ class ExecutionState:
         self.new_actions.add(action_ex.id)
         self.touch(action_ex)
 
+    def _held(self, task_ex: TaskExecution | None) -> TaskExecution | None:
+        """The task as this state holds it (the loaded one when it was loaded already, so that a
+        change is made once, on one object); a task read now joins ``tasks``."""
+        if task_ex is None:
+            return None
+        for known in self.tasks:
+            if known.id == task_ex.id:
+                return known
+        self.tasks.append(task_ex)
+        return task_ex
+
+    def all_tasks(self) -> list[TaskExecution]:
+        """Every task execution, in creation order (those created by this decision last)."""
+        if self.loader is not None:
+            held = {t.id: t for t in self.tasks}
+            stored = [held.pop(t.id, t) for t in self.loader.all()]
+            self.tasks[:] = stored + [t for t in self.tasks if t.id in held]
+            self.loader = None
+        return self.tasks
+
     def task_by_id(self, task_ex_id: str) -> TaskExecution | None:
-        """The task execution with that id, if loaded."""
+        """The task execution with that id."""
         for task_ex in self.tasks:
             if task_ex.id == task_ex_id:
                 return task_ex
-        return None
+        return self._held(self.loader.by_id(task_ex_id)) if self.loader is not None else None
 
     def latest(self, name: str) -> TaskExecution | None:
         """The newest task execution of the task ``name``."""
-        for task_ex in reversed(self.tasks):
-            if task_ex.name == name:
+        if name in self._created:
+            return self._created[name]
+        if self.loader is None:
+            for task_ex in reversed(self.tasks):
+                if task_ex.name == name:
+                    return task_ex
+            return None
+        if name not in self._latest:
+            found = self._held(self.loader.latest(name))
+            self._latest[name] = found.id if found is not None else None
+            return found
+        known = self._latest[name]
+        return self.task_by_id(known) if known is not None else None
+
+    def by_unique_key(self, key: str) -> TaskExecution | None:
+        """The task execution with that ``unique_key`` (a join's execution)."""
+        for task_ex in self.tasks:
+            if task_ex.unique_key == key:
                 return task_ex
-        return None
+        return self._held(self.loader.by_unique_key(key)) if self.loader is not None else None
 
     def log(self, kind: str, **payload: Any) -> None:
         """Append an entry to the execution's history."""
@@ -200,7 +280,7 @@ class StateRuntime:
     def tasks(self, workflow_execution_id: str | None, recursive: bool, state: str | None,
               flat: bool) -> list[dict[str, Any]]:
         """Task executions of this execution, optionally filtered by state."""
-        found = [t for t in self.state.tasks if state is None or str(t.state) == state]
+        found = [t for t in self.state.all_tasks() if state is None or str(t.state) == state]
         return [task_dict(t, self.state.spec) for t in found]
 
     def execution(self) -> dict[str, Any]:

@@ -147,7 +147,7 @@ def transition_to(d: Decision, target: str, source: TaskExecution, event: str) -
 
 def _arrive_at_join(d: Decision, target: str, source: TaskExecution, trigger: dict[str, str]) -> None:
     key = f"join-task-{d.ex.id}-{target}"
-    join_ex = next((t for t in d.state.tasks if t.unique_key == key), None)
+    join_ex = d.state.by_unique_key(key)
     if join_ex is None:
         join_ex = tasks.new_task(d, target, {}, {}, None, state=State.WAITING, start=False)
         join_ex.unique_key = key
@@ -282,7 +282,7 @@ def resume_work(d: Decision) -> None:
             transition_to(d, target, source, event)
         elif target in ("fail", "succeed"):
             finish(d, State.ERROR if target == "fail" else State.SUCCESS)
-    for task_ex in list(d.state.tasks):
+    for task_ex in list(d.state.all_tasks()):
         if d.ex.state != State.RUNNING:
             return
         if task_ex.state in TASK_COMPLETED and not task_ex.processed and task_ex.state != State.CANCELLED:

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple
 
-from sqlalchemy import Table, case, func, select, update
+from sqlalchemy import Table, case, func, select, text, update
 from sqlalchemy.orm import Session
 
+from levante.db.models import OPEN_TASKS
 from levante.db.repository._query import chunks, keyset, one_of
 from levante.db.repository.records import (
     ACTION_TABLE,
@@ -26,6 +27,8 @@ from levante.exceptions import NotFoundError
 from levante.states import TASK_COMPLETED
 
 DEFAULT_SORT_KEYS = ("created_at", "id")
+#: Task executions that are open (:data:`~levante.db.models.OPEN_TASKS`), the condition as literal text.
+_OPEN_TASKS = select(*COLUMNS[TaskExecution]).where(text(f"({OPEN_TASKS})"))
 DEFAULT_SORT_DIRS = ("desc", "desc")
 
 
@@ -145,6 +148,28 @@ def tasks_of(session: Session, execution_id: str) -> list[TaskExecution]:
     """Every task execution of a workflow execution, in creation order (``created_at``, then id)."""
     stmt = _select(TaskExecution).where(TASK_TABLE.c.workflow_execution_id == execution_id)
     return _many(session, TaskExecution, stmt.order_by(*_in_creation_order(TASK_TABLE)))
+
+
+def open_tasks_of(session: Session, execution_id: str) -> list[TaskExecution]:
+    """The open task executions of a workflow execution (not ended, or their end not processed),
+    in creation order: what a step of it works on (read through a partial index)."""
+    stmt = _OPEN_TASKS.where(TASK_TABLE.c.workflow_execution_id == execution_id)
+    return _many(session, TaskExecution, stmt.order_by(*_in_creation_order(TASK_TABLE)))
+
+
+def task_of(session: Session, execution_id: str, task_id: str) -> TaskExecution | None:
+    """The task execution with that id if it belongs to that workflow execution."""
+    stmt = _select(TaskExecution).where(TASK_TABLE.c.id == task_id,
+                                        TASK_TABLE.c.workflow_execution_id == execution_id)
+    return next(iter(_many(session, TaskExecution, stmt)), None)
+
+
+def latest_task(session: Session, execution_id: str, name: str) -> TaskExecution | None:
+    """The newest task execution of the task ``name`` in a workflow execution."""
+    stmt = (_select(TaskExecution)
+            .where(TASK_TABLE.c.workflow_execution_id == execution_id, TASK_TABLE.c.name == name)
+            .order_by(TASK_TABLE.c.created_at.desc(), TASK_TABLE.c.id.desc()).limit(1))
+    return next(iter(_many(session, TaskExecution, stmt)), None)
 
 
 def action_executions_of(session: Session, task_id: str) -> list[ActionExecution]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, transaction
-from levante.engine.records import ActionExecution, WorkflowExecution, utcnow
+from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, utcnow
 from levante.states import State
 
 
@@ -34,6 +34,27 @@ class DbStore:
     def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
         return repo.list_executions(self.session, {k: v for k, v in filters.items()
                                                    if k in ("id", "root_execution_id", "state")}, limit=1000)
+
+
+class DbTasks:
+    """The TaskLoader port over one session: the tasks of one execution that a step did not load."""
+
+    def __init__(self, session: Session, execution_id: str) -> None:
+        self.session = session
+        self.execution_id = execution_id
+
+    def all(self) -> list[TaskExecution]:
+        return repo.tasks_of(self.session, self.execution_id)
+
+    def by_id(self, task_execution_id: str) -> TaskExecution | None:
+        return repo.task_of(self.session, self.execution_id, task_execution_id)
+
+    def latest(self, name: str) -> TaskExecution | None:
+        return repo.latest_task(self.session, self.execution_id, name)
+
+    def by_unique_key(self, key: str) -> TaskExecution | None:
+        found = repo.find_task_by_unique_key(self.session, key)
+        return found if found is not None and found.workflow_execution_id == self.execution_id else None
 
 
 class Outcome:

@@ -20,7 +20,7 @@ from levante.engine.conductor import Conductor
 from levante.engine.loaded import ExecutionState
 from levante.engine.records import ActionExecution, WorkflowExecution
 from levante.engine.service.credentials import _with_callback_tokens
-from levante.engine.service.parts import DbStore, Outcome
+from levante.engine.service.parts import DbStore, DbTasks, Outcome
 from levante.messaging.topics import executor_topic
 from levante.workflows.expressions.limits import step as expression_step
 
@@ -37,11 +37,13 @@ class Steps:
     def load(self, session: Session, execution_id: str, events: list[ev.Event],
              execution: WorkflowExecution | None = None, actions: Iterable[ActionExecution] = ()) -> ExecutionState:
         """Lock the execution and load what deciding ``events`` needs: the execution (locked by
-        the same statement that reads it), its spec, its tasks and the actions the events name.
+        the same statement that reads it), its spec, its open tasks (the others are read when the
+        decision asks for them: :class:`~.parts.DbTasks`) and the actions the events name.
         ``execution`` and ``actions``: already read under the execution's lock (not read again)."""
         ex = execution or repo.get_execution(session, execution_id, lock=True)
         spec = self.service.catalog.spec_of(session, ex)
-        state = ExecutionState(execution=ex, spec=spec, tasks=repo.tasks_of(session, execution_id))
+        state = ExecutionState(execution=ex, spec=spec, tasks=repo.open_tasks_of(session, execution_id),
+                               loader=DbTasks(session, execution_id))
         for known in actions:
             state.actions[known.id] = known
         wanted = [e.action_execution_id for e in events

@@ -46,7 +46,7 @@ def test_triggers_from_before_0004_keep_their_rows_and_read_in_utc(fresh_engine:
     assert "timezone" not in _columns(fresh_engine)
     _store_a_trigger_as_0003_did(fresh_engine)
     migrate(fresh_engine)
-    assert current_revision(fresh_engine) == "0004"
+    assert current_revision(fresh_engine) >= "0004"  # at head, past 0004
     factory = make_session_factory(fresh_engine)
     with transaction(factory) as session:
         old = repo.get_cron_trigger(session, "old_nightly")

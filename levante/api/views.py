@@ -1,8 +1,8 @@
 """Resources as Mistral's v2 API shows them: field names, JSON-typed fields as JSON strings,
 timestamps as ``YYYY-MM-DD HH:MM:SS``.
 
-Each ``*_view`` takes a record or row (plus what it needs from related records) and returns a dict
-ready for ``resp.media``. Which fields exist is declared in ``FIELDS`` so that ``?fields=`` can be
+Each ``*_view`` takes a record (plus what it needs from related records) and returns a dict ready
+for ``resp.media``. Which fields exist is declared in ``FIELDS`` so that ``?fields=`` can be
 checked.
 """
 
@@ -17,6 +17,15 @@ from typing import Any, Iterable
 
 from levante.actions.registry import ActionInfo
 from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
+from levante.engine.service.stored import (
+    ActionRecord,
+    CronTriggerRecord,
+    Defined,
+    EnvironmentRecord,
+    Owned,
+    WorkbookRecord,
+    WorkflowRecord,
+)
 from levante.states import TASK_COMPLETED
 from levante.workflows.specs import WorkflowSpec, thaw
 
@@ -250,7 +259,7 @@ def interface_of(spec: WorkflowSpec | None) -> dict[str, Any]:
     return {"input": inputs, "output": output}
 
 
-def _owned(row: Any) -> dict[str, Any]:
+def _owned(row: Owned) -> dict[str, Any]:
     """The fields every stored, scoped resource shows: id, name, scope, project and times."""
     return {
         "id": row.id,
@@ -262,12 +271,12 @@ def _owned(row: Any) -> dict[str, Any]:
     }
 
 
-def _definition(row: Any) -> dict[str, Any]:
+def _definition(row: Defined) -> dict[str, Any]:
     """:func:`_owned` with the namespace and tags of a workflow, workbook or ad-hoc action."""
     return {**_owned(row), "namespace": row.namespace or "", "tags": list(row.tags or [])}
 
 
-def workflow_view(row: Any, spec: WorkflowSpec | None, definition: str) -> dict[str, Any]:
+def workflow_view(row: WorkflowRecord, spec: WorkflowSpec | None, definition: str) -> dict[str, Any]:
     """A stored workflow; ``definition`` is the text shown for it."""
     return {
         **_definition(row),
@@ -278,19 +287,19 @@ def workflow_view(row: Any, spec: WorkflowSpec | None, definition: str) -> dict[
     }
 
 
-def workbook_view(row: Any) -> dict[str, Any]:
+def workbook_view(row: WorkbookRecord) -> dict[str, Any]:
     """A stored workbook."""
     return {**_definition(row), "definition": row.definition}
 
 
-def adhoc_action_view(row: Any) -> dict[str, Any]:
-    """An ad-hoc action."""
+def adhoc_action_view(row: ActionRecord, definition: str) -> dict[str, Any]:
+    """An ad-hoc action; ``definition`` is the text shown for it."""
     return {
         **_definition(row),
         "is_system": False,
         "input": row.input or "",
         "description": row.description or "",
-        "definition": row.definition,
+        "definition": definition,
     }
 
 
@@ -320,7 +329,7 @@ def system_action_id(name: str) -> str:
 # --- other resources ------------------------------------------------------------------------
 
 
-def environment_view(row: Any) -> dict[str, Any]:
+def environment_view(row: EnvironmentRecord) -> dict[str, Any]:
     """An environment (``variables`` as JSON text)."""
     return {
         **_owned(row),
@@ -329,7 +338,7 @@ def environment_view(row: Any) -> dict[str, Any]:
     }
 
 
-def cron_trigger_view(row: Any) -> dict[str, Any]:
+def cron_trigger_view(row: CronTriggerRecord) -> dict[str, Any]:
     """A cron trigger."""
     return {
         **_owned(row),

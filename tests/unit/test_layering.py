@@ -71,3 +71,9 @@ def test_the_api_reaches_the_database_only_through_services(module: str, names: 
 def test_the_api_is_given_services_and_knows_no_node(module: str, names: set[str]) -> None:
     bad = _uses(names, ("levante.node", "levante.messaging", "levante.executor"))
     assert bad == [], f"{module} imports {bad}: create_app() is given the services it drives"
+
+
+def test_the_records_the_api_renders_know_no_database() -> None:
+    names = dict(MODULES)["engine/service/stored.py"]
+    bad = _uses(names, ("levante.db", "sqlalchemy"))
+    assert bad == [], f"engine/service/stored.py imports {bad}: its records are what leaves a transaction"

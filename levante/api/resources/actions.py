@@ -9,6 +9,7 @@ import falcon
 from levante.api import listing, views
 from levante.api.context import ApiContext
 from levante.api.resources import definitions as defs
+from levante.engine.service.stored import ActionRecord
 from levante.exceptions import ActionError, InputError, NotFoundError
 
 FILTERS: dict[str, listing.Converter] = {
@@ -19,10 +20,10 @@ FILTERS: dict[str, listing.Converter] = {
 _RAW_KEYS = ("name", "namespace", "scope", "is_system", "input", "description", "project_id")
 
 
-def _raw(view: dict[str, Any], row: Any = None) -> dict[str, Any]:
+def _raw(view: dict[str, Any], row: ActionRecord | None = None) -> dict[str, Any]:
     raw = {k: view[k] for k in _RAW_KEYS}
-    raw.update(id=view["id"], created_at=getattr(row, "created_at", None),
-               updated_at=getattr(row, "updated_at", None), view=view)
+    raw.update(id=view["id"], created_at=row.created_at if row else None,
+               updated_at=row.updated_at if row else None, view=view)
     return raw
 
 

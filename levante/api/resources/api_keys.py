@@ -9,9 +9,10 @@ import falcon
 from levante.api import auth, views
 from levante.api.context import ApiContext
 from levante.api.payloads import check_keys, json_body, text_field
+from levante.engine.service.stored import ApiKeyRecord
 
 
-def api_key_view(row: Any) -> dict[str, Any]:
+def api_key_view(row: ApiKeyRecord) -> dict[str, Any]:
     """A stored key, without the key (only its hash is stored)."""
     return {"id": row.id, "name": row.name, "role": row.role, "created_at": views.timestamp(row.created_at)}
 

@@ -11,7 +11,8 @@ import falcon
 from levante.api import views
 from levante.api.context import ApiContext
 from levante.api.payloads import text_body
-from levante.engine.service.library import SCOPES, StoredAction, StoredWorkflow, check_scope
+from levante.engine.service.library import SCOPES, check_scope
+from levante.engine.service.stored import StoredAction, StoredWorkflow
 from levante.exceptions import InputError
 from levante.workflows import parser
 from levante.workflows.specs import DocumentSpec
@@ -112,6 +113,4 @@ def workflow_view(stored: StoredWorkflow) -> dict[str, Any]:
 
 def action_view(stored: StoredAction) -> dict[str, Any]:
     """The API view of an ad-hoc action."""
-    view = views.adhoc_action_view(stored.row)
-    view["definition"] = stored.definition
-    return view
+    return views.adhoc_action_view(stored.row, stored.definition)

@@ -8,10 +8,11 @@ import falcon
 
 from levante.api import views
 from levante.api.context import ApiContext
+from levante.engine.service.stored import HistoryEvent
 
 
-def event_view(row: Any) -> dict[str, Any]:
-    """One history row as the API shows it (``payload`` stays a JSON object, not a string)."""
+def event_view(row: HistoryEvent) -> dict[str, Any]:
+    """One history entry as the API shows it (``payload`` stays a JSON object, not a string)."""
     return {
         "id": row.id,
         "execution_id": row.execution_id,

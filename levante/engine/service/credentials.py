@@ -17,6 +17,7 @@ from levante.db import repository as repo
 from levante.db.session import SessionFactory, transaction
 from levante.engine.commands import RunAction
 from levante.engine.records import ActionExecution
+from levante.engine.service.stored import ApiKeyRecord
 from levante.exceptions import CallbackTokenError, InputError
 
 ADMIN = "admin"
@@ -46,14 +47,14 @@ def new_key() -> str:
     return "lvk_" + secrets.token_urlsafe(32)
 
 
-def create_api_key(session: Any, name: str, role: str = USER) -> tuple[Any, str]:
-    """Store a new API key; returns the stored row and the key (which is not stored)."""
+def create_api_key(session: Any, name: str, role: str = USER) -> tuple[ApiKeyRecord, str]:
+    """Store a new API key; returns its record and the key (which is not stored)."""
     if not name:
         raise InputError("An API key needs a 'name'.")
     if role not in ROLES:
         raise InputError(f"API key role must be one of {', '.join(ROLES)}, not {role!r}.")
     key = new_key()
-    return repo.create_api_key(session, name, key_hash(key), role), key
+    return ApiKeyRecord.of(repo.create_api_key(session, name, key_hash(key), role)), key
 
 
 class Credentials:
@@ -79,12 +80,12 @@ class Credentials:
         if not token_matches(token, stored):
             raise CallbackTokenError(action_execution_id)
 
-    def list_api_keys(self) -> list[Any]:
+    def list_api_keys(self) -> list[ApiKeyRecord]:
         with transaction(self._reads) as session:
-            return list(repo.list_api_keys(session))
+            return [ApiKeyRecord.of(r) for r in repo.list_api_keys(session)]
 
-    def create_api_key(self, name: str, role: str = USER) -> tuple[Any, str]:
-        """A new key named ``name`` with ``role``: the stored row and the key, shown once."""
+    def create_api_key(self, name: str, role: str = USER) -> tuple[ApiKeyRecord, str]:
+        """A new key named ``name`` with ``role``: its record and the key, shown once."""
         with transaction(self._writes) as session:
             return create_api_key(session, name, role)
 

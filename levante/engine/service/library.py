@@ -16,8 +16,9 @@ from levante.db.models import ActionDefinition, WorkbookDefinition, WorkflowDefi
 from levante.engine.service.catalog import DbCatalog
 from levante.engine.service.definitions import replace_workflow, store
 from levante.engine.service.parts import Paging, Transactions
+from levante.engine.service.stored import ActionRecord, StoredAction, StoredWorkflow, WorkbookRecord, WorkflowRecord
 from levante.exceptions import InputError, LevanteError
-from levante.workflows.specs import DocumentSpec, WorkflowSpec
+from levante.workflows.specs import DocumentSpec
 
 #: Scopes a definition (or an environment, a cron trigger) may have.
 SCOPES = ("private", "public")
@@ -30,27 +31,12 @@ def check_scope(scope: str | None) -> str | None:
     return scope
 
 
-@dataclass
-class StoredWorkflow:
-    row: Any
-    #: None for a stored text that no longer parses (the language changed): it still lists.
-    spec: WorkflowSpec | None
-    #: The text shown as its ``definition``.
-    definition: str
-
-
-@dataclass
-class StoredAction:
-    row: Any
-    definition: str
-
-
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Upload:
     """What an upload stored, and the parsed document (its warnings)."""
 
     document: DocumentSpec
-    workbooks: list[Any] = field(default_factory=list)
+    workbooks: list[WorkbookRecord] = field(default_factory=list)
     workflows: list[StoredWorkflow] = field(default_factory=list)
     actions: list[StoredAction] = field(default_factory=list)
 
@@ -98,16 +84,16 @@ class Library:
         self._tx = transactions
         self._catalog = catalog
 
-    def _workflow(self, session: Session, row: Any) -> StoredWorkflow:
+    def _workflow(self, session: Session, row: WorkflowDefinition) -> StoredWorkflow:
         try:
             spec, _ = self._catalog.workflow_with_id(session, row.id, row.namespace)
         except LevanteError:
             spec = None
-        return StoredWorkflow(row, spec, shown_definition(session, row, "workflows"))
+        return StoredWorkflow(WorkflowRecord.of(row), spec, shown_definition(session, row, "workflows"))
 
     @staticmethod
-    def _action(session: Session, row: Any) -> StoredAction:
-        return StoredAction(row, shown_definition(session, row, "actions"))
+    def _action(session: Session, row: ActionDefinition) -> StoredAction:
+        return StoredAction(ActionRecord.of(row), shown_definition(session, row, "actions"))
 
     def upload(self, kind: str, text: str, namespace: str = "", scope: str | None = None,
                update: bool = False) -> Upload:
@@ -123,7 +109,7 @@ class Library:
             session.flush()
             return Upload(
                 document,
-                workbooks=[r for r in rows if isinstance(r, WorkbookDefinition)],
+                workbooks=[WorkbookRecord.of(r) for r in rows if isinstance(r, WorkbookDefinition)],
                 workflows=[self._workflow(session, r) for r in rows if isinstance(r, WorkflowDefinition)],
                 actions=[self._action(session, r) for r in rows if isinstance(r, ActionDefinition)])
 
@@ -161,15 +147,15 @@ class Library:
 
     # --- workbooks ----------------------------------------------------------------------------
 
-    def workbooks(self, query: Paging) -> list[Any]:
+    def workbooks(self, query: Paging) -> list[WorkbookRecord]:
         with self._tx.read() as session:
-            return list(repo.list_workbook_definitions(
+            return [WorkbookRecord.of(r) for r in repo.list_workbook_definitions(
                 session, filters=query.filters, limit=query.limit, marker=query.marker,
-                sort_keys=query.sort_keys, sort_dirs=query.sort_dirs))
+                sort_keys=query.sort_keys, sort_dirs=query.sort_dirs)]
 
-    def workbook(self, name: str, namespace: str = "") -> Any:
+    def workbook(self, name: str, namespace: str = "") -> WorkbookRecord:
         with self._tx.read() as session:
-            return repo.get_workbook_definition(session, name, namespace)
+            return WorkbookRecord.of(repo.get_workbook_definition(session, name, namespace))
 
     def delete_workbook(self, name: str, namespace: str = "") -> None:
         """Delete the workbook with the workflows and actions it defines."""

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from levante.db import repository as repo
 from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
 from levante.engine.service.parts import ActionDetail, Paging, Transactions
+from levante.engine.service.stored import HistoryEvent
 from levante.states import State
 
 
@@ -91,11 +92,11 @@ class Reads:
     def _oldest_first(session: Session, ids: Sequence[str]) -> list[WorkflowExecution]:
         return repo.list_executions(session, {"id": list(ids)}, sort_dirs=("asc",)) if ids else []
 
-    def history(self, execution_id: str) -> list[Any]:
-        """The execution's history rows, oldest first (NotFoundError: no such execution)."""
+    def history(self, execution_id: str) -> list[HistoryEvent]:
+        """The execution's history, oldest first (NotFoundError: no such execution)."""
         with self._tx.read() as session:
             repo.get_execution(session, execution_id)
-            return list(repo.events_of(session, execution_id))
+            return [HistoryEvent.of(r) for r in repo.events_of(session, execution_id)]
 
     # --- tasks --------------------------------------------------------------------------------
 

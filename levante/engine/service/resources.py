@@ -10,6 +10,7 @@ from levante.db import repository as repo
 from levante.engine.inputs import prepare_input
 from levante.engine.service.catalog import DbCatalog
 from levante.engine.service.parts import Paging, Transactions
+from levante.engine.service.stored import CronTriggerRecord, EnvironmentRecord
 from levante.exceptions import InputError, NotFoundError
 
 
@@ -27,22 +28,22 @@ class Resources:
 
     # --- environments -------------------------------------------------------------------------
 
-    def environments(self, query: Paging) -> list[Any]:
+    def environments(self, query: Paging) -> list[EnvironmentRecord]:
         with self._tx.read() as session:
-            return list(repo.list_environments(session, **_page(query)))
+            return [EnvironmentRecord.of(r) for r in repo.list_environments(session, **_page(query))]
 
-    def environment(self, name: str) -> Any:
+    def environment(self, name: str) -> EnvironmentRecord:
         with self._tx.read() as session:
-            return repo.get_environment(session, name)
+            return EnvironmentRecord.of(repo.get_environment(session, name))
 
-    def create_environment(self, name: str, **fields: Any) -> Any:
+    def create_environment(self, name: str, **fields: Any) -> EnvironmentRecord:
         """A new environment (ConflictError: the name is taken)."""
         with self._tx.write() as session:
-            return repo.create_environment(session, name, **fields)
+            return EnvironmentRecord.of(repo.create_environment(session, name, **fields))
 
-    def update_environment(self, name: str, **changes: Any) -> Any:
+    def update_environment(self, name: str, **changes: Any) -> EnvironmentRecord:
         with self._tx.write() as session:
-            return repo.update_environment(session, name, **changes)
+            return EnvironmentRecord.of(repo.update_environment(session, name, **changes))
 
     def delete_environment(self, name: str) -> None:
         with self._tx.write() as session:
@@ -50,18 +51,19 @@ class Resources:
 
     # --- cron triggers ------------------------------------------------------------------------
 
-    def cron_triggers(self, query: Paging) -> list[Any]:
+    def cron_triggers(self, query: Paging) -> list[CronTriggerRecord]:
         with self._tx.read() as session:
-            return list(repo.list_cron_triggers(session, **_page(query)))
+            return [CronTriggerRecord.of(r) for r in repo.list_cron_triggers(session, **_page(query))]
 
-    def cron_trigger(self, identifier: str) -> Any:
+    def cron_trigger(self, identifier: str) -> CronTriggerRecord:
         with self._tx.read() as session:
-            return repo.get_cron_trigger(session, identifier)
+            return CronTriggerRecord.of(repo.get_cron_trigger(session, identifier))
 
     def create_cron_trigger(self, name: str, pattern: str | None, workflow: str | None, *,
                             workflow_input: dict[str, Any], workflow_params: dict[str, Any],
                             first_execution_time: datetime | None, next_execution_time: datetime | None,
-                            remaining_executions: int | None, scope: str, timezone: str | None) -> Any:
+                            remaining_executions: int | None, scope: str, timezone: str | None
+                            ) -> CronTriggerRecord:
         """A new trigger of the workflow named (or with the id) ``workflow``, whose input must fit it."""
         if not workflow:
             raise InputError("Workflow ID or workflow name must be provided.")
@@ -71,11 +73,11 @@ class Resources:
             if spec is None or workflow_id is None:
                 raise NotFoundError("Workflow", workflow)
             prepare_input(spec, workflow_input)
-            return repo.create_cron_trigger(
+            return CronTriggerRecord.of(repo.create_cron_trigger(
                 session, name, pattern, spec.name, workflow_id=workflow_id, workflow_input=workflow_input,
                 workflow_params=workflow_params, first_execution_time=first_execution_time,
                 next_execution_time=next_execution_time, remaining_executions=remaining_executions,
-                scope=scope, timezone=timezone)
+                scope=scope, timezone=timezone))
 
     def delete_cron_trigger(self, identifier: str) -> None:
         with self._tx.write() as session:

@@ -53,7 +53,8 @@ FIGURES = {
     "sqlite": ("sqlite_commits_per_s_wal", "sqlite_cpu_ms_per_commit"),
     "postgresql": ("pg_commits_per_s_1_client", "pg_commits_per_s_8_clients", "psycopg_commits_per_s_1_client",
                    "psycopg_cpu_ms_per_commit"),
-    "rabbitmq": ("rabbitmq_publish_per_s", "rabbitmq_consume_ack_per_s", "rabbitmq_consume_ack_per_s_prefetch_1"),
+    "rabbitmq": ("rabbitmq_publish_per_s", "rabbitmq_publish_cpu_ms_per_message", "rabbitmq_consume_ack_per_s",
+                 "rabbitmq_consume_ack_per_s_prefetch_1"),
 }
 #: The engine consumer's prefetch (``EngineConsumer``'s default batch).
 ENGINE_PREFETCH = 256
@@ -110,19 +111,19 @@ def measure(seconds: float = 5.0, parts: Iterable[str] = PARTS, pg_url: str = PG
 # --- commits from this process ------------------------------------------------------------------
 
 
-def commit_rate(seconds: float, commit: Callable[[], None]) -> tuple[float, float]:
-    """Call ``commit`` for ``seconds``; return (calls per second, this process's CPU ms per call)."""
+def rate_of(seconds: float, call: Callable[[], object]) -> tuple[float, float, int]:
+    """Call ``call`` for ``seconds``; return (calls per second, this process's CPU ms per call, calls)."""
     count = 0
     cpu0, start = time.process_time(), time.perf_counter()
     deadline = start + seconds
     while True:
-        commit()
+        call()
         count += 1
         now = time.perf_counter()
         if now >= deadline:
             break
     cpu = time.process_time() - cpu0
-    return round(count / (now - start), 1), round(cpu * 1000 / count, 4)
+    return round(count / (now - start), 1), round(cpu * 1000 / count, 4), count
 
 
 def sqlite_limits(seconds: float, settings: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +146,7 @@ def sqlite_limits(seconds: float, settings: dict[str, Any]) -> dict[str, Any]:
                 cursor.execute(INSERT)
                 cursor.execute("COMMIT")
 
-            rate, cpu_ms = commit_rate(seconds, commit)
+            rate, cpu_ms, _ = rate_of(seconds, commit)
         finally:
             raw.close()
             engine.dispose()
@@ -185,8 +186,11 @@ def postgresql_limits(seconds: float, admin_url: str, settings: dict[str, Any],
             psycopg.connect(libpq_url(admin_url), connect_timeout=5) as probe:
         settings["postgresql"] = {name: probe.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
                                   for name in ("server_version", "fsync", "synchronous_commit", "wal_sync_method")}
+    from sqlalchemy.exc import SQLAlchemyError
+
     figures: dict[str, Any] = {}
-    with database(admin_url) as url:
+    with unavailable_on((psycopg.Error, SQLAlchemyError), "PostgreSQL failed during the measurement: "), \
+            database(admin_url) as url:
         target = libpq_url(url)
         with psycopg.connect(target) as conn:
             conn.execute(CREATE)
@@ -196,7 +200,7 @@ def postgresql_limits(seconds: float, admin_url: str, settings: dict[str, Any],
                 conn.execute(INSERT)
                 conn.commit()
 
-            rate, cpu_ms = commit_rate(seconds, commit)
+            rate, cpu_ms, _ = rate_of(seconds, commit)
         figures["psycopg_commits_per_s_1_client"] = rate
         figures["psycopg_cpu_ms_per_commit"] = cpu_ms
         for clients, key in ((1, "pg_commits_per_s_1_client"), (8, "pg_commits_per_s_8_clients")):
@@ -217,8 +221,9 @@ def pgbench(url: str, clients: int, seconds: float, estimate: float) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
         script.write(INSERT + ";\n")
         script.flush()
-        proc = subprocess.run([exe, "-n", "-f", script.name, "-c", str(clients), "-j", str(clients), *length, url],
-                              capture_output=True, text=True, timeout=seconds + 60)
+        with unavailable_on(subprocess.TimeoutExpired, "pgbench did not finish: "):
+            proc = subprocess.run([exe, "-n", "-f", script.name, "-c", str(clients), "-j", str(clients), *length,
+                                   url], capture_output=True, text=True, timeout=seconds + 60)
     if proc.returncode != 0:
         raise Unavailable(f"pgbench exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
     return round(parse_tps(proc.stdout), 1)
@@ -242,15 +247,9 @@ def rabbitmq_limits(seconds: float, amqp_url: str, settings: dict[str, Any],
     empty = len(json.dumps(env.encode(env.EVENT, {"pad": ""})))
     payload = {"pad": "x" * max(0, MESSAGE_BYTES - empty)}
     try:
-        sent = 0
-        start = time.perf_counter()
-        deadline = start + seconds
-        while True:
-            publisher.publish("engine", env.encode(env.EVENT, payload))
-            sent += 1
-            if time.perf_counter() >= deadline:
-                break
-        figures: dict[str, Any] = {"rabbitmq_publish_per_s": round(sent / (time.perf_counter() - start), 1)}
+        with unavailable_on(TransportError, "RabbitMQ failed during the measurement: "):
+            rate, cpu_ms, sent = rate_of(seconds, lambda: publisher.publish("engine", env.encode(env.EVENT, payload)))
+        figures: dict[str, Any] = {"rabbitmq_publish_per_s": rate, "rabbitmq_publish_cpu_ms_per_message": cpu_ms}
         queue = publisher.topology.engine_queue
         half = sent // 2
         for key, prefetch, wanted in (("rabbitmq_consume_ack_per_s_prefetch_1", 1, half),
@@ -324,7 +323,8 @@ def print_human(report: dict[str, Any]) -> None:
     for part in PARTS:
         for key in FIGURES[part]:
             value = report.get(key)
-            print(f"{key:<40} {value if value is not None else 'null (' + report['notes'].get(key, '?') + ')'}")
+            shown = value if value is not None else f"null: {report['notes'].get(key, '?')}"
+            print(f"{key:<40} {shown}")
     for part, values in report["settings"].items():
         print(f"{part}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
 

@@ -61,7 +61,7 @@ def test_missing_pgbench_is_a_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_every_figure_is_positive_where_its_part_is_there() -> None:
-    report = limits.measure(0.3)
+    report = limits.measure(0.2)
     figures = [key for keys in limits.FIGURES.values() for key in keys]
     absent = {key: report["notes"][key] for key in figures if report[key] is None}
     if absent and os.environ.get("CI"):

@@ -8,8 +8,9 @@ Figures (each a rate per second of wall time, or null with the reason under ``no
 - ``pg_commits_per_s_1_client``, ``pg_commits_per_s_8_clients``: ``pgbench -n -f SCRIPT -c N -j N``
   on a temporary database (created and dropped), the script one small INSERT, so one commit per
   transaction; the "tps =" line pgbench prints.
-- ``psycopg_commits_per_s_1_client``: the same INSERT then COMMIT from Python through psycopg, one
-  round trip each, and ``psycopg_cpu_ms_per_commit``: this process's CPU per commit (the client cost).
+- ``psycopg_commits_per_s_1_client``: the same INSERT then COMMIT from Python through psycopg (with
+  the BEGIN psycopg sends first, as Levante's sessions do; pgbench's script runs in autocommit), and
+  ``psycopg_cpu_ms_per_commit``: this process's CPU per commit (the client cost).
 - ``sqlite_commits_per_s_wal``: ``BEGIN IMMEDIATE``, one INSERT, ``COMMIT`` on a temporary file opened
   by Levante's own engine (so WAL and Levante's ``synchronous`` setting), and
   ``sqlite_cpu_ms_per_commit``.

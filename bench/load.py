@@ -1,6 +1,7 @@
 """Load test (issue #7): many executions waiting on async actions at once, then a storm of callbacks.
 
     python bench/load.py [--executions 1000] [--steps 10] [--callers 64] [--rate R] [--rounds 1] [--json]
+                         [--limits [SECONDS]]
 
 Setup: the deployment of the fault campaign (``bench/deployment.py``): PostgreSQL + RabbitMQ, the
 API under gunicorn (2 workers), 2 engines and 2 executors, each a real process.
@@ -481,6 +482,11 @@ def _print_human(report: dict[str, Any]) -> None:
                 "callback_answer_time"):
         print(f"{key}: {json.dumps(report[key])}")
     print(f"actions called twice: {report['actions_called_twice']}; logs: {report['logs']}")
+    if "limits" in report:
+        from bench.limits import print_human
+
+        print("limits of the parts (measured alone after the run):")
+        print_human(report["limits"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -493,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--keep", action="store_true", help="keep the database, queues and logs")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--limits", nargs="?", type=float, const=5.0, default=None, metavar="SECONDS",
+                        help="after the run, measure what PostgreSQL, RabbitMQ and SQLite allow alone "
+                             "(bench/limits.py, SECONDS per figure, 5 by default) and report it under 'limits'")
     args = parser.parse_args(argv)
     try:
         check_backends()
@@ -505,6 +514,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         test.dep.stop(keep=args.keep)
         test.third.shutdown()
+    if args.limits is not None:
+        # Measured once the deployment has stopped, so that its processes do not share the machine.
+        from bench.limits import measure
+
+        report["limits"] = measure(args.limits)
     if args.json:
         print(json.dumps(report))
     else:

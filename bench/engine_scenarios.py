@@ -43,6 +43,15 @@ def fanout(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def join(n: int) -> str:
+    """Mistral's rally scenario join_N: ``n`` parallel tasks with no action, joined by one task."""
+    lines = ["version: '2.0'", "wf:", "  tasks:"]
+    for i in range(n):
+        lines += [f"    task_{i}:", "      on-success: join_task"]
+    lines += ["    join_task:", "      join: all"]
+    return "\n".join(lines) + "\n"
+
+
 #: name -> (definition, description, executions started at once)
 SCENARIOS: dict[str, tuple[str, str, int]] = {
     "seq_50": (chain(50), "50 chained std.noop tasks", 1),
@@ -50,9 +59,13 @@ SCENARIOS: dict[str, tuple[str, str, int]] = {
     "fanout_100": (fanout(100), "100 parallel std.noop joined by one task", 1),
     "items_10000": (items(10_000), "with-items over 10,000 std.noop", 1),
     "throughput": (chain(3), "100 executions of a 3-task chain started at once", 100),
+    "join_100": (join(100), "Mistral's rally join_100: 100 parallel tasks without action joined by one", 1),
+    "join_500": (join(500), "Mistral's rally join_500: the same with 500", 1),
+    "chain_2000": (chain(2000), "2,000 chained std.noop tasks (the cost of a step in a long execution)", 1),
     "async_1": ("", "ms from an async action's callback request to the workflow's SUCCESS", 1),
 }
-TASKS = {"seq_50": 50, "items_200": 200, "fanout_100": 102, "items_10000": 10_000, "throughput": 300}
+TASKS = {"seq_50": 50, "items_200": 200, "fanout_100": 102, "items_10000": 10_000, "throughput": 300,
+         "join_100": 101, "join_500": 501, "chain_2000": 2000}
 
 
 def _once(node: Node, runs: int) -> float:
@@ -134,7 +147,7 @@ def run_over_rest(name: str, backend: str, repeat: int) -> dict[str, Any]:
 def run(name: str, backend: str, repeat: int) -> dict[str, Any]:
     if name == "async_1":
         return run_async_1(backend, max(repeat, 10))
-    repeat = min(repeat, 3) if name == "items_10000" else repeat
+    repeat = min(repeat, 3) if name in ("items_10000", "chain_2000") else repeat
     if backend != "embedded":
         return run_over_rest(name, backend, repeat)
     text, _doc, runs = SCENARIOS[name]

@@ -48,6 +48,10 @@ _HANDLERS: dict[type, Callable[[Decision, Any], None]] = {
     ev.SkipRequested: lifecycle.on_skip,
 }
 
+#: Events that only complete work: what they change for a join is seen as the tasks they complete
+#: follow their transitions (any other event makes the joins be decided in full).
+_COMPLETIONS = (ev.ActionCompleted, ev.SubworkflowCompleted)
+
 
 class Conductor:
     """Applies one event (or the start) to one workflow execution.
@@ -82,6 +86,7 @@ class Conductor:
         handler: Callable[[Decision, Any], None] | None = _HANDLERS.get(type(event))
         if handler is None:
             raise ValueError(f"no handler for event {event!r}")
+        d.reach_changed = not isinstance(event, _COMPLETIONS)
         if isinstance(event, ev.ActionCompleted) and State(event.state) in (State.PAUSED, State.RUNNING):
             lifecycle.on_action_paused_or_resumed(d, event)  # an async action paused or resumed
         else:

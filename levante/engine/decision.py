@@ -56,6 +56,11 @@ class Decision:
         #: queues them; the transitions part follows them right after each call into the task
         #: part, so the task part never calls back up.
         self.completed: list[TaskExecution] = []
+        #: Whether a waiting join may have lost an inbound task since the joins were last decided
+        #: (a task left a transition untaken, a join began to wait, or the event was not a plain
+        #: completion). While it is False, a join with fewer arrivals than it needs cannot be
+        #: decided, so it is not looked at: a step of an N-way join costs O(1), not O(N).
+        self.reach_changed = True
 
     @property
     def ex(self) -> WorkflowExecution:

@@ -93,6 +93,10 @@ class TaskLoader(Protocol):
         """The task execution with that ``unique_key`` (a join's)."""
         ...
 
+    def latest_of(self, names: list[str]) -> dict[str, TaskExecution]:
+        """The newest task execution of each task of ``names`` that has one, by name."""
+        ...
+
 
 def is_open(task_ex: TaskExecution) -> bool:
     """Whether a task execution may still change by itself: it has not ended, or its end has not
@@ -130,6 +134,11 @@ class ExecutionState:
     _created: dict[str, TaskExecution] = field(default_factory=dict)
     #: ``latest`` answers of the loader, by name (the id, or None).
     _latest: dict[str, str | None] = field(default_factory=dict)
+    #: ``tasks`` by id (kept with it: a step of a large fan-out looks tasks up by id often).
+    _by_id: dict[str, TaskExecution] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_id = {t.id: t for t in self.tasks}
 
     def touch(self, record: Any) -> None:
         """Mark a record as created or changed."""
@@ -138,6 +147,7 @@ class ExecutionState:
     def add_task(self, task_ex: TaskExecution) -> None:
         """Add a new task execution to the state."""
         self.tasks.append(task_ex)
+        self._by_id[task_ex.id] = task_ex
         self._created[task_ex.name] = task_ex
         self.touch(task_ex)
 
@@ -152,10 +162,11 @@ class ExecutionState:
         change is made once, on one object); a task read now joins ``tasks``."""
         if task_ex is None:
             return None
-        for known in self.tasks:
-            if known.id == task_ex.id:
-                return known
+        known = self._by_id.get(task_ex.id)
+        if known is not None:
+            return known
         self.tasks.append(task_ex)
+        self._by_id[task_ex.id] = task_ex
         return task_ex
 
     def all_tasks(self) -> list[TaskExecution]:
@@ -164,14 +175,15 @@ class ExecutionState:
             held = {t.id: t for t in self.tasks}
             stored = [held.pop(t.id, t) for t in self.loader.all()]
             self.tasks[:] = stored + [t for t in self.tasks if t.id in held]
+            self._by_id = {t.id: t for t in self.tasks}
             self.loader = None
         return self.tasks
 
     def task_by_id(self, task_ex_id: str) -> TaskExecution | None:
         """The task execution with that id."""
-        for task_ex in self.tasks:
-            if task_ex.id == task_ex_id:
-                return task_ex
+        known = self._by_id.get(task_ex_id)
+        if known is not None:
+            return known
         return self._held(self.loader.by_id(task_ex_id)) if self.loader is not None else None
 
     def latest(self, name: str) -> TaskExecution | None:
@@ -189,6 +201,19 @@ class ExecutionState:
             return found
         known = self._latest[name]
         return self.task_by_id(known) if known is not None else None
+
+    def read_latest(self, names: list[str]) -> None:
+        """Read the newest task execution of each of ``names`` at once, so that :meth:`latest`
+        answers them without a read each (a join deciding on hundreds of inbound tasks)."""
+        if self.loader is None:
+            return
+        missing = [n for n in names if n not in self._created and n not in self._latest]
+        if not missing:
+            return
+        found = self.loader.latest_of(missing)
+        for name in missing:
+            held = self._held(found.get(name))
+            self._latest[name] = held.id if held is not None else None
 
     def by_unique_key(self, key: str) -> TaskExecution | None:
         """The task execution with that ``unique_key`` (a join's execution)."""

@@ -96,6 +96,8 @@ def process_transitions(d: Decision, task_ex: TaskExecution) -> None:
     if d.ex.state != State.RUNNING:
         return  # paused: picked up on resume (processed stays False)
     task_ex.processed = True
+    if not d.reach_changed and {n for n, _ in task_ex.next_tasks} != d.task_spec(task_ex).next_task_names():
+        d.reach_changed = True  # a transition not taken: a task it leads to may never run now
     _dispatch(d, task_ex, steps)
 
 
@@ -152,11 +154,13 @@ def _arrive_at_join(d: Decision, target: str, source: TaskExecution, trigger: di
         join_ex = tasks.new_task(d, target, {}, {}, None, state=State.WAITING, start=False)
         join_ex.unique_key = key
         join_ex.state_info = "Task is waiting."
+        d.reach_changed = True  # decide it in full once: an inbound task may have failed before
     elif join_ex.state in TASK_COMPLETED:
         # A join inside a loop: the same execution waits again (Mistral's behaviour).
         join_ex.processed = False
         join_ex.runtime_context.pop("triggered_by", None)
         d.set_task_state(join_ex, State.WAITING, "Task is waiting.")
+        d.reach_changed = True
     join_ex.runtime_context.setdefault("triggered_by", []).append(trigger)
     d.state.touch(join_ex)
 
@@ -176,6 +180,9 @@ def _decide_join(d: Decision, join_ex: TaskExecution) -> bool:
     spec = d.spec.tasks[join_ex.name]
     inbound = d.spec.inbound(join_ex.name)
     need = len(inbound) if spec.join == "all" else int(spec.join or 0)
+    if not d.reach_changed and len(join_ex.runtime_context.get("triggered_by", ())) < need:
+        return False  # too few arrivals to start, and no inbound task can have failed since
+    d.state.read_latest(inbound)
     arrived, failed = [], []
     for name in inbound:
         status = _inbound_status(d, name, join_ex.name)

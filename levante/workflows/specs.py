@@ -208,6 +208,8 @@ class WorkflowSpec:
     definition: str = ""
     #: Name of the workbook it came from, if any (for local name resolution).
     workbook: str | None = None
+    #: Task name -> the tasks that lead to it, built on first use (a join asks on every step).
+    _inbound: Mapping[str, tuple[str, ...]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def task(self, name: str) -> TaskSpec:
         """The task named ``name`` (KeyError if there is none)."""
@@ -215,7 +217,14 @@ class WorkflowSpec:
 
     def inbound(self, name: str) -> list[str]:
         """Tasks that name ``name`` in any of their ``on-*`` clauses, in definition order."""
-        return [t.name for t in self.tasks.values() if name in t.next_task_names()]
+        if self._inbound is None:
+            leads: dict[str, list[str]] = {}
+            for t in self.tasks.values():
+                for target in sorted(t.next_task_names()):
+                    leads.setdefault(target, []).append(t.name)
+            object.__setattr__(self, "_inbound", {k: tuple(v) for k, v in leads.items()})
+        assert self._inbound is not None
+        return list(self._inbound.get(name, ()))
 
     def start_tasks(self) -> list[str]:
         """Direct workflows: the tasks no transition leads to, in definition order."""

@@ -172,6 +172,22 @@ def latest_task(session: Session, execution_id: str, name: str) -> TaskExecution
     return next(iter(_many(session, TaskExecution, stmt)), None)
 
 
+def latest_tasks(session: Session, execution_id: str, names: Sequence[str]) -> dict[str, TaskExecution]:
+    """The newest task execution of each task of ``names`` that has one, by name (one statement per
+    500 names: a join deciding on hundreds of inbound tasks reads them at once)."""
+    found: dict[str, TaskExecution] = {}
+    for part in chunks(list(names), 500):
+        newest = func.row_number().over(partition_by=TASK_TABLE.c.name,
+                                        order_by=(TASK_TABLE.c.created_at.desc(), TASK_TABLE.c.id.desc()))
+        ranked = (select(*COLUMNS[TaskExecution], newest.label("newest"))
+                  .where(TASK_TABLE.c.workflow_execution_id == execution_id, TASK_TABLE.c.name.in_(part))
+                  .subquery())
+        stmt = select(*(ranked.c[c.name] for c in COLUMNS[TaskExecution])).where(ranked.c.newest == 1)
+        for task_ex in _many(session, TaskExecution, stmt):
+            found[task_ex.name] = task_ex
+    return found
+
+
 def action_executions_of(session: Session, task_id: str) -> list[ActionExecution]:
     """Every action execution of a task, in creation order."""
     stmt = _select(ActionExecution).where(ACTION_TABLE.c.task_execution_id == task_id)

@@ -52,6 +52,9 @@ class DbTasks:
     def latest(self, name: str) -> TaskExecution | None:
         return repo.latest_task(self.session, self.execution_id, name)
 
+    def latest_of(self, names: list[str]) -> dict[str, TaskExecution]:
+        return repo.latest_tasks(self.session, self.execution_id, names)
+
     def by_unique_key(self, key: str) -> TaskExecution | None:
         found = repo.find_task_by_unique_key(self.session, key)
         return found if found is not None and found.workflow_execution_id == self.execution_id else None

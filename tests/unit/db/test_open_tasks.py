@@ -52,6 +52,18 @@ def test_the_loader_finds_any_task_of_its_execution_and_none_of_another(session_
         assert [t.id for t in tasks.all()] == [made[k].id for k in made if k != "elsewhere"]
 
 
+def test_the_newest_of_many_tasks_is_read_at_once(session_factory: SessionFactory) -> None:
+    ex, other, made = _store(session_factory)
+    with transaction(session_factory) as session:
+        found = DbTasks(session, ex.id).latest_of(["a", "c", "j", "nowhere"])
+        assert {n: t.id for n, t in found.items()} == {
+            "a": made["new_a"].id, "c": made["running"].id, "j": made["waiting_join"].id}
+        assert {n: t.id for n, t in DbTasks(session, other.id).latest_of(["a", "c"]).items()} == {
+            "c": made["elsewhere"].id}
+        many = [f"n{i}" for i in range(1200)] + ["a"]  # more names than one statement takes
+        assert {n: t.id for n, t in DbTasks(session, ex.id).latest_of(many).items()} == {"a": made["new_a"].id}
+
+
 def test_the_open_tasks_are_read_through_their_partial_index(db_engine: Engine,
                                                              session_factory: SessionFactory) -> None:
     ex, _, _ = _store(session_factory)

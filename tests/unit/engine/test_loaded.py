@@ -46,6 +46,14 @@ class Stored:
         self.reads.append(f"key {key}")
         return self._copy(next((t for t in self.tasks if t.unique_key == key), None))
 
+    def latest_of(self, names: list[str]) -> dict[str, TaskExecution]:
+        self.reads.append(f"latest of {','.join(names)}")
+        found = {}
+        for t in self.tasks:
+            if t.name in names:
+                found[t.name] = t
+        return {n: t for n, t in ((n, self._copy(t)) for n, t in found.items()) if t is not None}
+
 
 def _states() -> tuple[ExecutionState, Stored]:
     stored = Stored([_task(1, "a", State.SUCCESS), _task(2, "a", State.SUCCESS), _task(3, "b", State.RUNNING),
@@ -94,3 +102,16 @@ def test_all_tasks_reads_the_rest_once_keeping_the_held_objects_and_the_new_ones
     assert everything[2] is held and everything[-1] is created
     assert state.all_tasks() is everything and stored.reads.count("all") == 1
     assert state.loader is None
+
+
+def test_latest_of_many_names_is_read_once_and_answers_as_latest_does() -> None:
+    state, stored = _states()
+    created = _task(6, "c", State.RUNNING)
+    state.add_task(created)
+    state.read_latest(["a", "b", "c", "nothing"])
+    assert stored.reads == ["latest of a,b,nothing"]  # "c" was created by this decision
+    assert state.latest("a") is state.task_by_id("t5")  # the held open object, not a copy
+    assert state.latest("b") is state.task_by_id("t3")
+    assert state.latest("c") is created and state.latest("nothing") is None
+    state.read_latest(["a", "b"])
+    assert stored.reads == ["latest of a,b,nothing"]  # nothing read again

@@ -4,6 +4,9 @@ argument parsing and the mapping of errors to exit statuses.
 Exit statuses: 0 success, 1 other server error, 2 bad usage (also a request the server rejects as
 invalid, 400), 3 not found (404), 4 conflict (409), 5 server unreachable. A refused API key (401,
 403) is an "other" error: 1.
+
+Every ``levante`` run imports this module, ``--help`` too: the HTTP client (httpx) and Rich are
+imported where a command first needs them (:attr:`Remote.client`, :func:`_print_table`).
 """
 
 from __future__ import annotations
@@ -12,16 +15,11 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import yaml
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from levante.client import Client
-from levante.client.errors import ExecutionFailed
 from levante.exceptions import (
     ConflictError,
     DSLError,
@@ -31,6 +29,9 @@ from levante.exceptions import (
     NotFoundError,
     TransportError,
 )
+
+if TYPE_CHECKING:
+    from levante.client import Client
 
 EXIT_OTHER, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_UNREACHABLE = 1, 2, 3, 4, 5
 FORMATS = ("table", "json", "yaml", "value")
@@ -64,10 +65,13 @@ class LevanteGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ExecutionFailed as exc:
-            click.echo(f"levante: {exc}", err=True)
-            ctx.exit(EXIT_OTHER)
         except LevanteError as exc:
+            # Here, not at the top: only the commands that talk to a server load the client.
+            from levante.client.errors import ExecutionFailed
+
+            if isinstance(exc, ExecutionFailed):
+                click.echo(f"levante: {exc}", err=True)
+                ctx.exit(EXIT_OTHER)
             message = " ".join(str(exc).split("\n", 1)[0].split()) if not isinstance(exc, DSLError) \
                 else str(exc)
             if getattr(exc, "status", 0) == 401:
@@ -94,6 +98,8 @@ class Remote:
     @property
     def client(self) -> Client:
         if self._client is None:
+            from levante.client import Client
+
             self._client = Client(self.url, api_key=self.api_key)
         return self._client
 
@@ -237,14 +243,19 @@ def _columns(default: Iterable[str], chosen: Iterable[str], items: Iterable[dict
     return [by_name[c.lower()] for c in chosen]
 
 
-def _text(value: Any) -> Text:
-    """A table cell that prints exactly what the value holds: ``[bold]`` or ``[task_ex_id=...]``
-    inside a value is text, not Rich markup (nor an emoji code)."""
-    return Text(cell(value))
+def _print_table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
+    """Print a table drawn by Rich. Each cell prints exactly what its value holds: ``[bold]`` or
+    ``[task_ex_id=...]`` inside a value is text, not Rich markup (nor an emoji code)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
-
-def _console() -> Console:
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 10_000)
+    table = Table()
+    for header in headers:
+        table.add_column(Text(header))
+    for row in rows:
+        table.add_row(*(Text(cell(value)) for value in row))
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 10_000).print(table)
 
 
 def show_one(item: dict[str, Any], columns: Iterable[str], fmt: str, chosen: Iterable[str] = ()) -> None:
@@ -258,10 +269,7 @@ def show_one(item: dict[str, Any], columns: Iterable[str], fmt: str, chosen: Ite
         for value in data.values():
             click.echo(cell(value))
     else:
-        table = Table("Field", "Value", show_lines=False)
-        for key, value in data.items():
-            table.add_row(Text(title(key)), _text(value))
-        _console().print(table)
+        _print_table(("Field", "Value"), ((title(key), value) for key, value in data.items()))
 
 
 def show_list(items: list[dict[str, Any]], columns: Iterable[str], fmt: str,
@@ -277,12 +285,7 @@ def show_list(items: list[dict[str, Any]], columns: Iterable[str], fmt: str,
         for row in rows:
             click.echo(" ".join(cell(v) for v in row.values()))
     else:
-        table = Table()
-        for column in cols:
-            table.add_column(Text(title(column)))
-        for row in rows:
-            table.add_row(*[_text(v) for v in row.values()])
-        _console().print(table)
+        _print_table([title(column) for column in cols], (row.values() for row in rows))
 
 
 def show_json(value: Any) -> None:

@@ -13,15 +13,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from levante.cli import svg
 from levante.cli.common import client, read_text
 from levante.exceptions import LevanteError
-from levante.workflows import parser
-from levante.workflows.specs import WorkflowSpec
+
+if TYPE_CHECKING:
+    from levante.workflows.specs import WorkflowSpec
 
 EDGE_COLOURS = {"on-success": "green", "on-error": "red", "on-complete": "blue", "on-skip": "grey",
                 "requires": "black"}
@@ -112,6 +112,8 @@ def to_svg(spec: WorkflowSpec, states: dict[str, str] | None = None) -> str:
 
 def layered_svg(spec: WorkflowSpec, states: dict[str, str] | None = None) -> str:
     """The graph as SVG, laid out without Graphviz."""
+    from levante.cli import svg  # its XML escaping loads urllib.request and http.client
+
     edge_list = [svg.Edge(src, dst, EDGE_COLOURS[kind], kind == "requires", label, kind)
                  for src, dst, kind, label in edges(spec)]
     fills = {name: STATE_COLOURS.get(state, "#ffffff") for name, state in (states or {}).items()}
@@ -126,6 +128,8 @@ def render(spec: WorkflowSpec, fmt: str, states: dict[str, str] | None = None) -
 
 
 def _spec_from(text: str, wanted: str | None, where: str) -> WorkflowSpec:
+    from levante.workflows import parser  # YAQL, Jinja2 and JSON Schema: loaded only to draw
+
     try:
         document = parser.parse(text, filename=where)
     except LevanteError as exc:

@@ -4,7 +4,7 @@
 On a terminal: a live panel on stderr (tasks done / total, a progress bar, the running tasks).
 Otherwise one plain line on stderr each time something changes (the state or the tasks done), for
 logs and pipes. Where the snapshots come from is a :data:`Source`: :func:`rest_source` here, and
-``levante run`` has its own over the node.
+``levante run`` has its own over the node. Rich is imported only for the panel.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console, Group
-from rich.live import Live
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
-from levante.client import Client
-from levante.client.handles import FINAL, TASK_DONE
+from levante.states import COMPLETED, TASK_COMPLETED
+
+if TYPE_CHECKING:
+    from levante.client import Client
 
 #: Seconds between two snapshots.
 POLL = 0.25
@@ -43,8 +40,8 @@ def rest_source(client: Client, execution_id: str) -> Source:
 
 
 def _counts(tasks: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
-    done = sum(1 for t in tasks if t["state"] in TASK_DONE)
-    running = [t["name"] for t in tasks if t["state"] not in TASK_DONE]
+    done = sum(1 for t in tasks if t["state"] in TASK_COMPLETED)
+    running = [t["name"] for t in tasks if t["state"] not in TASK_COMPLETED]
     return done, len(tasks), running
 
 
@@ -52,7 +49,7 @@ def wait(client: Client, execution_id: str, timeout: float | None, live: bool = 
     """Poll until the execution is final; return it (ClickException after ``timeout`` seconds).
     ``live`` allows the terminal panel (it is used only when stderr is a terminal)."""
     ex = follow(rest_source(client, execution_id), execution_id, timeout, live)
-    if ex["state"] not in FINAL:
+    if ex["state"] not in COMPLETED:
         raise click.ClickException(f"execution {ex['id']} is still {ex['state']} (gave up waiting)")
     return ex
 
@@ -68,7 +65,7 @@ def follow(source: Source, label: str, timeout: float | None, live: bool = True)
 
 
 def _over(ex: dict[str, Any], deadline: float | None) -> bool:
-    return ex["state"] in FINAL or (deadline is not None and time.monotonic() > deadline)
+    return ex["state"] in COMPLETED or (deadline is not None and time.monotonic() > deadline)
 
 
 def _follow_plain(source: Source, label: str, deadline: float | None) -> dict[str, Any]:
@@ -87,6 +84,12 @@ def _follow_plain(source: Source, label: str, deadline: float | None) -> dict[st
 
 
 def _follow_live(source: Source, deadline: float | None) -> dict[str, Any]:
+    from rich.console import Console, Group
+    from rich.live import Live
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("tasks"), TimeElapsedColumn())
     running_text = Text("")

@@ -16,19 +16,17 @@ import json
 import os
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from levante import config as config_mod
 from levante.cli import progress
 from levante.cli.common import EXIT_OTHER, EXIT_USAGE, fail
-from levante.db import repository as repo
-from levante.db.session import transaction
-from levante.engine.service.definitions import store
 from levante.exceptions import LevanteError, TransportError
-from levante.node import Node
-from levante.workflows import parser
+
+if TYPE_CHECKING:
+    from levante.node import Node
 
 
 def _json_arg(text: str | None, what: str) -> Any:
@@ -83,6 +81,8 @@ def run(file: str, workflow: str | None, input_text: str | None, input_file: str
             text = handle.read()
     except OSError as exc:
         raise click.UsageError(f"cannot read {file}: {exc.strerror}") from None
+    from levante.workflows import parser
+
     document, errors = parser.inspect(text)
     if errors or document is None:
         for error in errors:
@@ -109,6 +109,11 @@ def run(file: str, workflow: str | None, input_text: str | None, input_file: str
 
 def _execute(config: Any, kind: str, text: str, file: str, name: str, wf_input: dict[str, Any],
              params: dict[str, Any], timeout: float | None, as_json: bool) -> int:
+    from levante.db import repository as repo
+    from levante.db.session import transaction
+    from levante.engine.service.definitions import store
+    from levante.node import Node
+
     node = Node(config).start()
     try:
         with transaction(node.session_factory) as session:
@@ -143,6 +148,9 @@ def _execute(config: Any, kind: str, text: str, file: str, name: str, wf_input: 
 def _node_source(node: Node, execution_id: str) -> progress.Source:
     """Progress snapshots from the node's database; the node's engine tells when the execution
     ends, so the last snapshot comes as soon as it does."""
+    from levante.db import repository as repo
+    from levante.db.session import transaction
+
     def snapshot(wait: float) -> progress.Snapshot:
         if wait > 0:
             node.service.wait(execution_id, wait)

@@ -29,12 +29,9 @@ from typing import Any
 import click
 
 from levante import config as config_mod
-from levante.api.app import create_app
 from levante.cli.common import EXIT_OTHER, EXIT_USAGE, fail
-from levante.cli.httpserver import make_http_server
 from levante.config import ROLES, Config
 from levante.exceptions import TransportError
-from levante.node import Node
 
 LOG = logging.getLogger(__name__)
 #: Roles of API keys (``--create-api-key NAME --role admin``).
@@ -60,6 +57,10 @@ def serve(config: Config, ready: Any = None) -> None:
     Binds first (``port`` 0 picks a free port), so that callback URLs name the real port; then
     starts the node and serves.
     """
+    from levante.api.app import create_app
+    from levante.cli.httpserver import make_http_server
+    from levante.node import Node
+
     httpd = make_http_server(config.host, config.port, config.read_timeout)
     port = httpd.server_address[1]
     config = replace(config, port=port)
@@ -91,6 +92,8 @@ def serve(config: Config, ready: Any = None) -> None:
 
 def run_headless(config: Config) -> None:
     """Run role ``engine`` or ``executor`` (no HTTP) until SIGINT or SIGTERM."""
+    from levante.node import Node
+
     node = Node(config).start()
     stop = threading.Event()
     try:

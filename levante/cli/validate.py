@@ -12,7 +12,6 @@ from __future__ import annotations
 import click
 
 from levante.exceptions import SpecError
-from levante.workflows import parser
 
 _KINDS = {"workflows": "workflows", "workbook": "workbook", "workbooks": "workbook", "actions": "actions"}
 
@@ -55,6 +54,8 @@ def _check(name: str, kind: str | None) -> tuple[list[SpecError], list[SpecError
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return [SpecError(0, 0, "", f"cannot read file: {reason}")], [], ""
+    from levante.workflows import parser  # YAQL, Jinja2 and JSON Schema: loaded only to validate
+
     validation = parser.check(text, kind)
     document = validation.document
     if document is None:

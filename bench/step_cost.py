@@ -1,6 +1,6 @@
 """The cost of one durable step, in one process: SQL statements, commits and CPU per step.
 
-    python bench/step_cost.py [--db URL] [--executions 200] [--steps 5] [--profile FILE]
+    python bench/step_cost.py [--db URL] [--executions 200] [--steps 5] [--profile FILE] [--api]
 
 Two paths are measured on the same database, each with the engine service a node composes
 (``memory://`` transport, its executor pool in the process):
@@ -131,14 +131,34 @@ def _report(name: str, steps: int, cpu: float, wall: float, counted: Statements)
             "by_kind": {k: round(v / steps, 2) for k, v in counted.kinds.most_common()}}
 
 
+def _through_api(node: Node) -> Any:
+    """``complete(action_id)`` through the REST API in this process: falcon's WSGI app as gunicorn
+    runs it (request parsing, the guard, the resource, the JSON answer), without the socket."""
+    import falcon.testing
+
+    from levante.api.app import create_app
+
+    client = falcon.testing.TestClient(create_app(node.config, node.services))
+
+    def complete(action_id: str) -> None:
+        answer = client.simulate_put(f"/v2/action_executions/{action_id}",
+                                     json={"state": "SUCCESS", "output": {"n": 1}})
+        if answer.status_code != 200:
+            raise RuntimeError(f"callback refused: {answer.status} {answer.text}")
+
+    return complete
+
+
 def measure_callbacks(node: Node, counted: Statements, executions: int, steps: int,
-                      profile: str | None) -> dict[str, Any]:
+                      profile: str | None, api: bool = False) -> dict[str, Any]:
     with transaction(node.session_factory) as session:
-        store(session, "workflows", chain("cb", steps, "std.async_noop"))
+        store(session, "workflows", chain("cb_api" if api else "cb", steps, "std.async_noop"))
     for _ in range(executions):
-        node.service.start_execution("cb")
+        node.service.start_execution("cb_api" if api else "cb")
     _wait(lambda: len(_running_actions(node)) == executions)
     node.wait_idle()
+    complete = _through_api(node) if api else (
+        lambda action_id: node.service.complete_action(action_id, "SUCCESS", {"n": 1}))
     counted.reset()
     profiler = cProfile.Profile(time.thread_time) if profile else None
     cpu = wall = 0.0
@@ -150,7 +170,7 @@ def measure_callbacks(node: Node, counted: Statements, executions: int, steps: i
         if profiler:
             profiler.enable()
         for action_id in ids:
-            node.service.complete_action(action_id, "SUCCESS", {"n": 1})
+            complete(action_id)
         if profiler:
             profiler.disable()
         node.wait_idle()
@@ -160,7 +180,7 @@ def measure_callbacks(node: Node, counted: Statements, executions: int, steps: i
         del counted_before
     if profiler and profile:
         profiler.dump_stats(profile)
-    return _report("callback", done, cpu, wall, counted)
+    return _report("callback via the API" if api else "callback", done, cpu, wall, counted)
 
 
 def measure_results(node: Node, counted: Statements, executions: int, steps: int) -> dict[str, Any]:
@@ -186,14 +206,19 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=200)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--profile", default=None, help="write a cProfile of the callback phase here")
+    parser.add_argument("--api", action="store_true",
+                        help="send the callbacks through the REST API (falcon in this process) as well")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with database(args.db) as url:
         node = Node(Config(db_url=url, transport_url="memory://", scheduler_interval=0.2)).start()
         try:
             counted = Statements(node.db)
-            reports = [measure_callbacks(node, counted, args.executions, args.steps, args.profile),
-                       measure_results(node, counted, args.executions, args.steps)]
+            reports = [measure_callbacks(node, counted, args.executions, args.steps, args.profile)]
+            if args.api:
+                reports.append(measure_callbacks(node, counted, args.executions, args.steps,
+                                                 args.profile and args.profile + ".api", api=True))
+            reports.append(measure_results(node, counted, args.executions, args.steps))
         finally:
             node.stop()
             node.db.dispose()

@@ -145,11 +145,15 @@ def save(session: Session, record: Record) -> None:
     save_all(session, [record])
 
 
-def save_all(session: Session, records: Iterable[Record]) -> None:
+def save_all(session: Session, records: Iterable[Record],
+             token_hashes: Mapping[str, str | None] | None = None) -> None:
     """Insert or update many records of any types: one executemany per type.
 
     Records are written parents first (a workflow execution before its tasks, a task before its
-    actions and sub-workflow executions) whatever their order in ``records``.
+    actions and sub-workflow executions) whatever their order in ``records``. ``token_hashes``:
+    the ``callback_token_hash`` of new asynchronous actions by id, stored when their row is
+    inserted (an action that exists keeps the hash it has), so a step that completes one action
+    and starts the next writes both in one statement.
     """
     pending = list({id(r): r for r in records}.values())
     ids = {r.id for r in pending}
@@ -160,6 +164,9 @@ def save_all(session: Session, records: Iterable[Record]) -> None:
             ready = pending
         for cls in (WorkflowExecution, TaskExecution, ActionExecution):
             batch = [values_of(r) for r in ready if type(r) is cls]
+            if batch and cls is ActionExecution and token_hashes:
+                for row in batch:
+                    row["callback_token_hash"] = token_hashes.get(row["id"])
             if batch:
                 _write(session, cls, batch)
         written.update(r.id for r in ready)
@@ -175,7 +182,7 @@ def _write(session: Session, cls: type, batch: list[dict[str, Any]]) -> None:
         return
     table = TABLE_OF[cls]
     for values in batch:  # generic SQL: UPDATE, then INSERT when no row had the id
-        changes = {k: v for k, v in values.items() if k not in ("id", "created_at")}
+        changes = {k: v for k, v in values.items() if k in FIELDS[cls] and k not in ("id", "created_at")}
         result = session.execute(update(table).where(table.c.id == values["id"]).values(changes))
         if result.rowcount == 0:  # type: ignore[attr-defined]
             session.execute(insert(table).values(values))

@@ -94,11 +94,11 @@ class Steps:
         """Write what a decision changed and carry out its commands."""
         records = list(state.changed.values())
         new_actions = [r for r in records if isinstance(r, ActionExecution) and r.id in state.new_actions]
-        others = [r for r in records if not (isinstance(r, ActionExecution) and r.id in state.new_actions)]
-        repo.save_all(session, others)
         runs = [c for c in commands if isinstance(c, RunAction)]
         runs, token_hashes = _with_callback_tokens(runs, new_actions)
-        repo.insert_action_executions(session, new_actions, token_hashes)
+        # New actions and changed ones in one executemany (the upsert inserts the new ones with
+        # their token hash; the hash of an existing row is not touched).
+        repo.save_all(session, records, token_hashes)
         if state.history:
             repo.append_events(session, state.execution.id, state.history)
         if runs:

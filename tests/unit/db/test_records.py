@@ -149,6 +149,25 @@ def test_save_keeps_created_at_and_callback_columns(session_factory: SessionFact
         assert repo.get_action_execution(s, action_ex.id).output == {"result": 42}
 
 
+def test_save_all_stores_the_token_hash_of_new_actions_and_keeps_that_of_others(
+        session_factory: SessionFactory) -> None:
+    wf_ex = wf()
+    task_ex = task(wf_ex)
+    done = action(task_ex, is_sync=False)
+    with transaction(session_factory) as s:
+        repo.save_all(s, [wf_ex, task_ex, done], {done.id: "sha256:first"})
+    done.state = State.SUCCESS
+    following = action(task_ex, is_sync=False)
+    sync = action(task_ex)
+    with transaction(session_factory) as s:  # one step: one action done, two new ones
+        repo.save_all(s, [done, following, sync], {following.id: "sha256:next", sync.id: None})
+    with transaction(session_factory) as s:
+        assert repo.callback_token_hash_of(s, done.id) == "sha256:first"
+        assert repo.callback_token_hash_of(s, following.id) == "sha256:next"
+        assert repo.callback_token_hash_of(s, sync.id) is None
+        assert repo.get_action_execution(s, done.id).state == State.SUCCESS
+
+
 def test_save_all_writes_parents_first(session_factory: SessionFactory) -> None:
     root = wf("root")
     t1 = task(root, "call_sub")

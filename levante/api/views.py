@@ -26,7 +26,6 @@ from levante.engine.service.stored import (
     WorkbookRecord,
     WorkflowRecord,
 )
-from levante.states import TASK_COMPLETED
 from levante.workflows.specs import WorkflowSpec, thaw
 
 #: What Mistral shows as ``project_id`` when authentication is off.
@@ -148,16 +147,15 @@ def published_global(ex: WorkflowExecution) -> dict[str, Any]:
     return {k: v for k, v in (ex.context or {}).items() if k not in _NOT_PUBLISHED}
 
 
-def progress(tasks: list[TaskExecution]) -> dict[str, int]:
-    """``{"tasks_done", "tasks_total"}`` over the task executions created so far."""
-    done = sum(1 for t in tasks if t.state in TASK_COMPLETED)
-    return {"tasks_done": done, "tasks_total": len(tasks)}
+def progress(counts: tuple[int, int]) -> dict[str, int]:
+    """``{"tasks_done", "tasks_total"}`` from (tasks ended, task executions created so far)."""
+    return {"tasks_done": counts[0], "tasks_total": counts[1]}
 
 
 def execution_view(ex: WorkflowExecution, *, include_output: bool = True,
-                   tasks: list[TaskExecution] | None = None) -> dict[str, Any]:
-    """An execution. With ``tasks`` (GET by id) it also carries ``published_global`` and
-    ``progress``; lists leave ``output`` out unless asked."""
+                   counts: tuple[int, int] | None = None) -> dict[str, Any]:
+    """An execution. With ``counts`` (GET by id: tasks ended, tasks created) it also carries
+    ``published_global`` and ``progress``; lists leave ``output`` out unless asked."""
     view: dict[str, Any] = {
         "id": ex.id,
         "workflow_id": ex.workflow_id,
@@ -177,9 +175,9 @@ def execution_view(ex: WorkflowExecution, *, include_output: bool = True,
     }
     if include_output:
         view["output"] = json_text(ex.output or {})
-    if tasks is not None:
+    if counts is not None:
         view["published_global"] = json_text(published_global(ex))
-        view["progress"] = progress(tasks)
+        view["progress"] = progress(counts)
     return view
 
 

@@ -31,8 +31,8 @@ _NO_WORKFLOW = "Workflow ID or workflow name must be provided. Workflow ID is re
 
 def detail(ctx: ApiContext, execution_id: str) -> dict[str, Any]:
     """The view of one execution as ``GET /v2/executions/<id>`` shows it."""
-    ex, tasks = ctx.reads.execution_with_tasks(execution_id)
-    return views.execution_view(ex, tasks=tasks)
+    ex, counts = ctx.reads.execution_with_progress(execution_id)
+    return views.execution_view(ex, counts=counts)
 
 
 def list_executions(ctx: ApiContext, req: falcon.Request, of_task: str | None = None) -> dict[str, Any]:
@@ -45,8 +45,7 @@ def list_executions(ctx: ApiContext, req: falcon.Request, of_task: str | None = 
     items = []
     for ex in found:
         view = views.execution_view(ex, include_output=include_output)
-        done, total = counts.get(ex.id, (0, 0))
-        view["progress"] = {"tasks_done": done, "tasks_total": total}
+        view["progress"] = views.progress(counts.get(ex.id, (0, 0)))
         items.append(views.pick(view, query.fields))
     return listing.page(req, "executions", items, query, found[-1].id if found else None)
 

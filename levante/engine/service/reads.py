@@ -58,9 +58,12 @@ class Reads:
         with self._tx.read() as session:
             return repo.get_execution(session, execution_id)
 
-    def execution_with_tasks(self, execution_id: str) -> tuple[WorkflowExecution, list[TaskExecution]]:
+    def execution_with_progress(self, execution_id: str) -> tuple[WorkflowExecution, tuple[int, int]]:
+        """One execution and (its tasks ended, its task executions in all), counted by the
+        database: an execution of 100,000 tasks reads as fast as one of ten."""
         with self._tx.read() as session:
-            return repo.get_execution(session, execution_id), repo.tasks_of(session, execution_id)
+            ex = repo.get_execution(session, execution_id)
+            return ex, repo.task_progress(session, [execution_id]).get(execution_id, (0, 0))
 
     def executions(self, query: Paging, of_task: str | None = None
                    ) -> tuple[list[WorkflowExecution], dict[str, tuple[int, int]]]:

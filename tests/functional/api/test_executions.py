@@ -276,6 +276,7 @@ def test_every_listed_execution_shows_its_progress(api, name):
     api.running_action(waiting["id"], "wait")
     listed = {e["id"]: e for e in api.get("/v2/executions", workflow_name=name)["executions"]}
     assert listed[waiting["id"]]["progress"] == {"tasks_done": 0, "tasks_total": 1}
+    assert api.get(f"/v2/executions/{waiting['id']}")["progress"] == {"tasks_done": 0, "tasks_total": 1}
     action = api.running_action(waiting["id"], "wait")
     api.put(f"/v2/action_executions/{action['id']}", {"state": "SUCCESS", "output": {"v": 1}})
     api.wait(waiting["id"], timeout=5)

@@ -149,7 +149,7 @@ def test_no_service_method_the_api_calls_returns_an_orm_row(node: Node, stored: 
         "api_keys": services.credentials.list_api_keys(),
         "role": services.credentials.role_of("not-a-key"),
         "execution_by_id": reads.execution(ex_id),
-        "execution_with_tasks": reads.execution_with_tasks(ex_id),
+        "execution_with_progress": reads.execution_with_progress(ex_id),
         "executions": reads.executions(ListQuery()),
         "executions_below": reads.executions_below(ex_id),
         "executions_below_task": reads.executions_below_task(task.id),

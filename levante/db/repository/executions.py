@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple
 
-from sqlalchemy import Table, case, func, select, text, update
+from sqlalchemy import Table, bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from levante.db.models import OPEN_TASKS
@@ -36,16 +36,24 @@ def _select(cls: type) -> Any:
     return select(*COLUMNS[cls])
 
 
+# The statements a step runs are built once, with bound parameters: building a SELECT of a
+# record's 25 columns costs as much CPU as running it (issue 14).
+_B_ID: Any = bindparam("b_id")
+#: By record type: the row with id ``b_id``; the same locked (``FOR UPDATE``, PostgreSQL).
+_BY_ID = {cls: _select(cls).where(COLUMNS[cls][0].table.c.id == _B_ID) for cls in COLUMNS}
+_BY_ID_LOCKED = {cls: stmt.with_for_update() for cls, stmt in _BY_ID.items()}
+
+
 def _one(session: Session, cls: type[R], record_id: str, lock: bool = False) -> R:
-    stmt = _select(cls).where(COLUMNS[cls][0].table.c.id == record_id)
+    stmt = _BY_ID[cls]
     if lock and cls is WorkflowExecution:
-        stmt = _bump(WF_TABLE.c.id == record_id)
+        stmt = _BUMP_BY_ID
     elif lock:
         if is_sqlite(session):
             ensure_write_lock(session)
         else:
-            stmt = stmt.with_for_update()
-    row = session.execute(stmt).mappings().first()
+            stmt = _BY_ID_LOCKED[cls]
+    row = session.execute(stmt, {"b_id": record_id}).mappings().first()
     if row is None:
         raise NotFoundError(KIND_OF[cls], record_id)
     return record_from_mapping(cls, row)
@@ -60,8 +68,11 @@ def _bump(where: Any) -> Any:
             .returning(*COLUMNS[WorkflowExecution], WF_TABLE.c.version))
 
 
-def _many(session: Session, cls: type[R], stmt: Any) -> list[R]:
-    return [record_from_mapping(cls, row) for row in session.execute(stmt).mappings()]
+_BUMP_BY_ID = _bump(WF_TABLE.c.id == _B_ID)
+
+
+def _many(session: Session, cls: type[R], stmt: Any, params: dict[str, Any] | None = None) -> list[R]:
+    return [record_from_mapping(cls, row) for row in session.execute(stmt, params).mappings()]
 
 
 def _in_creation_order(table: Table) -> tuple[Any, Any]:
@@ -104,7 +115,7 @@ def lock_if_unchanged(session: Session, execution_id: str, version: int) -> Work
     Raises:
         NotFoundError: no such execution (it was deleted meanwhile).
     """
-    row = session.execute(_bump(WF_TABLE.c.id == execution_id)).mappings().first()
+    row = session.execute(_BUMP_BY_ID, {"b_id": execution_id}).mappings().first()
     if row is None:
         raise NotFoundError(KIND_OF[WorkflowExecution], execution_id)
     return record_from_mapping(WorkflowExecution, row) if row["version"] == version + 1 else None
@@ -144,32 +155,36 @@ def get_action_execution(session: Session, action_execution_id: str) -> ActionEx
     return _one(session, ActionExecution, action_execution_id)
 
 
+_B_EX: Any = bindparam("b_ex")
+_TASKS_OF = (_select(TaskExecution).where(TASK_TABLE.c.workflow_execution_id == _B_EX)
+             .order_by(*_in_creation_order(TASK_TABLE)))
+_OPEN_TASKS_OF = (_OPEN_TASKS.where(TASK_TABLE.c.workflow_execution_id == _B_EX)
+                  .order_by(*_in_creation_order(TASK_TABLE)))
+_TASK_OF = _select(TaskExecution).where(TASK_TABLE.c.id == _B_ID, TASK_TABLE.c.workflow_execution_id == _B_EX)
+_LATEST_TASK = (_select(TaskExecution)
+                .where(TASK_TABLE.c.workflow_execution_id == _B_EX, TASK_TABLE.c.name == bindparam("b_name"))
+                .order_by(TASK_TABLE.c.created_at.desc(), TASK_TABLE.c.id.desc()).limit(1))
+
+
 def tasks_of(session: Session, execution_id: str) -> list[TaskExecution]:
     """Every task execution of a workflow execution, in creation order (``created_at``, then id)."""
-    stmt = _select(TaskExecution).where(TASK_TABLE.c.workflow_execution_id == execution_id)
-    return _many(session, TaskExecution, stmt.order_by(*_in_creation_order(TASK_TABLE)))
+    return _many(session, TaskExecution, _TASKS_OF, {"b_ex": execution_id})
 
 
 def open_tasks_of(session: Session, execution_id: str) -> list[TaskExecution]:
     """The open task executions of a workflow execution (not ended, or their end not processed),
     in creation order: what a step of it works on (read through a partial index)."""
-    stmt = _OPEN_TASKS.where(TASK_TABLE.c.workflow_execution_id == execution_id)
-    return _many(session, TaskExecution, stmt.order_by(*_in_creation_order(TASK_TABLE)))
+    return _many(session, TaskExecution, _OPEN_TASKS_OF, {"b_ex": execution_id})
 
 
 def task_of(session: Session, execution_id: str, task_id: str) -> TaskExecution | None:
     """The task execution with that id if it belongs to that workflow execution."""
-    stmt = _select(TaskExecution).where(TASK_TABLE.c.id == task_id,
-                                        TASK_TABLE.c.workflow_execution_id == execution_id)
-    return next(iter(_many(session, TaskExecution, stmt)), None)
+    return next(iter(_many(session, TaskExecution, _TASK_OF, {"b_id": task_id, "b_ex": execution_id})), None)
 
 
 def latest_task(session: Session, execution_id: str, name: str) -> TaskExecution | None:
     """The newest task execution of the task ``name`` in a workflow execution."""
-    stmt = (_select(TaskExecution)
-            .where(TASK_TABLE.c.workflow_execution_id == execution_id, TASK_TABLE.c.name == name)
-            .order_by(TASK_TABLE.c.created_at.desc(), TASK_TABLE.c.id.desc()).limit(1))
-    return next(iter(_many(session, TaskExecution, stmt)), None)
+    return next(iter(_many(session, TaskExecution, _LATEST_TASK, {"b_ex": execution_id, "b_name": name})), None)
 
 
 def latest_tasks(session: Session, execution_id: str, names: Sequence[str]) -> dict[str, TaskExecution]:
@@ -272,20 +287,25 @@ class ActionExtras(NamedTuple):
     heartbeat: tuple[datetime | None, Any]
 
 
+_WITH_EXTRAS = (_select(ActionExecution)
+                .add_columns(ACTION_TABLE.c.callback_token_hash, ACTION_TABLE.c.last_heartbeat, ACTION_TABLE.c.progress)
+                .where(ACTION_TABLE.c.id == _B_ID))
+_WITH_EXTRAS_LOCKED = _WITH_EXTRAS.with_for_update(of=ACTION_TABLE)
+
+
 def get_action_execution_with_extras(session: Session, action_execution_id: str, lock: bool = False
                                      ) -> tuple[ActionExecution, ActionExtras]:
     """The action execution with that id, its callback token hash and its heartbeat, in one query
     (NotFoundError if none). ``lock=True`` locks the action's row (``SELECT ... FOR UPDATE`` on
     PostgreSQL, the write lock on SQLite): for an action run on its own, which has no workflow
     execution whose lock would order concurrent completions."""
-    t = ACTION_TABLE
-    stmt = _select(ActionExecution).add_columns(t.c.callback_token_hash, t.c.last_heartbeat, t.c.progress)
+    stmt = _WITH_EXTRAS
     if lock:
         if is_sqlite(session):
             ensure_write_lock(session)
         else:
-            stmt = stmt.with_for_update(of=t)
-    row = session.execute(stmt.where(t.c.id == action_execution_id)).mappings().first()
+            stmt = _WITH_EXTRAS_LOCKED
+    row = session.execute(stmt, {"b_id": action_execution_id}).mappings().first()
     if row is None:
         raise NotFoundError(KIND_OF[ActionExecution], action_execution_id)
     extras = ActionExtras(row["callback_token_hash"], (row["last_heartbeat"], row["progress"]))
@@ -296,11 +316,14 @@ def execution_of_action(session: Session, action_execution_id: str, lock: bool =
     """The workflow execution an action execution belongs to (None for an unknown action or one run
     on its own), found by the action's id in one statement; ``lock=True`` takes the execution's
     lock as :func:`get_execution` does."""
-    owner = select(ACTION_TABLE.c.workflow_execution_id).where(ACTION_TABLE.c.id == action_execution_id)
-    where = WF_TABLE.c.id == owner.scalar_subquery()
-    stmt = _bump(where) if lock else _select(WorkflowExecution).where(where)
-    row = session.execute(stmt).mappings().first()
+    stmt = _BUMP_OF_ACTION if lock else _EXECUTION_OF_ACTION
+    row = session.execute(stmt, {"b_id": action_execution_id}).mappings().first()
     return None if row is None else record_from_mapping(WorkflowExecution, row)
+
+
+_OWNER = select(ACTION_TABLE.c.workflow_execution_id).where(ACTION_TABLE.c.id == _B_ID).scalar_subquery()
+_BUMP_OF_ACTION = _bump(WF_TABLE.c.id == _OWNER)
+_EXECUTION_OF_ACTION = _select(WorkflowExecution).where(WF_TABLE.c.id == _OWNER)
 
 
 def callback_token_hash_of(session: Session, action_execution_id: str) -> str | None:

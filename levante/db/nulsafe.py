@@ -37,6 +37,7 @@ _ESCAPED_NUL = ESC + "0"
 #: How json.dumps writes NUL (ensure_ascii or not: control characters are always escaped).
 _JSON_NUL = "\\u0000"
 _UNESCAPE = re.compile(ESC + "(.)", re.DOTALL)
+_DECODER = json.JSONDecoder()
 
 
 def needs_escape(text: str) -> bool:
@@ -93,7 +94,8 @@ def json_needs_escape(text: str) -> bool:
 
 def pg_json_loads(data: bytes | str) -> Any:
     """The JSON deserializer of a PostgreSQL engine (psycopg gives it the bytes of the value)."""
-    value = json.loads(data)
+    # PostgreSQL sends JSON as UTF-8 text: decoded as such, not sniffed as json.loads does.
+    value = _DECODER.decode(data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data)
     if isinstance(data, bytes):
         # The escape's first byte (F4, which starts only code points from U+100000 on) is found
         # by memchr, four times faster than the four-byte sequence.

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -143,8 +143,16 @@ def enqueue_many(session: Session, messages: Sequence[tuple[str, dict[str, Any]]
         return []
     now = utcnow()
     rows = [{"topic": topic, "payload": payload, "created_at": now} for topic, payload in messages]
-    result = session.execute(insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True), rows)
-    return [row[0] for row in result]
+    if len(rows) == 1:  # a plain execute: an executemany of one row costs a pipeline round trip more
+        return [session.execute(_ENQUEUE_ONE, rows[0]).scalar_one()]
+    return [row[0] for row in session.execute(_ENQUEUE, rows)]
+
+
+# Built once (a step runs them every time).
+_ENQUEUE = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
+_ENQUEUE_ONE = insert(OUTBOX).returning(OUTBOX.c.id)
+_MARK_ONE_SENT = (update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id"))
+                  .values(sent_at=bindparam("b_at", type_=OUTBOX.c.sent_at.type)))
 
 
 def pending(
@@ -169,7 +177,10 @@ def mark_sent(session: Session, ids: Iterable[int], at: datetime | None = None) 
     """Mark messages as published."""
     when = at or utcnow()
     for part in chunks(list(ids)):
-        session.execute(update(OUTBOX).where(one_of(OUTBOX.c.id, part)).values(sent_at=when))
+        if len(part) == 1:
+            session.execute(_MARK_ONE_SENT, {"b_id": part[0], "b_at": when})
+        else:
+            session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(part)).values(sent_at=when))
 
 
 def drop_unsent_for(session: Session, execution_ids: Sequence[str], at: datetime | None = None) -> int:
@@ -189,7 +200,7 @@ def append_entries(session: Session, entries: Iterable[tuple[str, str, dict[str,
     rows = [{"execution_id": ex_id, "kind": kind, "payload": payload, "created_at": now}
             for ex_id, kind, payload in entries]
     if rows:
-        session.execute(insert(EVENTS), rows)
+        session.execute(_APPEND, rows)
 
 
 def purge_sent(session: Session, before: datetime, limit: int | None = None) -> int:
@@ -243,7 +254,10 @@ def append_events(session: Session, execution_id: str, entries: Iterable[tuple[s
         for kind, payload in entries
     ]
     if rows:
-        session.execute(insert(EVENTS), rows)
+        session.execute(_APPEND, rows[0] if len(rows) == 1 else rows)
+
+
+_APPEND = insert(EVENTS)
 
 
 def events_of(session: Session, execution_id: str) -> list[ExecutionEvent]:

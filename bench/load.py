@@ -117,6 +117,10 @@ class ThirdParty(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ThirdParty
     protocol_version = "HTTP/1.1"
+    #: TCP_NODELAY, as production servers set it. http.server writes the headers and the body
+    #: apart; without it the body of an answer on a kept-alive connection (executors reuse theirs)
+    #: waits for the executor's delayed ACK, ~40 ms, holding an executor thread that long.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         at = time.perf_counter()

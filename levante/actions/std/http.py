@@ -1,6 +1,7 @@
 """HTTP actions: ``std.http`` (synchronous) and ``std.mistral_http`` (asynchronous, with callback).
 
-Both send one request with ``requests`` and describe the response as a JSON-ready dict::
+Both send one request with ``requests`` (on a session kept between calls, so that connections are
+reused; see :mod:`levante.actions.std.http_sessions`) and describe the response as a JSON-ready dict::
 
     {"content": <parsed JSON, else text>, "status": 200, "headers": {...}, "url": "...",
      "history": [<url of each redirect>], "encoding": "utf-8", "reason": "OK",
@@ -18,6 +19,7 @@ from typing import Any
 import requests
 
 from levante.actions.base import Action, ActionContext, Result
+from levante.actions.std.http_sessions import SESSIONS
 from levante.exceptions import ActionError
 
 LOG = logging.getLogger(__name__)
@@ -201,9 +203,10 @@ class HTTPAction(Action):
             kwargs["verify"] = self.verify
         LOG.debug("HTTP action: %s %s", self.method, self.url)
         try:
-            resp = requests.request(self.method, self.url, **kwargs)
-            with resp:
-                read_body(resp, max_bytes)
+            with SESSIONS.session() as session:
+                resp = session.request(self.method, self.url, **kwargs)
+                with resp:
+                    read_body(resp, max_bytes)
         except (requests.RequestException, OSError) as exc:  # OSError: e.g. a missing CA bundle
             raise ActionError(f"Failed to send HTTP request: {exc}") from exc
         LOG.debug("HTTP action: %s %s -> %s", self.method, self.url, resp.status_code)

@@ -50,10 +50,8 @@ def settle(d: Decision) -> None:
             break
     if d.ex.state != State.RUNNING:
         return
-    # Only open tasks (held by the state) can be active or unprocessed.
-    if any(t.state in _ACTIVE for t in d.state.tasks):
-        return
-    if any(not t.processed for t in d.state.tasks):
+    # Only open tasks (held by the state, or still stored so) can be active or unprocessed.
+    if d.state.anything_open(lambda t: t.state in _ACTIVE):
         return
     if d.spec.type == "reverse" and transitions.run_reverse(d):
         return
@@ -102,7 +100,7 @@ def _run_again(d: Decision, env: dict[str, object] | None = None) -> None:
         d.emit(Dispatch(ev.SubworkflowResumed(d.ex.parent_id, d.ex.task_execution_id, d.ex.id)))
     for child in _children(d, {State.PAUSED}):
         d.emit(Dispatch(ev.ResumeRequested(child, env=env)))
-    for task_ex in d.state.tasks:
+    for task_ex in list(d.state.open_tasks()):
         if task_ex.state == State.PAUSED and task_ex.type == "WORKFLOW":
             d.set_task_state(task_ex, State.RUNNING)
     transitions.resume_work(d)
@@ -126,7 +124,7 @@ def on_action_paused_or_resumed(d: Decision, event: ev.ActionCompleted) -> None:
             d.set_workflow_state(State.PAUSED)
     elif state == State.RUNNING and task_ex.state == State.PAUSED:
         d.set_task_state(task_ex, State.RUNNING)
-        if d.ex.state == State.PAUSED and not any(t.state == State.PAUSED for t in d.state.tasks):
+        if d.ex.state == State.PAUSED and not any(t.state == State.PAUSED for t in d.state.open_tasks()):
             d.set_workflow_state(State.RUNNING)
             transitions.resume_work(d)
 
@@ -201,7 +199,7 @@ def _abandon_work(d: Decision, reason: str, message: str | None = None) -> None:
     service then ends the action executions and the sub-executions below (AbandonWork)."""
     command = AbandonWork(d.ex.id, reason, message)
     now = d.clock()
-    for task_ex in d.state.tasks:
+    for task_ex in list(d.state.open_tasks()):
         if task_ex.state in TASK_COMPLETED:
             continue
         wi = task_ex.runtime_context.get("with_items")

@@ -8,6 +8,7 @@ through the :class:`Catalog` and :class:`Store` protocols, so tests can supply t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,6 +98,14 @@ class TaskLoader(Protocol):
         """The newest task execution of each task of ``names`` that has one, by name."""
         ...
 
+    def open(self) -> list[TaskExecution]:
+        """Every open task execution (:func:`is_open`), as stored."""
+        ...
+
+    def more_open_than(self, count: int) -> bool:
+        """Whether more than ``count`` task executions are open, as stored."""
+        ...
+
 
 def is_open(task_ex: TaskExecution) -> bool:
     """Whether a task execution may still change by itself: it has not ended, or its end has not
@@ -110,9 +119,13 @@ class ExecutionState:
     """One workflow execution, its spec and its task executions, plus what changed.
 
     ``tasks`` holds every task execution, unless a ``loader`` is given: then it holds the open ones
-    (:func:`is_open`, what the service loads for a step, so that a step costs the same in a
-    workflow of ten tasks and in one of 100,000), the ones created by this decision, and those
-    looked up since. :meth:`task_by_id`, :meth:`latest` and :meth:`by_unique_key` find any task;
+    (:func:`is_open`), the ones created by this decision, and those looked up since, so that a
+    step costs the same in a workflow of ten tasks and in one of 100,000. With ``partial`` it
+    holds only some of the open ones: the tasks the events name and every waiting join (what the
+    service loads for a completion, so that a step of a 20,000-way fan-out does not read the
+    19,999 tasks still running); :meth:`open_tasks` reads the others when a decision must go
+    through them (pause, resume, cancel), and :meth:`anything_open` asks the loader whether any
+    is left. :meth:`task_by_id`, :meth:`latest` and :meth:`by_unique_key` find any task;
     :meth:`all_tasks` reads the rest when a decision needs them all (the end of the execution,
     a cancel, ``tasks()`` in an expression).
     """
@@ -130,6 +143,8 @@ class ExecutionState:
     new_actions: set[str] = field(default_factory=set)
     #: Reads the tasks ``tasks`` does not hold; None when it holds them all.
     loader: TaskLoader | None = None
+    #: ``tasks`` holds only some of the open tasks (see the class); needs a ``loader``.
+    partial: bool = False
     #: The newest task execution created by this decision, by task name (it is that task's latest).
     _created: dict[str, TaskExecution] = field(default_factory=dict)
     #: ``latest`` answers of the loader, by name (the id, or None).
@@ -137,8 +152,14 @@ class ExecutionState:
     #: ``tasks`` by id (kept with it: a step of a large fan-out looks tasks up by id often).
     _by_id: dict[str, TaskExecution] = field(default_factory=dict)
 
+    #: Ids of the held tasks that were open as stored when read (to tell whether others are).
+    _stored_open: set[str] = field(default_factory=set)
+
     def __post_init__(self) -> None:
         self._by_id = {t.id: t for t in self.tasks}
+        self._stored_open = {t.id for t in self.tasks if is_open(t)}
+        if self.partial and self.loader is None:
+            raise ValueError("a partly loaded state needs a loader")
 
     def touch(self, record: Any) -> None:
         """Mark a record as created or changed."""
@@ -167,6 +188,8 @@ class ExecutionState:
             return known
         self.tasks.append(task_ex)
         self._by_id[task_ex.id] = task_ex
+        if is_open(task_ex):
+            self._stored_open.add(task_ex.id)
         return task_ex
 
     def all_tasks(self) -> list[TaskExecution]:
@@ -177,7 +200,24 @@ class ExecutionState:
             self.tasks[:] = stored + [t for t in self.tasks if t.id in held]
             self._by_id = {t.id: t for t in self.tasks}
             self.loader = None
+            self.partial = False
         return self.tasks
+
+    def open_tasks(self) -> list[TaskExecution]:
+        """Every task held, after reading the open ones a partly loaded state lacks (in no
+        particular order; the decisions going through them look at each one's state)."""
+        if self.partial and self.loader is not None:
+            for task_ex in self.loader.open():
+                self._held(task_ex)
+            self.partial = False
+        return self.tasks
+
+    def anything_open(self, is_active: Any) -> bool:
+        """Whether a task is active (``is_active(task)``) or its end not processed yet: among the
+        held ones as this decision left them, or among the stored open ones it does not hold."""
+        if any(is_active(t) or not t.processed for t in self.tasks):
+            return True
+        return self.partial and self.loader is not None and self.loader.more_open_than(len(self._stored_open))
 
     def task_by_id(self, task_ex_id: str) -> TaskExecution | None:
         """The task execution with that id."""
@@ -202,7 +242,7 @@ class ExecutionState:
         known = self._latest[name]
         return self.task_by_id(known) if known is not None else None
 
-    def read_latest(self, names: list[str]) -> None:
+    def read_latest(self, names: Sequence[str]) -> None:
         """Read the newest task execution of each of ``names`` at once, so that :meth:`latest`
         answers them without a read each (a join deciding on hundreds of inbound tasks)."""
         if self.loader is None:

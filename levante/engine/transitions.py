@@ -147,8 +147,13 @@ def transition_to(d: Decision, target: str, source: TaskExecution, event: str) -
 # --- joins ------------------------------------------------------------------------------------
 
 
+def join_key(execution_id: str, name: str) -> str:
+    """The ``unique_key`` of the execution of join task ``name`` (one per workflow execution)."""
+    return f"join-task-{execution_id}-{name}"
+
+
 def _arrive_at_join(d: Decision, target: str, source: TaskExecution, trigger: dict[str, str]) -> None:
-    key = f"join-task-{d.ex.id}-{target}"
+    key = join_key(d.ex.id, target)
     join_ex = d.state.by_unique_key(key)
     if join_ex is None:
         join_ex = tasks.new_task(d, target, {}, {}, None, state=State.WAITING, start=False)

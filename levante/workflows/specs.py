@@ -215,7 +215,7 @@ class WorkflowSpec:
         """The task named ``name`` (KeyError if there is none)."""
         return self.tasks[name]
 
-    def inbound(self, name: str) -> list[str]:
+    def inbound(self, name: str) -> tuple[str, ...]:
         """Tasks that name ``name`` in any of their ``on-*`` clauses, in definition order."""
         if self._inbound is None:
             leads: dict[str, list[str]] = {}
@@ -224,7 +224,7 @@ class WorkflowSpec:
                     leads.setdefault(target, []).append(t.name)
             object.__setattr__(self, "_inbound", {k: tuple(v) for k, v in leads.items()})
         assert self._inbound is not None
-        return list(self._inbound.get(name, ()))
+        return self._inbound.get(name, ())
 
     def start_tasks(self) -> list[str]:
         """Direct workflows: the tasks no transition leads to, in definition order."""

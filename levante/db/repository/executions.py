@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple
 
-from sqlalchemy import Table, bindparam, case, func, select, text, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from levante.db.models import OPEN_TASKS
@@ -175,6 +175,38 @@ def open_tasks_of(session: Session, execution_id: str) -> list[TaskExecution]:
     """The open task executions of a workflow execution (not ended, or their end not processed),
     in creation order: what a step of it works on (read through a partial index)."""
     return _many(session, TaskExecution, _OPEN_TASKS_OF, {"b_ex": execution_id})
+
+
+def tasks_for_step(session: Session, execution_id: str, task_ids: Sequence[str],
+                   join_keys: Sequence[str]) -> list[TaskExecution]:
+    """The task executions with these ids and the joins with these keys, of one workflow execution,
+    in creation order (one statement through the primary key and the join key's index, however
+    many other tasks the execution has open)."""
+    found: list[TaskExecution] = []
+    wanted = [*task_ids, *join_keys]
+    if not wanted:
+        return found
+    id_set = set(task_ids)
+    for part in chunks(wanted, 500):
+        ids = [w for w in part if w in id_set]
+        keys = [w for w in part if w not in ids]
+        picks = [TASK_TABLE.c.id.in_(ids)] if ids else []
+        picks += [TASK_TABLE.c.unique_key.in_(keys)] if keys else []
+        stmt = (_select(TaskExecution)
+                .where(TASK_TABLE.c.workflow_execution_id == execution_id, or_(*picks))
+                .order_by(*_in_creation_order(TASK_TABLE)))
+        found += _many(session, TaskExecution, stmt)
+    if len(wanted) > 500:  # one order across the chunks, each task once
+        found = sorted({t.id: t for t in found}.values(), key=lambda t: (t.created_at, t.id))
+    return found
+
+
+def more_open_tasks_than(session: Session, execution_id: str, count: int) -> bool:
+    """Whether the workflow execution has more than ``count`` open task executions (counts at
+    most ``count + 1`` of them, through the partial index of open tasks)."""
+    some = (select(TASK_TABLE.c.id).where(text(f"({OPEN_TASKS})"))
+            .where(TASK_TABLE.c.workflow_execution_id == execution_id).limit(count + 1).subquery())
+    return int(session.execute(select(func.count()).select_from(some)).scalar_one()) > count
 
 
 def task_of(session: Session, execution_id: str, task_id: str) -> TaskExecution | None:

@@ -55,6 +55,12 @@ class DbTasks:
     def latest_of(self, names: list[str]) -> dict[str, TaskExecution]:
         return repo.latest_tasks(self.session, self.execution_id, names)
 
+    def open(self) -> list[TaskExecution]:
+        return repo.open_tasks_of(self.session, self.execution_id)
+
+    def more_open_than(self, count: int) -> bool:
+        return repo.more_open_tasks_than(self.session, self.execution_id, count)
+
     def by_unique_key(self, key: str) -> TaskExecution | None:
         found = repo.find_task_by_unique_key(self.session, key)
         return found if found is not None and found.workflow_execution_id == self.execution_id else None

@@ -21,11 +21,31 @@ from levante.engine.loaded import ExecutionState
 from levante.engine.records import ActionExecution, WorkflowExecution
 from levante.engine.service.credentials import _with_callback_tokens
 from levante.engine.service.parts import DbStore, DbTasks, Outcome
+from levante.engine.transitions import join_key
 from levante.messaging.topics import executor_topic
 from levante.workflows.expressions.limits import step as expression_step
 
 if TYPE_CHECKING:
     from levante.engine.service.core import EngineService
+
+
+def _tasks_named(events: list[ev.Event], actions: dict[str, ActionExecution]) -> list[str] | None:
+    """Ids of the tasks ``events`` are about, when each is about one task (None otherwise)."""
+    named: list[str] = []
+    for event in events:
+        if isinstance(event, ev.ActionCompleted):
+            action_ex = actions.get(event.action_execution_id)
+            if action_ex is not None and action_ex.task_execution_id:
+                named.append(action_ex.task_execution_id)
+        elif isinstance(event, _ABOUT_ONE_TASK):
+            named.append(event.task_execution_id)
+        else:
+            return None
+    return list(dict.fromkeys(named))
+
+
+#: Completions of one task's work, named by ``task_execution_id`` (other events load every open task).
+_ABOUT_ONE_TASK = (ev.SubworkflowCompleted, ev.TimerFired)
 
 
 class Steps:
@@ -42,14 +62,20 @@ class Steps:
         ``execution`` and ``actions``: already read under the execution's lock (not read again)."""
         ex = execution or repo.get_execution(session, execution_id, lock=True)
         spec = self.service.catalog.spec_of(session, ex)
-        state = ExecutionState(execution=ex, spec=spec, tasks=repo.open_tasks_of(session, execution_id),
-                               loader=DbTasks(session, execution_id))
-        for known in actions:
-            state.actions[known.id] = known
+        known_actions = {a.id: a for a in actions}
         wanted = [e.action_execution_id for e in events
-                  if isinstance(e, ev.ActionCompleted) and e.action_execution_id not in state.actions]
+                  if isinstance(e, ev.ActionCompleted) and e.action_execution_id not in known_actions]
         for found in repo.action_executions_by_id(session, wanted) if wanted else ():
-            state.actions[found.id] = found
+            known_actions[found.id] = found
+        named = _tasks_named(events, known_actions)
+        if named is None:  # pause, resume, cancel...: they go through every open task
+            tasks, partial = repo.open_tasks_of(session, execution_id), False
+        else:  # completions: the tasks they complete and the joins they may reach
+            keys = [join_key(ex.id, name) for name, task in spec.tasks.items() if task.join is not None]
+            tasks, partial = repo.tasks_for_step(session, execution_id, named, keys), True
+        state = ExecutionState(execution=ex, spec=spec, tasks=tasks, loader=DbTasks(session, execution_id),
+                               partial=partial)
+        state.actions.update(known_actions)
         return state
 
     def conduct(self, session: Session, state: ExecutionState, events: list[ev.Event],

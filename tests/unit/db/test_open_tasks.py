@@ -52,6 +52,29 @@ def test_the_loader_finds_any_task_of_its_execution_and_none_of_another(session_
         assert [t.id for t in tasks.all()] == [made[k].id for k in made if k != "elsewhere"]
 
 
+def test_a_step_reads_the_tasks_it_names_and_the_joins_of_its_execution(session_factory: SessionFactory) -> None:
+    ex, other, made = _store(session_factory)
+    keys = [f"join-task-{ex.id}-j", f"join-task-{ex.id}-k", f"join-task-{ex.id}-nothing"]
+    with transaction(session_factory) as session:
+        found = repo.tasks_for_step(session, ex.id, [made["old_a"].id, made["running"].id], keys)
+        assert [t.id for t in found] == [made[k].id for k in ("old_a", "running", "waiting_join", "ended_join")]
+        assert repo.tasks_for_step(session, other.id, [made["running"].id], keys) == []
+        assert [t.id for t in repo.tasks_for_step(session, ex.id, [], keys[:1])] == [made["waiting_join"].id]
+        assert repo.tasks_for_step(session, ex.id, [], []) == []
+        many = [f"id-{i}" for i in range(700)] + [made["running"].id]  # more than one statement takes
+        assert [t.id for t in repo.tasks_for_step(session, ex.id, many, keys)] == [
+            made[k].id for k in ("running", "waiting_join", "ended_join")]
+
+
+def test_whether_more_tasks_are_open_counts_no_further_than_it_must(session_factory: SessionFactory) -> None:
+    ex, other, _ = _store(session_factory)  # ex: 3 open (unprocessed, running, waiting join)
+    with transaction(session_factory) as session:
+        assert repo.more_open_tasks_than(session, ex.id, 0)
+        assert repo.more_open_tasks_than(session, ex.id, 2)
+        assert not repo.more_open_tasks_than(session, ex.id, 3)
+        assert repo.more_open_tasks_than(session, other.id, 0) and not repo.more_open_tasks_than(session, other.id, 1)
+
+
 def test_the_newest_of_many_tasks_is_read_at_once(session_factory: SessionFactory) -> None:
     ex, other, made = _store(session_factory)
     with transaction(session_factory) as session:

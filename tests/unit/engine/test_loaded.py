@@ -46,6 +46,14 @@ class Stored:
         self.reads.append(f"key {key}")
         return self._copy(next((t for t in self.tasks if t.unique_key == key), None))
 
+    def open(self) -> list[TaskExecution]:
+        self.reads.append("open")
+        return [t for t in (self._copy(t) for t in self.tasks) if t is not None and is_open(t)]
+
+    def more_open_than(self, count: int) -> bool:
+        self.reads.append(f"more open than {count}")
+        return sum(1 for t in self.tasks if is_open(t)) > count
+
     def latest_of(self, names: list[str]) -> dict[str, TaskExecution]:
         self.reads.append(f"latest of {','.join(names)}")
         found = {}
@@ -115,3 +123,48 @@ def test_latest_of_many_names_is_read_once_and_answers_as_latest_does() -> None:
     assert state.latest("c") is created and state.latest("nothing") is None
     state.read_latest(["a", "b"])
     assert stored.reads == ["latest of a,b,nothing"]  # nothing read again
+
+
+def _partial(named: list[str]) -> tuple[ExecutionState, Stored]:
+    """A state as a completion loads it: only the named tasks (ids), out of every stored one."""
+    stored = Stored([_task(1, "a", State.SUCCESS), _task(3, "b", State.RUNNING), _task(5, "a", State.RUNNING),
+                     _task(7, "c", State.WAITING, key="join-c")])
+    ex = WorkflowExecution(id="ex", workflow_name="wf", state=State.RUNNING)
+    held = [t for t in stored.all() if t.id in named]
+    stored.reads.clear()
+    return ExecutionState(execution=ex, spec=SPEC, tasks=held, loader=stored, partial=True), stored
+
+
+def _active(t: TaskExecution) -> bool:
+    return t.state in (State.RUNNING, State.WAITING)
+
+
+def test_a_partly_loaded_state_asks_whether_tasks_it_does_not_hold_are_open() -> None:
+    state, stored = _partial(["t5"])
+    running = state.task_by_id("t5")
+    assert running is not None
+    assert state.anything_open(_active) and stored.reads == []  # the held one runs: nothing read
+    running.state = State.SUCCESS
+    running.processed = True
+    assert state.anything_open(_active)  # t3 and the join are still open, as stored
+    assert stored.reads == ["more open than 1"]
+
+
+def test_a_partly_loaded_state_holding_every_open_task_ends_without_reading_them() -> None:
+    state, stored = _partial(["t3", "t5", "t7"])
+    for t in state.tasks:
+        t.state, t.processed = State.SUCCESS, True
+    assert not state.anything_open(_active)
+    assert stored.reads == ["more open than 3"]
+
+
+def test_open_tasks_reads_the_open_ones_once_keeping_the_held_objects() -> None:
+    state, stored = _partial(["t5"])
+    held = state.task_by_id("t5")
+    everything_open = state.open_tasks()
+    assert sorted(t.id for t in everything_open) == ["t3", "t5", "t7"]
+    assert held in everything_open and sum(1 for t in everything_open if t.id == "t5") == 1
+    assert state.open_tasks() is everything_open and stored.reads.count("open") == 1
+    for t in everything_open:
+        t.state, t.processed = State.SUCCESS, True
+    assert not state.anything_open(_active) and "more open than 3" not in stored.reads  # all held now

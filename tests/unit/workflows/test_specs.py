@@ -78,7 +78,7 @@ def test_workflow_attributes(wf):
     assert wf.vars == {"v": 1}
     assert list(wf.tasks) == ["t1", "t2", "t3", "handle"]
     assert wf.start_tasks() == ["t1"]
-    assert wf.inbound("t3") == ["t1", "t2"]
+    assert wf.inbound("t3") == ("t1", "t2")  # a tuple: the spec keeps it, callers do not copy it
 
 
 def test_inline_input_is_merged_under_input(wf):

@@ -3,6 +3,7 @@ executions (callback token hashes, heartbeats); whole trees are in :mod:`.trees`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple
@@ -183,30 +184,37 @@ def tasks_for_step(session: Session, execution_id: str, task_ids: Sequence[str],
     in creation order (one statement through the primary key and the join key's index, however
     many other tasks the execution has open)."""
     found: list[TaskExecution] = []
-    wanted = [*task_ids, *join_keys]
-    if not wanted:
-        return found
+    wanted = [*dict.fromkeys(task_ids), *join_keys]
     id_set = set(task_ids)
     for part in chunks(wanted, 500):
         ids = [w for w in part if w in id_set]
-        keys = [w for w in part if w not in ids]
-        picks = [TASK_TABLE.c.id.in_(ids)] if ids else []
-        picks += [TASK_TABLE.c.unique_key.in_(keys)] if keys else []
-        stmt = (_select(TaskExecution)
-                .where(TASK_TABLE.c.workflow_execution_id == execution_id, or_(*picks))
-                .order_by(*_in_creation_order(TASK_TABLE)))
-        found += _many(session, TaskExecution, stmt)
-    if len(wanted) > 500:  # one order across the chunks, each task once
-        found = sorted({t.id: t for t in found}.values(), key=lambda t: (t.created_at, t.id))
+        keys = [w for w in part if w not in id_set]
+        params = {"b_ex": execution_id, **{f"b_i{n}": v for n, v in enumerate(ids)},
+                  **{f"b_k{n}": v for n, v in enumerate(keys)}}
+        found += _many(session, TaskExecution, _step_tasks(len(ids), len(keys)), params)
+    if len(wanted) > 500:  # one order across the chunks
+        found.sort(key=lambda t: (t.created_at, t.id))
     return found
+
+
+@functools.lru_cache(maxsize=512)
+def _step_tasks(ids: int, keys: int) -> Any:
+    """The statement of :func:`tasks_for_step` for that many ids and keys, built once."""
+    picks = [TASK_TABLE.c.id.in_([bindparam(f"b_i{n}") for n in range(ids)])] if ids else []
+    picks += [TASK_TABLE.c.unique_key.in_([bindparam(f"b_k{n}") for n in range(keys)])] if keys else []
+    return (_select(TaskExecution).where(TASK_TABLE.c.workflow_execution_id == _B_EX, or_(*picks))
+            .order_by(*_in_creation_order(TASK_TABLE)))
 
 
 def more_open_tasks_than(session: Session, execution_id: str, count: int) -> bool:
     """Whether the workflow execution has more than ``count`` open task executions (counts at
     most ``count + 1`` of them, through the partial index of open tasks)."""
-    some = (select(TASK_TABLE.c.id).where(text(f"({OPEN_TASKS})"))
-            .where(TASK_TABLE.c.workflow_execution_id == execution_id).limit(count + 1).subquery())
-    return int(session.execute(select(func.count()).select_from(some)).scalar_one()) > count
+    return int(session.execute(_COUNT_OPEN, {"b_ex": execution_id, "b_limit": count + 1}).scalar_one()) > count
+
+
+_COUNT_OPEN = select(func.count()).select_from(
+    select(TASK_TABLE.c.id).where(text(f"({OPEN_TASKS})"), TASK_TABLE.c.workflow_execution_id == _B_EX)
+    .limit(bindparam("b_limit")).subquery())
 
 
 def task_of(session: Session, execution_id: str, task_id: str) -> TaskExecution | None:

@@ -124,11 +124,18 @@ def lock_if_unchanged(session: Session, execution_id: str, version: int) -> Work
 
 def action_executions_by_id(session: Session, ids: Sequence[str]) -> list[ActionExecution]:
     """The action executions with these ids (one query per chunk; unknown ids are left out)."""
-    table = COLUMNS[ActionExecution][0].table
     out: list[ActionExecution] = []
     for part in chunks(list(ids)):
-        out += _many(session, ActionExecution, _select(ActionExecution).where(one_of(table.c.id, part)))
+        out += _many(session, ActionExecution, _actions_by_ids(len(part)), {f"b_i{n}": v for n, v in enumerate(part)})
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _actions_by_ids(count: int) -> Any:
+    """The statement of :func:`action_executions_by_id` for ``count`` ids, built once."""
+    if count == 1:
+        return _select(ActionExecution).where(ACTION_TABLE.c.id == bindparam("b_i0"))
+    return _select(ActionExecution).where(ACTION_TABLE.c.id.in_([bindparam(f"b_i{n}") for n in range(count)]))
 
 
 def task_progress(session: Session, execution_ids: Sequence[str]) -> dict[str, tuple[int, int]]:

@@ -1,10 +1,13 @@
 """The engine's side of the queue: engine events in, handed to the engine in batches.
 
 Batching lets the engine apply many results in one transaction (``EngineService.handle`` takes a
-list). A batch is whatever arrives within ``window`` seconds of its first event, up to ``batch``
-events; it is acked when the handler returns. When the handler raises on a batch, the events are
-retried one by one, so that one bad event cannot hold back the others: the ones that pass are acked,
-the ones that fail again are requeued, with a growing pause, until they are applied.
+list). A batch is what arrives back to back, each event within ``gap`` seconds of the one before,
+for at most ``window`` seconds from its first event and up to ``batch`` events; it is acked when the
+handler returns. (A lone event is thus handed over after ``gap``, not after the whole window: a
+chain of steps, one event at a time, waited the window at every step.) When the handler raises on
+a batch, the events are retried one by one, so that one bad event cannot hold back the others: the
+ones that pass are acked, the ones that fail again are requeued, with a growing pause, until they
+are applied.
 The engine must therefore apply events idempotently (it does: results are keyed on the action
 execution id), which at-least-once delivery requires anyway.
 """
@@ -39,12 +42,13 @@ class EngineConsumer(Consumer):
         namespace: prefix of the exchange and queue names.
         batch: most events in one call of the handler (also the prefetch count).
         window: how long a batch waits for more events after its first one, in seconds.
+        gap: how long a batch waits for the next event before it is handed over, in seconds.
         max_redeliveries, retry_delay, retry_delay_max, name: as for
             :class:`~levante.messaging.consumer.Consumer`.
     """
 
     def __init__(self, transport_url: str, handler: Callable[[list[ev.Event]], None],
-                 namespace: str = DEFAULT_NAMESPACE, batch: int = 256, window: float = 0.005, *,
+                 namespace: str = DEFAULT_NAMESPACE, batch: int = 256, window: float = 0.005, gap: float = 0.0005, *,
                  max_redeliveries: int | None = None, retry_delay: float = 0.2, retry_delay_max: float = 5.0,
                  name: str = "levante-engine") -> None:
         if batch < 1:
@@ -56,8 +60,12 @@ class EngineConsumer(Consumer):
         self.batch_handler = handler
         self.batch = batch
         self.window = window
+        self.gap = gap
         self._pending: list[tuple[Delivery, ev.Event]] = []
         self._first_at = 0.0
+        #: Events received in all, and that count when the loop last came round.
+        self._arrivals = 0
+        self._arrivals_seen = 0
 
     def dispatch(self, delivery: Delivery) -> None:
         """Decode the event and add it to the current batch."""
@@ -71,14 +79,18 @@ class EngineConsumer(Consumer):
             return
         if not self._pending:
             self._first_at = time.monotonic()
+        self._arrivals += 1
         self._pending.append((delivery, event))
         if len(self._pending) >= self.batch:
             self._flush()
 
     def on_iteration(self) -> None:
-        """Settle as usual, then hand the batch over when it is full or its window has passed."""
+        """Settle as usual, then hand the batch over when nothing came during the last read (it
+        waited ``gap``), its window has passed, or the consumer stops."""
         super().on_iteration()
-        if self._pending and (self._stopping.is_set() or time.monotonic() - self._first_at >= self.window):
+        quiet = self._arrivals == self._arrivals_seen
+        self._arrivals_seen = self._arrivals
+        if self._pending and (quiet or self._stopping.is_set() or time.monotonic() - self._first_at >= self.window):
             self._flush()
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: list[Any], **kwargs: Any) -> None:
@@ -87,9 +99,9 @@ class EngineConsumer(Consumer):
         super().on_consume_ready(connection, channel, consumers, **kwargs)
 
     def poll_timeout(self) -> float:
-        """While a batch is open, wait no longer than what is left of its window."""
+        """While a batch is open, wait no longer than ``gap`` and what is left of its window."""
         if self._pending:
-            return max(0.0005, self._first_at + self.window - time.monotonic())
+            return max(0.0001, min(self.gap, self._first_at + self.window - time.monotonic()))
         return super().poll_timeout()
 
     def _flush(self) -> None:

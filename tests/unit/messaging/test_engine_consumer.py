@@ -64,6 +64,24 @@ def test_waiting_events_are_handed_over_in_batches(transport: Publisher, namespa
     assert len(batches) < 50
 
 
+def test_a_lone_event_does_not_wait_for_the_window(transport: Publisher,
+                                                   engine_consumer: Callable[..., EngineConsumer]) -> None:
+    # A chain of steps sends one event at a time: each is handed over once nothing follows it,
+    # not when a batch's window ends (here a minute, which the wait below would not see end).
+    batches: list[list[ev.Event]] = []
+    got = Collector()
+
+    def handler(events: list[ev.Event]) -> None:
+        batches.append(events)
+        got.extend(events)
+
+    engine_consumer(handler, batch=20, window=60.0)
+    for n in range(3):
+        transport.publish("engine", env.encode(env.EVENT, _completed(n).to_dict()))
+        assert got.wait_for(n + 1, timeout=10) == [_completed(i) for i in range(n + 1)]
+    assert batches == [[_completed(0)], [_completed(1)], [_completed(2)]]
+
+
 def test_a_failing_batch_is_retried_event_by_event(transport: Publisher, namespace: str,
                                                    engine_consumer: Callable[..., EngineConsumer]) -> None:
     applied = Collector()

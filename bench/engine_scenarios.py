@@ -146,8 +146,12 @@ def run_over_rest(name: str, backend: str, repeat: int) -> dict[str, Any]:
 
 def run(name: str, backend: str, repeat: int) -> dict[str, Any]:
     if name == "async_1":
+        if backend == "server":
+            return {**run_async_1("embedded", max(repeat, 10)), "backend": "server"}
         return run_async_1(backend, max(repeat, 10))
     repeat = min(repeat, 3) if name in ("items_10000", "chain_2000") else repeat
+    if backend == "server":  # one `levante server` process (what Cluster calls embedded), over REST
+        return {**run_over_rest(name, "embedded", repeat), "backend": "server"}
     if backend != "embedded":
         return run_over_rest(name, backend, repeat)
     text, _doc, runs = SCENARIOS[name]

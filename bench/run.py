@@ -81,7 +81,9 @@ def run(name: str, backend: str, repeat: int) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", action="append", help="scenario name (repeatable; default: all)")
-    parser.add_argument("--backend", default="embedded", choices=["embedded", "postgres-rabbitmq"])
+    parser.add_argument("--backend", default="embedded", choices=["embedded", "server", "postgres-rabbitmq"],
+                        help="embedded: a node in this process; server: one `levante server` process (SQLite) "
+                             "through its REST API; postgres-rabbitmq: the deployment through its REST API")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--list", action="store_true", help="list scenarios and exit")
     args = parser.parse_args(argv)

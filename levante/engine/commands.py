@@ -7,7 +7,7 @@ The service turns them into outbox rows (RunAction), delayed calls (Schedule), n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from levante.engine.events import Event
@@ -44,6 +44,16 @@ class RunAction(Command):
     #: with-items index, retry number and the like, for the action context.
     info: dict[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with the command kind. Its fields hold no dataclass, so they are copied
+        as they are (``input`` and ``info`` one level deep) instead of walked by ``asdict``: a
+        with-items task over 10,000 items made 10,000 of these in one step."""
+        data: dict[str, Any] = {"kind": self.kind}
+        for name in _RUN_ACTION_FIELDS:
+            value = getattr(self, name)
+            data[name] = dict(value) if isinstance(value, dict) else value
+        return data
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunAction":
         """The command :meth:`to_dict` gave (an outbox row's payload, a broker message's).
@@ -54,6 +64,9 @@ class RunAction(Command):
         if data.get("kind", cls.kind) != cls.kind:
             raise TypeError(f'kind is "{data.get("kind")}"')
         return cls(**{k: v for k, v in data.items() if k != "kind"})
+
+
+_RUN_ACTION_FIELDS = tuple(f.name for f in fields(RunAction))
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def _execute(config: Any, kind: str, text: str, file: str, name: str, wf_input: 
     node = Node(config).start()
     try:
         with transaction(node.session_factory) as session:
-            store(session, kind, text, update=True, filename=file)
+            store(session, kind, text, update=True, filename=file, keep=node.service.catalog.cache.put)
         try:
             ex = node.service.start_execution(name, wf_input, params)
         except LevanteError as exc:

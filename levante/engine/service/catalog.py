@@ -68,6 +68,17 @@ class SpecCache:
                 self._items.move_to_end(checksum)
             return found
 
+    def put(self, kind: str, text: str, document: DocumentSpec) -> None:
+        """Keep a document parsed elsewhere (the one an upload just validated and stored)."""
+        self._keep(document_checksum(kind, text), document)
+
+    def _keep(self, key: str, document: DocumentSpec) -> None:
+        with self._lock:
+            self._items[key] = document
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
     def document(self, kind: str, text: str, checksum: str | None = None) -> DocumentSpec:
         """The parsed document (raises ValidationError if the stored text is no longer valid).
         ``checksum``: the text's, when the caller knows it."""
@@ -76,10 +87,7 @@ class SpecCache:
         if found is not None:
             return found
         document = parser.parse(text, kind)
-        with self._lock:
-            self._items[key] = document
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self._keep(key, document)
         return document
 
 

@@ -102,7 +102,7 @@ class Library:
         ConflictError."""
         check_scope(scope)
         with self._tx.write() as session:
-            document, rows = store(session, kind, text, namespace, update=update)
+            document, rows = store(session, kind, text, namespace, update=update, keep=self._catalog.cache.put)
             if scope is not None:
                 for row in rows:
                     row.scope = scope

@@ -320,3 +320,23 @@ def test_validate_answers_carry_the_warnings(api, name):
                                     headers={"Content-Type": "text/plain"})
     assert resp.json["valid"] is True
     _only_warning(resp.json, f"{name}.tasks.call.action")
+
+
+def test_an_uploaded_document_is_parsed_once_for_its_answer_and_its_first_start(api, name, monkeypatch):
+    # A workflow of 20,000 tasks takes seconds to parse: the upload keeps what it validated.
+    from levante.workflows import parser
+
+    parses: list[str] = []
+    real = parser.parse
+
+    def counted(text, *args, **kwargs):
+        parses.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(parser, "parse", counted)
+    text = ECHO_WF.format(name=name)
+    created = api.upload("workflows", text)
+    assert created["workflows"][0]["name"] == name
+    ex = api.start(name, {"who": "Ada"})
+    assert api.wait(ex["id"])["state"] == "SUCCESS"
+    assert parses.count(text) == 1

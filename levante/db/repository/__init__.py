@@ -39,22 +39,15 @@ from levante.db.repository.executions import (
     get_execution,
     get_task,
     heartbeats_of,
-    latest_task,
-    latest_tasks,
     list_action_executions,
     list_executions,
     list_tasks,
     lock_if_unchanged,
-    more_open_tasks_than,
-    open_tasks_of,
     record_heartbeat,
     running_progress_of,
     set_callback_token_hash,
     sub_executions_of,
-    task_of,
     task_progress,
-    tasks_for_step,
-    tasks_of,
     versioned_execution,
 )
 from levante.db.repository.queues import (
@@ -103,6 +96,15 @@ from levante.db.repository.resources import (
     list_environments,
     update_cron_trigger,
     update_environment,
+)
+from levante.db.repository.tasks import (
+    latest_task,
+    latest_tasks,
+    more_open_tasks_than,
+    open_tasks_of,
+    task_of,
+    tasks_for_step,
+    tasks_of,
 )
 from levante.db.repository.trees import (
     cancel_actions_of,

@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple
 
-from sqlalchemy import Table, bindparam, case, func, or_, select, text, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
-from levante.db.models import OPEN_TASKS
 from levante.db.repository._query import chunks, keyset, one_of
 from levante.db.repository.records import (
     ACTION_TABLE,
@@ -20,7 +19,10 @@ from levante.db.repository.records import (
     TASK_TABLE,
     WF_TABLE,
     R,
+    in_creation_order,
+    read_records,
     record_from_mapping,
+    select_of,
 )
 from levante.db.session import ensure_write_lock, is_sqlite
 from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, utcnow
@@ -28,20 +30,14 @@ from levante.exceptions import NotFoundError
 from levante.states import TASK_COMPLETED
 
 DEFAULT_SORT_KEYS = ("created_at", "id")
-#: Task executions that are open (:data:`~levante.db.models.OPEN_TASKS`), the condition as literal text.
-_OPEN_TASKS = select(*COLUMNS[TaskExecution]).where(text(f"({OPEN_TASKS})"))
 DEFAULT_SORT_DIRS = ("desc", "desc")
-
-
-def _select(cls: type) -> Any:
-    return select(*COLUMNS[cls])
 
 
 # The statements a step runs are built once, with bound parameters: building a SELECT of a
 # record's 25 columns costs as much CPU as running it (issue 14).
 _B_ID: Any = bindparam("b_id")
 #: By record type: the row with id ``b_id``; the same locked (``FOR UPDATE``, PostgreSQL).
-_BY_ID = {cls: _select(cls).where(COLUMNS[cls][0].table.c.id == _B_ID) for cls in COLUMNS}
+_BY_ID = {cls: select_of(cls).where(COLUMNS[cls][0].table.c.id == _B_ID) for cls in COLUMNS}
 _BY_ID_LOCKED = {cls: stmt.with_for_update() for cls, stmt in _BY_ID.items()}
 
 
@@ -70,14 +66,6 @@ def _bump(where: Any) -> Any:
 
 
 _BUMP_BY_ID = _bump(WF_TABLE.c.id == _B_ID)
-
-
-def _many(session: Session, cls: type[R], stmt: Any, params: dict[str, Any] | None = None) -> list[R]:
-    return [record_from_mapping(cls, row) for row in session.execute(stmt, params).mappings()]
-
-
-def _in_creation_order(table: Table) -> tuple[Any, Any]:
-    return table.c.created_at.asc(), table.c.id.asc()
 
 
 # --- loads ----------------------------------------------------------------------------------
@@ -126,7 +114,8 @@ def action_executions_by_id(session: Session, ids: Sequence[str]) -> list[Action
     """The action executions with these ids (one query per chunk; unknown ids are left out)."""
     out: list[ActionExecution] = []
     for part in chunks(list(ids)):
-        out += _many(session, ActionExecution, _actions_by_ids(len(part)), {f"b_i{n}": v for n, v in enumerate(part)})
+        params = {f"b_i{n}": v for n, v in enumerate(part)}
+        out += read_records(session, ActionExecution, _actions_by_ids(len(part)), params)
     return out
 
 
@@ -134,8 +123,8 @@ def action_executions_by_id(session: Session, ids: Sequence[str]) -> list[Action
 def _actions_by_ids(count: int) -> Any:
     """The statement of :func:`action_executions_by_id` for ``count`` ids, built once."""
     if count == 1:
-        return _select(ActionExecution).where(ACTION_TABLE.c.id == bindparam("b_i0"))
-    return _select(ActionExecution).where(ACTION_TABLE.c.id.in_([bindparam(f"b_i{n}") for n in range(count)]))
+        return select_of(ActionExecution).where(ACTION_TABLE.c.id == bindparam("b_i0"))
+    return select_of(ActionExecution).where(ACTION_TABLE.c.id.in_([bindparam(f"b_i{n}") for n in range(count)]))
 
 
 def task_progress(session: Session, execution_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -163,109 +152,22 @@ def get_action_execution(session: Session, action_execution_id: str) -> ActionEx
     return _one(session, ActionExecution, action_execution_id)
 
 
-_B_EX: Any = bindparam("b_ex")
-_TASKS_OF = (_select(TaskExecution).where(TASK_TABLE.c.workflow_execution_id == _B_EX)
-             .order_by(*_in_creation_order(TASK_TABLE)))
-_OPEN_TASKS_OF = (_OPEN_TASKS.where(TASK_TABLE.c.workflow_execution_id == _B_EX)
-                  .order_by(*_in_creation_order(TASK_TABLE)))
-_TASK_OF = _select(TaskExecution).where(TASK_TABLE.c.id == _B_ID, TASK_TABLE.c.workflow_execution_id == _B_EX)
-_LATEST_TASK = (_select(TaskExecution)
-                .where(TASK_TABLE.c.workflow_execution_id == _B_EX, TASK_TABLE.c.name == bindparam("b_name"))
-                .order_by(TASK_TABLE.c.created_at.desc(), TASK_TABLE.c.id.desc()).limit(1))
-
-
-def tasks_of(session: Session, execution_id: str) -> list[TaskExecution]:
-    """Every task execution of a workflow execution, in creation order (``created_at``, then id)."""
-    return _many(session, TaskExecution, _TASKS_OF, {"b_ex": execution_id})
-
-
-def open_tasks_of(session: Session, execution_id: str) -> list[TaskExecution]:
-    """The open task executions of a workflow execution (not ended, or their end not processed),
-    in creation order: what a step of it works on (read through a partial index)."""
-    return _many(session, TaskExecution, _OPEN_TASKS_OF, {"b_ex": execution_id})
-
-
-def tasks_for_step(session: Session, execution_id: str, task_ids: Sequence[str],
-                   join_keys: Sequence[str]) -> list[TaskExecution]:
-    """The task executions with these ids and the joins with these keys, of one workflow execution,
-    in creation order (one statement through the primary key and the join key's index, however
-    many other tasks the execution has open)."""
-    found: list[TaskExecution] = []
-    wanted = [*dict.fromkeys(task_ids), *join_keys]
-    id_set = set(task_ids)
-    for part in chunks(wanted, 500):
-        ids = [w for w in part if w in id_set]
-        keys = [w for w in part if w not in id_set]
-        params = {"b_ex": execution_id, **{f"b_i{n}": v for n, v in enumerate(ids)},
-                  **{f"b_k{n}": v for n, v in enumerate(keys)}}
-        found += _many(session, TaskExecution, _step_tasks(len(ids), len(keys)), params)
-    if len(wanted) > 500:  # one order across the chunks
-        found.sort(key=lambda t: (t.created_at, t.id))
-    return found
-
-
-@functools.lru_cache(maxsize=512)
-def _step_tasks(ids: int, keys: int) -> Any:
-    """The statement of :func:`tasks_for_step` for that many ids and keys, built once."""
-    picks = [TASK_TABLE.c.id.in_([bindparam(f"b_i{n}") for n in range(ids)])] if ids else []
-    picks += [TASK_TABLE.c.unique_key.in_([bindparam(f"b_k{n}") for n in range(keys)])] if keys else []
-    return (_select(TaskExecution).where(TASK_TABLE.c.workflow_execution_id == _B_EX, or_(*picks))
-            .order_by(*_in_creation_order(TASK_TABLE)))
-
-
-def more_open_tasks_than(session: Session, execution_id: str, count: int) -> bool:
-    """Whether the workflow execution has more than ``count`` open task executions (counts at
-    most ``count + 1`` of them, through the partial index of open tasks)."""
-    return int(session.execute(_COUNT_OPEN, {"b_ex": execution_id, "b_limit": count + 1}).scalar_one()) > count
-
-
-_COUNT_OPEN = select(func.count()).select_from(
-    select(TASK_TABLE.c.id).where(text(f"({OPEN_TASKS})"), TASK_TABLE.c.workflow_execution_id == _B_EX)
-    .limit(bindparam("b_limit")).subquery())
-
-
-def task_of(session: Session, execution_id: str, task_id: str) -> TaskExecution | None:
-    """The task execution with that id if it belongs to that workflow execution."""
-    return next(iter(_many(session, TaskExecution, _TASK_OF, {"b_id": task_id, "b_ex": execution_id})), None)
-
-
-def latest_task(session: Session, execution_id: str, name: str) -> TaskExecution | None:
-    """The newest task execution of the task ``name`` in a workflow execution."""
-    return next(iter(_many(session, TaskExecution, _LATEST_TASK, {"b_ex": execution_id, "b_name": name})), None)
-
-
-def latest_tasks(session: Session, execution_id: str, names: Sequence[str]) -> dict[str, TaskExecution]:
-    """The newest task execution of each task of ``names`` that has one, by name (one statement per
-    500 names: a join deciding on hundreds of inbound tasks reads them at once)."""
-    found: dict[str, TaskExecution] = {}
-    for part in chunks(list(names), 500):
-        newest = func.row_number().over(partition_by=TASK_TABLE.c.name,
-                                        order_by=(TASK_TABLE.c.created_at.desc(), TASK_TABLE.c.id.desc()))
-        ranked = (select(*COLUMNS[TaskExecution], newest.label("newest"))
-                  .where(TASK_TABLE.c.workflow_execution_id == execution_id, TASK_TABLE.c.name.in_(part))
-                  .subquery())
-        stmt = select(*(ranked.c[c.name] for c in COLUMNS[TaskExecution])).where(ranked.c.newest == 1)
-        for task_ex in _many(session, TaskExecution, stmt):
-            found[task_ex.name] = task_ex
-    return found
-
-
 def action_executions_of(session: Session, task_id: str) -> list[ActionExecution]:
     """Every action execution of a task, in creation order."""
-    stmt = _select(ActionExecution).where(ACTION_TABLE.c.task_execution_id == task_id)
-    return _many(session, ActionExecution, stmt.order_by(*_in_creation_order(ACTION_TABLE)))
+    stmt = select_of(ActionExecution).where(ACTION_TABLE.c.task_execution_id == task_id)
+    return read_records(session, ActionExecution, stmt.order_by(*in_creation_order(ACTION_TABLE)))
 
 
 def sub_executions_of(session: Session, task_id: str) -> list[WorkflowExecution]:
     """Every workflow execution started by a task (a sub-workflow task), in creation order."""
-    stmt = _select(WorkflowExecution).where(WF_TABLE.c.task_execution_id == task_id)
-    return _many(session, WorkflowExecution, stmt.order_by(*_in_creation_order(WF_TABLE)))
+    stmt = select_of(WorkflowExecution).where(WF_TABLE.c.task_execution_id == task_id)
+    return read_records(session, WorkflowExecution, stmt.order_by(*in_creation_order(WF_TABLE)))
 
 
 def find_task_by_unique_key(session: Session, unique_key: str) -> TaskExecution | None:
     """The task execution holding ``unique_key`` (a join task), if any."""
-    stmt = _select(TaskExecution).where(TASK_TABLE.c.unique_key == unique_key)
-    found = _many(session, TaskExecution, stmt)
+    stmt = select_of(TaskExecution).where(TASK_TABLE.c.unique_key == unique_key)
+    found = read_records(session, TaskExecution, stmt)
     return found[0] if found else None
 
 
@@ -300,7 +202,7 @@ class _Listing(Generic[R]):
     ) -> list[R]:
         stmt = keyset(
             session,
-            _select(self.cls),
+            select_of(self.cls),
             self.table,
             filters=filters,
             limit=limit,
@@ -309,7 +211,7 @@ class _Listing(Generic[R]):
             sort_dirs=sort_dirs,
             kind=KIND_OF[self.cls],
         )
-        return _many(session, self.cls, stmt)
+        return read_records(session, self.cls, stmt)
 
 
 list_executions = _Listing(WorkflowExecution, WF_TABLE)
@@ -334,7 +236,7 @@ class ActionExtras(NamedTuple):
     heartbeat: tuple[datetime | None, Any]
 
 
-_WITH_EXTRAS = (_select(ActionExecution)
+_WITH_EXTRAS = (select_of(ActionExecution)
                 .add_columns(ACTION_TABLE.c.callback_token_hash, ACTION_TABLE.c.last_heartbeat, ACTION_TABLE.c.progress)
                 .where(ACTION_TABLE.c.id == _B_ID))
 _WITH_EXTRAS_LOCKED = _WITH_EXTRAS.with_for_update(of=ACTION_TABLE)
@@ -370,7 +272,7 @@ def execution_of_action(session: Session, action_execution_id: str, lock: bool =
 
 _OWNER = select(ACTION_TABLE.c.workflow_execution_id).where(ACTION_TABLE.c.id == _B_ID).scalar_subquery()
 _BUMP_OF_ACTION = _bump(WF_TABLE.c.id == _OWNER)
-_EXECUTION_OF_ACTION = _select(WorkflowExecution).where(WF_TABLE.c.id == _OWNER)
+_EXECUTION_OF_ACTION = select_of(WorkflowExecution).where(WF_TABLE.c.id == _OWNER)
 
 
 def callback_token_hash_of(session: Session, action_execution_id: str) -> str | None:

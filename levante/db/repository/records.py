@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import RowMapping, Table, bindparam, insert, update
+from sqlalchemy import RowMapping, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,6 +97,21 @@ def values_of(record: Record) -> dict[str, Any]:
     values = {name: getattr(record, name) for name in FIELDS[type(record)]}
     values["state"] = plain(values["state"])
     return values
+
+
+def select_of(cls: type) -> Any:
+    """``SELECT`` of every field of a record type."""
+    return select(*COLUMNS[cls])
+
+
+def read_records(session: Session, cls: type[R], stmt: Any, params: dict[str, Any] | None = None) -> list[R]:
+    """The records of ``cls`` a statement selects."""
+    return [record_from_mapping(cls, row) for row in session.execute(stmt, params).mappings()]
+
+
+def in_creation_order(table: Table) -> tuple[Any, Any]:
+    """``ORDER BY created_at, id``."""
+    return table.c.created_at.asc(), table.c.id.asc()
 
 
 def to_row(record: Record) -> Base:

@@ -210,6 +210,8 @@ class WorkflowSpec:
     workbook: str | None = None
     #: Task name -> the tasks that lead to it, built on first use (a join asks on every step).
     _inbound: Mapping[str, tuple[str, ...]] | None = field(default=None, init=False, repr=False, compare=False)
+    #: Names of the join tasks, built on first use (every step of the engine asks).
+    _joins: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     def task(self, name: str) -> TaskSpec:
         """The task named ``name`` (KeyError if there is none)."""
@@ -225,6 +227,13 @@ class WorkflowSpec:
             object.__setattr__(self, "_inbound", {k: tuple(v) for k, v in leads.items()})
         assert self._inbound is not None
         return self._inbound.get(name, ())
+
+    def join_tasks(self) -> tuple[str, ...]:
+        """Names of the tasks that have ``join``, in definition order."""
+        if self._joins is None:
+            object.__setattr__(self, "_joins", tuple(n for n, t in self.tasks.items() if t.join is not None))
+        assert self._joins is not None
+        return self._joins
 
     def start_tasks(self) -> list[str]:
         """Direct workflows: the tasks no transition leads to, in definition order."""

@@ -71,7 +71,7 @@ class Steps:
         if named is None:  # pause, resume, cancel...: they go through every open task
             tasks, partial = repo.open_tasks_of(session, execution_id), False
         else:  # completions: the tasks they complete and the joins they may reach
-            keys = [join_key(ex.id, name) for name, task in spec.tasks.items() if task.join is not None]
+            keys = [join_key(ex.id, name) for name in spec.join_tasks()]
             tasks, partial = repo.tasks_for_step(session, execution_id, named, keys), True
         state = ExecutionState(execution=ex, spec=spec, tasks=tasks, loader=DbTasks(session, execution_id),
                                partial=partial)

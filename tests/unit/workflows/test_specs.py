@@ -79,6 +79,15 @@ def test_workflow_attributes(wf):
     assert list(wf.tasks) == ["t1", "t2", "t3", "handle"]
     assert wf.start_tasks() == ["t1"]
     assert wf.inbound("t3") == ("t1", "t2")  # a tuple: the spec keeps it, callers do not copy it
+    assert wf.join_tasks() == tuple(n for n, t in wf.tasks.items() if t.join is not None)
+
+
+def test_join_tasks_are_named_in_definition_order() -> None:
+    spec = parse_workflow("version: '2.0'\nwf:\n  tasks:\n    a:\n      on-success: [j2, j1]\n"
+                          "    b:\n      on-success: [j2, j1]\n    j2:\n      join: all\n"
+                          "    j1:\n      join: 1\n")
+    assert spec.join_tasks() == ("j2", "j1")
+    assert spec.join_tasks() is spec.join_tasks()  # built once
 
 
 def test_inline_input_is_merged_under_input(wf):

@@ -3,7 +3,6 @@
 import base64
 import json
 import socket
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +11,7 @@ import pytest
 
 from levante.actions import ActionContext, ActionError, Registry, Result, run_action
 from levante.actions.std.http import DEFAULT_TIMEOUT, HTTPAction, MistralHTTPAction
+from tests.unit.actions.serving import serving
 
 CTX = ActionContext(action_execution_id="ae-1")
 
@@ -79,12 +79,7 @@ class QuietServer(ThreadingHTTPServer):
 def server():
     srv = QuietServer(("127.0.0.1", 0), Handler)
     srv.requests = []
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    yield from serving(srv)
 
 
 @pytest.fixture()

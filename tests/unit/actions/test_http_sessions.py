@@ -28,6 +28,7 @@ from levante.actions.std.http import HTTPAction, MistralHTTPAction
 from levante.actions.std.http_sessions import SESSIONS, SessionPool
 from levante.engine.commands import RunAction
 from levante.executor.runner import ActionRequest, ActionRunner
+from tests.unit.actions.serving import serving
 
 CTX = ActionContext(action_execution_id="ae-1")
 
@@ -134,13 +135,7 @@ def no_idle_sessions() -> Iterator[None]:
 
 
 def _serve(**options: Any) -> Iterator[Server]:
-    srv = Server(**options)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    yield from serving(Server(**options), poll=0.05)
 
 
 @pytest.fixture()

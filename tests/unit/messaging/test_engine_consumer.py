@@ -47,8 +47,8 @@ def test_events_arrive_decoded_and_acked(transport: Publisher, namespace: str,
     assert queue_size(f"{namespace}.engine") == 0
 
 
-def test_waiting_events_are_handed_over_in_batches(transport: Publisher, namespace: str,
-                                                   engine_consumer: Callable[..., EngineConsumer]) -> None:
+def _recording() -> tuple[list[list[ev.Event]], Collector, Callable[[list[ev.Event]], None]]:
+    """A handler that keeps each batch it is given, and every event in a Collector."""
     batches: list[list[ev.Event]] = []
     got = Collector()
 
@@ -56,6 +56,12 @@ def test_waiting_events_are_handed_over_in_batches(transport: Publisher, namespa
         batches.append(events)
         got.extend(events)
 
+    return batches, got, handler
+
+
+def test_waiting_events_are_handed_over_in_batches(transport: Publisher, namespace: str,
+                                                   engine_consumer: Callable[..., EngineConsumer]) -> None:
+    batches, got, handler = _recording()
     for n in range(50):
         transport.publish("engine", env.encode(env.EVENT, _completed(n).to_dict()))
     engine_consumer(handler, batch=20, window=0.05)
@@ -68,13 +74,7 @@ def test_a_lone_event_does_not_wait_for_the_window(transport: Publisher,
                                                    engine_consumer: Callable[..., EngineConsumer]) -> None:
     # A chain of steps sends one event at a time: each is handed over once nothing follows it,
     # not when a batch's window ends (here a minute, which the wait below would not see end).
-    batches: list[list[ev.Event]] = []
-    got = Collector()
-
-    def handler(events: list[ev.Event]) -> None:
-        batches.append(events)
-        got.extend(events)
-
+    batches, got, handler = _recording()
     engine_consumer(handler, batch=20, window=60.0)
     for n in range(3):
         transport.publish("engine", env.encode(env.EVENT, _completed(n).to_dict()))

@@ -281,6 +281,13 @@ def time_left() -> float | None:
     return None if left == float("inf") else left
 
 
+#: How early, in seconds, a regular expression may report that its time ran out, against our clock:
+#: the regex module times a match with a clock of its own, and was seen to stop a match a hair
+#: before ``time.monotonic()`` reached the slice's end (the match then read as the expression's
+#: own time limit, and failed the task, instead of ending the slice).
+REGEX_CLOCK_SLACK = 0.01
+
+
 def guarded(run: Callable[[], T], text: str, language: str) -> T:
     """Run ``run`` (the slow path of one expression) under the evaluation's deadline.
 
@@ -312,7 +319,7 @@ def guarded(run: Callable[[], T], text: str, language: str) -> T:
         # The timeout surfaced as another error, or a regular expression ran out of the time
         # left (:func:`time_left`), which ends with the slice.
         if guard.fired or guard.late or (isinstance(error, TimeoutError) and guard.sliced
-                                         and time.monotonic() >= guard.first_deadline):
+                                         and time.monotonic() >= guard.first_deadline - REGEX_CLOCK_SLACK):
             raise _stopped(guard, text, language) from error
         raise
 

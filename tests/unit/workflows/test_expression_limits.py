@@ -160,6 +160,18 @@ def test_a_slow_evaluation_in_a_sliced_step_is_interrupted_not_failed(limits, te
     _sliced(text, 0.05)
 
 
+def test_a_regex_that_stops_a_hair_early_still_ends_the_slice(limits, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The regex module times a match with a clock of its own: a match it stops a few milliseconds
+    # before our clock reaches the slice's end is the slice's doing, not the expression's limit.
+    from levante.workflows.expressions import yaql_regex
+
+    limits(timeout=30)
+    assert evaluate_string("<% regex('a').matches('a') %>", {})  # parsed now, not inside the slice
+    real = yaql_regex._timeout
+    monkeypatch.setattr(yaql_regex, "_timeout", lambda: max((real() or 0) - 0.004, 0.001))
+    _sliced("<% regex('(a|aa)+$').matches('" + "a" * 40 + "b') %>", 0.05)
+
+
 def test_the_slice_holds_when_the_time_limit_is_turned_off(limits) -> None:
     limits(timeout=0)
     _sliced("<% range(0, 400000).sum() %>", 0.05)

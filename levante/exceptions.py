@@ -227,6 +227,9 @@ class TransportError(LevanteError):
 
     http_status = 503
 
-    def __init__(self, message: str, recoverable: bool = True) -> None:
+    def __init__(self, message: str, recoverable: bool = True, unsent: bool = False) -> None:
         super().__init__(message)
         self.recoverable = recoverable
+        #: What was being sent certainly did not reach the broker (no connection could be opened):
+        #: sending it again is its first delivery, not a repeat.
+        self.unsent = unsent

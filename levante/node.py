@@ -86,7 +86,8 @@ class Node:
             self.executor = EmbeddedExecutor(self.runner, config.executor_threads, results, self.marks.add)
             send, cancelled = self.executor.send, self.runner.cancellations.cancel
         else:
-            self.relay = BrokerOutbox(config.transport_url, config.namespace, self.marks.add_all)
+            self.relay = BrokerOutbox(config.transport_url, config.namespace, self.marks.add_all,
+                                      on_unpublished=self.marks.unpublished)
             send, cancelled = self.relay.send, self.relay.broadcast_cancel
         self.service = EngineService(self.session_factory, self.catalog, limits=config.engine_limits(),
                                      on_outbox=send, on_schedule=wakeup.set, before_commit=self.marks.mark_in,
@@ -99,7 +100,7 @@ class Node:
         #: Fires due cron triggers (engine role); tests may replace its ``next_time``.
         self.cron = CronFirer(self.service)
         self.cron_loop = CronLoop(self.cron)
-        self.sweeper = Sweeper(self.read_factory, send)
+        self.sweeper = Sweeper(self.read_factory, send, write_factory=self.session_factory)
         self.purger = Purger(self.session_factory)
         #: What the API calls (built on first use: an executor-only or engine-only node needs none).
         self._services: Services | None = None

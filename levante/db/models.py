@@ -289,6 +289,9 @@ class OutboxMessage(Base):
     topic: Mapped[str] = mapped_column(NulSafeString(NAME_LENGTH))
     payload: Mapped[dict[str, Any] | None]
     sent_at: Mapped[datetime | None]
+    #: No copy of this row has reached the broker: its first publish failed before a connection
+    #: was open. The sweeper sends such a row as a first delivery, not flagged ``resent``.
+    unpublished: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class ExecutionEvent(Base):

@@ -10,19 +10,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from levante.exceptions import TransportError
 from levante.messaging import envelope as env
 from levante.messaging.topics import is_executor_topic
 from levante.messaging.transport import Publisher
 
-__all__ = ["BrokerOutbox", "OutboxRow", "Relay"]
+__all__ = ["BrokerOutbox", "OutboxRow", "Relay", "Sent"]
 
 LOG = logging.getLogger(__name__)
 
 #: An outbox row: (id, topic, RunAction payload); topic is ``executor`` or ``executor.<target>``.
 OutboxRow = tuple[int, str, Mapping[str, Any]]
+
+
+class Sent(NamedTuple):
+    """What :meth:`Relay.send` did with its rows."""
+
+    #: The ids published.
+    sent: list[int]
+    #: The ids known not to have reached the broker (not tried after the broker became unreachable,
+    #: or failed before a connection was open): sending them again is their first delivery.
+    unsent: list[int]
 
 
 class Relay:
@@ -31,8 +41,8 @@ class Relay:
     def __init__(self, transport: Publisher) -> None:
         self.transport = transport
 
-    def send(self, rows: Iterable[OutboxRow]) -> list[int]:
-        """Publish rows in order; return the ids of those published.
+    def send(self, rows: Iterable[OutboxRow]) -> Sent:
+        """Publish rows in order; return the ids of those published, and of those known unsent.
 
         A row that can never be published (a topic that is not an executor's, a payload that is not
         JSON) is logged and skipped. When the broker is unreachable the remaining rows are left for
@@ -54,9 +64,10 @@ class Relay:
                     continue
                 LOG.warning("relay: %d outbox row(s) left unsent for the sweeper: %s",
                             len(rows) - position, exc)
-                break
+                untried = [row[0] for row in rows[position + 1:]]
+                return Sent(sent, [row_id, *untried] if exc.unsent else untried)
             sent.append(row_id)
-        return sent
+        return Sent(sent, [])
 
 
 class BrokerOutbox:
@@ -64,10 +75,15 @@ class BrokerOutbox:
     :class:`Relay` (the service's ``on_outbox`` listener; the ids published go to ``on_sent``), and
     cancel broadcasts (its ``on_cancelled`` listener). The connection is made by :meth:`open`."""
 
-    def __init__(self, url: str, namespace: str, on_sent: Callable[[list[int]], None]) -> None:
+    def __init__(self, url: str, namespace: str, on_sent: Callable[[list[int]], None],
+                 on_unpublished: Callable[[list[int]], None] | None = None) -> None:
         self.url = url
         self.namespace = namespace
         self.on_sent = on_sent
+        #: Told the ids of rows sent for the first time that certainly did not reach the broker, so
+        #: that the sweeper sends them later as a first delivery (not flagged ``resent``, which an
+        #: executor refuses to run unless the task is safe to re-run).
+        self.on_unpublished = on_unpublished
         self.transport: Publisher | None = None
         self.relay: Relay | None = None
 
@@ -79,12 +95,30 @@ class BrokerOutbox:
         """Publish the rows; what is not published stays pending for the sweeper."""
         try:
             if self.relay is None:
-                raise TransportError("the relay is not open yet")
-            sent = self.relay.send(rows)
-        except Exception:  # noqa: BLE001 - unsent rows stay pending; the sweeper sends them later
+                raise TransportError("the relay is not open yet", unsent=True)
+            outcome = self.relay.send(rows)
+        except Exception as exc:  # noqa: BLE001 - unsent rows stay pending; the sweeper sends them later
             LOG.exception("outbox: publishing %d row(s) failed; the sweeper will retry", len(rows))
+            if isinstance(exc, TransportError) and exc.unsent:
+                self._unpublished(rows, [row[0] for row in rows])
             return
-        self.on_sent(sent)
+        self.on_sent(outcome.sent)
+        self._unpublished(rows, outcome.unsent)
+
+    def _unpublished(self, rows: list[tuple[int, str, dict[str, Any]]], ids: list[int]) -> None:
+        """Report the rows of ``ids`` sent for the first time: a row re-sent by the sweeper may
+        have gone out before (its first publisher may have died after publishing it), so it stays
+        a repeat whatever became of this copy."""
+        if not ids or self.on_unpublished is None:
+            return
+        wanted = set(ids)
+        first = [row_id for row_id, _, payload in rows
+                 if row_id in wanted and not payload.get("info", {}).get("resent")]
+        if first:
+            try:
+                self.on_unpublished(first)
+            except Exception:  # noqa: BLE001 - the rows are then re-sent as repeats: safe, if harsher
+                LOG.exception("outbox: could not record %d row(s) as never published", len(first))
 
     def broadcast_cancel(self, action_execution_ids: list[str]) -> None:
         """Tell every listening executor to skip or stop these action executions."""

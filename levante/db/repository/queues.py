@@ -183,6 +183,25 @@ def mark_sent(session: Session, ids: Iterable[int], at: datetime | None = None) 
             session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(part)).values(sent_at=when))
 
 
+def mark_unpublished(session: Session, ids: Iterable[int]) -> None:
+    """Record that these unsent rows did not reach the broker at their first publish."""
+    for part in chunks(list(ids)):
+        session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(part), OUTBOX.c.sent_at.is_(None))
+                        .values(unpublished=True))
+
+
+def claim_unpublished(session: Session, ids: Iterable[int]) -> set[int]:
+    """Take the unpublished mark off these rows; returns the ids this call took it from (a row
+    whose mark another sweeper took is that sweeper's to send). The mark is put back when this
+    publish, too, certainly fails; it stays off when the publish may have reached the broker."""
+    claimed: set[int] = set()
+    for part in chunks(list(ids)):
+        stmt = (update(OUTBOX).where(OUTBOX.c.id.in_(part), OUTBOX.c.unpublished)
+                .values(unpublished=False).returning(OUTBOX.c.id))
+        claimed.update(session.scalars(stmt))
+    return claimed
+
+
 def drop_unsent_for(session: Session, execution_ids: Sequence[str], at: datetime | None = None) -> int:
     """Mark the unsent action requests of these workflow executions as sent without sending
     them (their actions were cancelled); one UPDATE per chunk. Returns how many rows."""

@@ -9,7 +9,9 @@ only once it is done with:
   separate write transaction would wait for the engine's lock) or, when none comes along, in a
   transaction of its own (:meth:`SentMarks.run`).
 - :class:`Sweeper` re-sends rows left unsent (by a crash, or a broker that was down), flagged
-  ``resent``: the executor treats them like a redelivered message.
+  ``resent``: the executor treats them like a redelivered message. A row whose first publish is
+  known to have failed before reaching the broker (marked ``unpublished`` by
+  :meth:`SentMarks.unpublished`) is sent unflagged instead: that copy is its first delivery.
 - :class:`Purger` deletes rows sent long ago: nothing reads them again, and an action request
   holds its callback token in plain text.
 """
@@ -94,6 +96,13 @@ class SentMarks:
             with transaction(self.session_factory) as session:
                 repo.mark_sent(session, ids)
 
+    def unpublished(self, ids: list[int]) -> None:
+        """These rows were not sent: their first publish failed before reaching the broker (the
+        relay's ``on_unpublished``). Recorded at once, in a transaction of its own."""
+        with transaction(self.session_factory) as session:
+            repo.mark_unpublished(session, ids)
+        LOG.info("outbox: %d row(s) recorded as never published", len(ids))
+
     def run(self, stop: threading.Event) -> None:
         """Mark handed-over rows when no engine transaction came along to do it."""
         while not stop.wait(MARK_INTERVAL):
@@ -112,8 +121,11 @@ class Sweeper:
     """Re-sends outbox rows left unsent through ``send`` (the service's outbox listener)."""
 
     def __init__(self, read_factory: SessionFactory, send: Callable[[list[Row]], None],
-                 age: float = SWEEP_AGE) -> None:
+                 age: float = SWEEP_AGE, write_factory: SessionFactory | None = None) -> None:
         self.read_factory = read_factory
+        #: Takes the ``unpublished`` mark off the rows this sweep sends as first deliveries (None:
+        #: every row is sent flagged).
+        self.write_factory = write_factory
         self.send = send
         #: Rows younger than this (seconds) may be being published by whoever committed them.
         self.age = age
@@ -123,12 +135,23 @@ class Sweeper:
 
         A row may be unmarked because the process died after publishing it, so its action may have
         started already: re-sent rows are flagged ``resent``, and the executor treats them like a
-        redelivered message (it runs the action again only if the task is ``safe-rerun``).
+        redelivered message (it runs the action again only if the task is ``safe-rerun``). Rows
+        marked ``unpublished`` never reached the broker: this sweep takes the mark off (so that
+        no other sweeper sends them too, and a copy that may reach the broker now is never sent
+        unflagged again) and sends them unflagged.
         """
         cutoff = utcnow() - timedelta(seconds=older_than) if older_than else None
         with transaction(self.read_factory) as session:
-            rows = repo.pending(session, 10_000, older_than=cutoff)
-            found = [(r.id, r.topic, resent(cast(dict[str, Any], r.payload))) for r in rows]
+            rows = [(r.id, r.topic, cast(dict[str, Any], r.payload), r.unpublished)
+                    for r in repo.pending(session, 10_000, older_than=cutoff)]
+        marked = [row_id for row_id, _, _, unpublished in rows if unpublished]
+        claimed: set[int] = set()
+        if marked and self.write_factory is not None:
+            with transaction(self.write_factory) as session:
+                claimed = repo.claim_unpublished(session, marked)
+        found = [(row_id, topic, payload if row_id in claimed else resent(payload))
+                 for row_id, topic, payload, unpublished in rows
+                 if row_id in claimed or not unpublished or self.write_factory is None]
         if found:
             LOG.info("outbox: re-sending %d unsent message(s)", len(found))
             self.send(found)

@@ -88,3 +88,21 @@ def test_concurrent_claims_never_share_a_call(session_factory: SessionFactory) -
     every = [call_id for ids in taken for call_id in ids]
     assert len(every) == len(set(every)) == 200
     assert set(every) == scheduled
+
+
+def test_concurrent_sweeps_never_both_take_an_unpublished_mark(session_factory: SessionFactory) -> None:
+    """Two sweepers that read the same never-published rows: each row is sent as a first delivery
+    by one of them only (the other would send a second, unflagged copy of a non-safe action)."""
+    with transaction(session_factory) as s:
+        ids = repo.enqueue_many(s, [("executor", {"n": i}) for i in range(300)])
+        repo.mark_unpublished(s, ids)
+    taken: list[set[int]] = [set() for _ in range(4)]
+
+    def sweeper(i: int) -> None:
+        for start in range(0, 300, 25):
+            with transaction(session_factory) as s:
+                taken[i] |= repo.claim_unpublished(s, ids[start:start + 25])
+
+    run_threads(4, sweeper)
+    every = [row_id for ids_taken in taken for row_id in ids_taken]
+    assert sorted(every) == sorted(ids)

@@ -106,6 +106,19 @@ def test_outbox(session_factory: SessionFactory) -> None:
         assert [m.id for m in repo.pending(s, limit=10, skip_locked=True)] == [ids[2]]
 
 
+def test_unpublished_marks(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        ids = repo.enqueue_many(s, [("executor", {"n": i}) for i in range(4)])
+        repo.mark_sent(s, ids[:1])
+        repo.mark_unpublished(s, ids[:3])  # a sent row keeps no mark
+    with transaction(session_factory) as s:
+        assert [m.unpublished for m in repo.pending(s, limit=10)] == [True, True, False]
+        assert repo.claim_unpublished(s, ids) == {ids[1], ids[2]}
+    with transaction(session_factory) as s:
+        assert repo.claim_unpublished(s, ids) == set()
+        assert [m.unpublished for m in repo.pending(s, limit=10)] == [False, False, False]
+
+
 def test_outbox_message_is_rolled_back_with_its_transaction(session_factory: SessionFactory) -> None:
     try:
         with transaction(session_factory) as s:

@@ -11,6 +11,7 @@ from typing import Any, Generic, NamedTuple
 from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
+from levante.db import direct
 from levante.db.repository._query import chunks, keyset, one_of
 from levante.db.repository.records import (
     ACTION_TABLE,
@@ -50,10 +51,10 @@ def _one(session: Session, cls: type[R], record_id: str, lock: bool = False) -> 
             ensure_write_lock(session)
         else:
             stmt = _BY_ID_LOCKED[cls]
-    row = session.execute(stmt, {"b_id": record_id}).mappings().first()
-    if row is None:
+    keys, found = direct.rows(session, stmt, {"b_id": record_id})
+    if not found:
         raise NotFoundError(KIND_OF[cls], record_id)
-    return record_from_mapping(cls, row)
+    return record_from_mapping(cls, dict(zip(keys, found[0], strict=True)))
 
 
 def _bump(where: Any) -> Any:
@@ -104,7 +105,7 @@ def lock_if_unchanged(session: Session, execution_id: str, version: int) -> Work
     Raises:
         NotFoundError: no such execution (it was deleted meanwhile).
     """
-    row = session.execute(_BUMP_BY_ID, {"b_id": execution_id}).mappings().first()
+    row = direct.first(session, _BUMP_BY_ID, {"b_id": execution_id})
     if row is None:
         raise NotFoundError(KIND_OF[WorkflowExecution], execution_id)
     return record_from_mapping(WorkflowExecution, row) if row["version"] == version + 1 else None
@@ -254,7 +255,7 @@ def get_action_execution_with_extras(session: Session, action_execution_id: str,
             ensure_write_lock(session)
         else:
             stmt = _WITH_EXTRAS_LOCKED
-    row = session.execute(stmt, {"b_id": action_execution_id}).mappings().first()
+    row = direct.first(session, stmt, {"b_id": action_execution_id})
     if row is None:
         raise NotFoundError(KIND_OF[ActionExecution], action_execution_id)
     extras = ActionExtras(row["callback_token_hash"], (row["last_heartbeat"], row["progress"]))
@@ -266,7 +267,7 @@ def execution_of_action(session: Session, action_execution_id: str, lock: bool =
     on its own), found by the action's id in one statement; ``lock=True`` takes the execution's
     lock as :func:`get_execution` does."""
     stmt = _BUMP_OF_ACTION if lock else _EXECUTION_OF_ACTION
-    row = session.execute(stmt, {"b_id": action_execution_id}).mappings().first()
+    row = direct.first(session, stmt, {"b_id": action_execution_id})
     return None if row is None else record_from_mapping(WorkflowExecution, row)
 
 

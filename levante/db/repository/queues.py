@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from levante.db import direct
 from levante.db.models import DelayedCall, ExecutionEvent, OutboxMessage
 from levante.db.repository._query import chunks, one_of
 from levante.db.session import ensure_write_lock, is_sqlite
@@ -144,7 +145,7 @@ def enqueue_many(session: Session, messages: Sequence[tuple[str, dict[str, Any]]
     now = utcnow()
     rows = [{"topic": topic, "payload": payload, "created_at": now} for topic, payload in messages]
     if len(rows) == 1:  # a plain execute: an executemany of one row costs a pipeline round trip more
-        return [session.execute(_ENQUEUE_ONE, rows[0]).scalar_one()]
+        return [direct.scalar(session, _ENQUEUE_ONE, rows[0])]
     return [row[0] for row in session.execute(_ENQUEUE, rows)]
 
 
@@ -178,7 +179,7 @@ def mark_sent(session: Session, ids: Iterable[int], at: datetime | None = None) 
     when = at or utcnow()
     for part in chunks(list(ids)):
         if len(part) == 1:
-            session.execute(_MARK_ONE_SENT, {"b_id": part[0], "b_at": when})
+            direct.execute(session, _MARK_ONE_SENT, {"b_id": part[0], "b_at": when})
         else:
             session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(part)).values(sent_at=when))
 
@@ -219,7 +220,7 @@ def append_entries(session: Session, entries: Iterable[tuple[str, str, dict[str,
     rows = [{"execution_id": ex_id, "kind": kind, "payload": payload, "created_at": now}
             for ex_id, kind, payload in entries]
     if rows:
-        session.execute(_APPEND, rows)
+        direct.execute(session, _APPEND, rows)
 
 
 def purge_sent(session: Session, before: datetime, limit: int | None = None) -> int:
@@ -273,7 +274,7 @@ def append_events(session: Session, execution_id: str, entries: Iterable[tuple[s
         for kind, payload in entries
     ]
     if rows:
-        session.execute(_APPEND, rows[0] if len(rows) == 1 else rows)
+        direct.execute(session, _APPEND, rows[0] if len(rows) == 1 else rows)
 
 
 _APPEND = insert(EVENTS)

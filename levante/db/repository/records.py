@@ -16,6 +16,7 @@ from sqlalchemy import RowMapping, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from levante.db import direct
 from levante.db.models import ActionExecutionRow, Base, TaskExecutionRow, WorkflowExecutionRow
 from levante.db.repository._query import plain
 from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, utcnow
@@ -106,7 +107,8 @@ def select_of(cls: type) -> Any:
 
 def read_records(session: Session, cls: type[R], stmt: Any, params: dict[str, Any] | None = None) -> list[R]:
     """The records of ``cls`` a statement selects."""
-    return [record_from_mapping(cls, row) for row in session.execute(stmt, params).mappings()]
+    keys, found = direct.rows(session, stmt, params)
+    return [record_from_mapping(cls, dict(zip(keys, row, strict=True))) for row in found]
 
 
 def in_creation_order(table: Table) -> tuple[Any, Any]:
@@ -193,7 +195,7 @@ def _write(session: Session, cls: type, batch: list[dict[str, Any]]) -> None:
     stmt = _upsert(session, cls)
     if stmt is not None:
         # One row as a plain execute: an executemany of one row costs a pipeline round trip more.
-        session.execute(stmt, batch[0] if len(batch) == 1 else batch)
+        direct.execute(session, stmt, batch[0] if len(batch) == 1 else batch)
         return
     table = TABLE_OF[cls]
     for values in batch:  # generic SQL: UPDATE, then INSERT when no row had the id

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from levante.db import direct
 from levante.db.models import OPEN_TASKS
 from levante.db.repository._query import chunks
 from levante.db.repository.records import COLUMNS, TASK_TABLE, in_creation_order, read_records, select_of
@@ -73,7 +74,7 @@ def _step_tasks(ids: int, keys: int) -> Any:
 def more_open_tasks_than(session: Session, execution_id: str, count: int) -> bool:
     """Whether the workflow execution has more than ``count`` open task executions (counts at
     most ``count + 1`` of them, through the partial index of open tasks)."""
-    return int(session.execute(_COUNT_OPEN, {"b_ex": execution_id, "b_limit": count + 1}).scalar_one()) > count
+    return int(direct.scalar(session, _COUNT_OPEN, {"b_ex": execution_id, "b_limit": count + 1})) > count
 
 
 _COUNT_OPEN = select(func.count()).select_from(

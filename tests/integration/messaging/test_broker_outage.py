@@ -73,8 +73,8 @@ def test_a_task_started_during_an_outage_runs_once_the_broker_is_back(api: Api, 
     assert during["state"] == "RUNNING"
     # The first publish failed without reaching the broker; the sweeps during the outage fail too.
     api.wait_for(lambda: _rows(api, during["id"]) == [(None, True)], timeout=30)
-    time.sleep(2)
-    assert _rows(api, during["id"]) == [(None, True)]
+    time.sleep(2)  # sweeps: each takes the mark off, fails to publish, and puts it back
+    assert [sent for sent, _ in _rows(api, during["id"])] == [None]
     link.restore()
     done = api.wait(during["id"], timeout=60)
     assert done["state"] == "SUCCESS", done.get("state_info")

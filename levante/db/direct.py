@@ -1,0 +1,198 @@
+"""Statements a step runs, on the driver's cursor of the session's connection.
+
+A SELECT of a record's 25 columns costs about 100 µs through ``Session.execute`` on PostgreSQL
+against 25 µs on the psycopg cursor, most of it psycopg building ``cursor.description`` (a Column
+object per column, which SQLAlchemy reads to set up its result) and SQLAlchemy's per-execution
+bookkeeping (issue 14). A statement built once (a module constant, or one of an ``lru_cache``)
+is compiled here once per dialect into a :class:`Plan`: its SQL text, the bind processors of its
+parameters and the result processors of its columns (SQLAlchemy's own, so that values are exactly
+what ``Session.execute`` would give: JSON, aware UTC datetimes, NUL-safe strings). Running it
+then costs the driver's call and those processors.
+
+What stays as it was: the session's transaction (the statement runs on the connection the session
+holds, which :meth:`Session.connection` begins as usual), the engine's ``before_cursor_execute``
+and ``after_cursor_execute`` listeners (statement counts in tests and benchmarks), and errors
+(wrapped and classified by SQLAlchemy, so a lost connection is invalidated and raised as
+``OperationalError``). Statements whose SQL depends on their parameters (expanding ``IN`` lists)
+run through ``Session.execute``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session
+
+__all__ = ["Plan", "execute", "first", "plan_of", "rows", "scalar"]
+
+Processor = Callable[[Any], Any]
+
+
+class Plan(NamedTuple):
+    """A statement compiled for one dialect."""
+
+    sql: str
+    #: Parameter names in order (positional paramstyles), or None (named: a dict is passed).
+    positions: tuple[str, ...] | None
+    #: Values of parameters bound in the statement itself, by name (``x == 5`` binds 5).
+    defaults: Mapping[str, Any]
+    #: Bind processors by parameter name (only the parameters that have one).
+    binds: Mapping[str, Processor]
+    #: Result column names, in order.
+    keys: tuple[str, ...]
+    #: Result processors, by column position (None: the value is used as the driver gives it).
+    results: tuple[Processor | None, ...]
+
+
+#: Plans by (statement, dialect name); statements are long-lived (built once), and the cache is
+#: emptied if it ever grows past :data:`MAX_PLANS` (statements built per call).
+_PLANS: dict[tuple[Any, str, tuple[str, ...] | None, bool], Plan | None] = {}
+_PLANS_LOCK = threading.Lock()
+MAX_PLANS = 4096
+
+
+def plan_of(stmt: Any, dialect: Dialect, keys: tuple[str, ...] | None = None, many: bool = False) -> Plan | None:
+    """The plan of ``stmt`` for ``dialect`` (None: the statement must run through SQLAlchemy).
+
+    ``keys``: the parameter names of an INSERT or UPDATE, sorted (they name the columns it sets
+    when it has no VALUES of its own); ``many``: for an executemany (no implicit RETURNING).
+    """
+    key = (stmt, dialect.name, keys, many)
+    plan = _PLANS.get(key, _PLANS)
+    if plan is not _PLANS:
+        return plan  # type: ignore[return-value]
+    plan = _compile(stmt, dialect, keys, many)
+    with _PLANS_LOCK:
+        if len(_PLANS) >= MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def _compile(stmt: Any, dialect: Dialect, keys: tuple[str, ...] | None, many: bool) -> Plan | None:
+    compiled: Any = stmt.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None,
+                                 for_executemany=many)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return None  # its SQL is rendered per execution
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        return None  # SQLAlchemy computes column defaults (a new id, a timestamp) per execution
+    if many and compiled._result_columns:
+        return None  # RETURNING of an executemany: SQLAlchemy batches it (insertmanyvalues)
+    binds = dict(compiled._bind_processors)
+    defaults = {name: value for name, value in compiled.construct_params(_check=False).items()
+                if value is not None}
+    columns = compiled._result_columns
+    names = tuple(column[0] for column in columns)
+    results = tuple(column[3]._cached_result_processor(dialect, None) for column in columns)
+    positions = tuple(compiled.positiontup) if compiled.positional else None
+    return Plan(compiled.string, positions, defaults, binds, names, results)
+
+
+def _parameters(plan: Plan, params: Mapping[str, Any] | None) -> Any:
+    values = {**plan.defaults, **params} if params else dict(plan.defaults)
+    for name, process in plan.binds.items():
+        if name in values:
+            values[name] = process(values[name])
+    if plan.positions is not None:
+        return tuple(values[name] for name in plan.positions)
+    return values
+
+
+#: Key of the cursor kept in the pooled connection's ``info`` (a cursor made per statement costs
+#: as much as the statement on psycopg).
+_CURSOR = "levante.direct.cursor"
+
+
+def _cursor(connection: Connection) -> Any:
+    """The cursor kept for the driver's connection (a new one after a reconnect)."""
+    pooled: Any = connection.connection
+    driver = pooled.driver_connection
+    cursor = pooled.info.get(_CURSOR)
+    if cursor is None or cursor.connection is not driver or getattr(cursor, "closed", False):
+        cursor = pooled.info[_CURSOR] = driver.cursor()
+    return cursor
+
+
+def _run(connection: Connection, plan: Plan, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+         many: bool = False) -> list[Any]:
+    """Execute (an executemany when ``many``) on the driver's cursor; the rows as the driver gives them."""
+    parameters: Any
+    if many:
+        parameters = [_parameters(plan, one) for one in cast(Sequence[Mapping[str, Any]], params)]
+    else:
+        parameters = _parameters(plan, cast(Mapping[str, Any] | None, params))
+    cursor = _cursor(connection)
+    sql = plan.sql
+    events = connection._has_events or connection.engine._has_events
+    if events:
+        connection.dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+            found: list[Any] = []
+        else:
+            cursor.execute(sql, parameters)
+            found = cursor.fetchall() if plan.keys else []
+    except Exception as exc:  # noqa: BLE001 - classified and raised by SQLAlchemy
+        connection.connection.info.pop(_CURSOR, None)
+        try:
+            cursor.close()
+        except Exception:  # noqa: BLE001 - the connection may be gone with it
+            pass
+        connection._handle_dbapi_exception(exc, sql, parameters, cursor, None)
+    if events:
+        connection.dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
+    return found
+
+
+def _keys(stmt: Any, params: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    return tuple(sorted(params)) if stmt.is_dml and params else None
+
+
+def rows(session: Session, stmt: Any, params: Mapping[str, Any] | None = None
+         ) -> tuple[Sequence[str], list[Sequence[Any]]]:
+    """The column names and the rows of a statement, run on the session's connection (after
+    flushing ORM changes, as ``Session.execute`` would)."""
+    session.flush()  # returns at once when nothing is pending
+    connection = session.connection()
+    plan = plan_of(stmt, connection.dialect, _keys(stmt, params))
+    if plan is None:
+        result = session.execute(stmt, params)
+        return tuple(result.keys()), list(result.all())
+    found = _run(connection, plan, params)
+    processors = plan.results
+    if any(processors):
+        found = [tuple(value if process is None or value is None else process(value)
+                       for process, value in zip(processors, row, strict=True)) for row in found]
+    return plan.keys, found
+
+
+def scalar(session: Session, stmt: Any, params: Mapping[str, Any] | None = None) -> Any:
+    """The first column of the first row (None when there is no row)."""
+    _, found = rows(session, stmt, params)
+    return found[0][0] if found else None
+
+
+def first(session: Session, stmt: Any, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The first row as a dict of column values (None when there is no row)."""
+    keys, found = rows(session, stmt, params)
+    return dict(zip(keys, found[0], strict=True)) if found else None
+
+
+def execute(session: Session, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+    """Run a statement that returns nothing wanted: once with a dict of parameters, or as an
+    executemany with a list of dicts (each with the same keys)."""
+    session.flush()
+    connection = session.connection()
+    many = not isinstance(params, Mapping)
+    if many and not params:
+        return
+    first_params = params[0] if many else params  # type: ignore[index]
+    plan = plan_of(stmt, connection.dialect, _keys(stmt, first_params), many)  # type: ignore[arg-type]
+    if plan is None:
+        session.execute(stmt, params)
+        return
+    _run(connection, plan, params, many)

@@ -139,3 +139,32 @@ def test_plans_are_kept_once_per_statement(session_factory: SessionFactory) -> N
         dialect = s.get_bind().dialect
         stmt = select(*COLUMNS[WorkflowExecution])
         assert direct.plan_of(stmt, dialect) is direct.plan_of(stmt, dialect)
+
+
+def test_rows_of_an_insert_go_in_one_statement(db_engine: Engine, session_factory: SessionFactory) -> None:
+    """Several rows of an INSERT are one statement with a row of VALUES each (up to
+    MULTI_VALUES_ROWS), written in order; more rows, or an upsert given one id twice, go through
+    executemany."""
+    wf_ex = wf()
+    tasks = [task(wf_ex, f"t{n}", published={"n": n, "s": "\x00"}) for n in range(direct.MULTI_VALUES_ROWS + 4)]
+    seen: list[bool] = []
+
+    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO task_executions"):
+            seen.append(many)
+
+    event.listen(db_engine, "before_cursor_execute", before)
+    try:
+        with transaction(session_factory) as s:
+            repo.save_all(s, [wf_ex, *tasks[:3]])
+            repo.save_all(s, tasks[3:])
+            again = [task(wf_ex, "dup", id="same"), task(wf_ex, "dup2", id="same")]
+            repo.save_all(s, again)
+    finally:
+        event.remove(db_engine, "before_cursor_execute", before)
+    assert seen == [False, True, True]
+    with transaction(session_factory) as s:
+        stored = repo.tasks_of(s, wf_ex.id)
+    assert sorted((t.name, t.published) for t in stored if t.id != "same") == \
+        sorted((f"t{n}", {"n": n, "s": "\x00"}) for n in range(direct.MULTI_VALUES_ROWS + 4))
+    assert [t.name for t in stored if t.id == "same"] == ["dup2"]

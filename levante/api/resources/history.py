@@ -8,7 +8,9 @@ import falcon
 
 from levante.api import views
 from levante.api.context import ApiContext
+from levante.api.listing import ListQuery, as_int, page
 from levante.engine.service.stored import HistoryEvent
+from levante.exceptions import InputError
 
 
 def event_view(row: HistoryEvent) -> dict[str, Any]:
@@ -26,10 +28,26 @@ def event_view(row: HistoryEvent) -> dict[str, Any]:
 
 class ExecutionHistory:
     """``GET /v2/executions/{execution_id}/history`` -> ``{"events": [...]}``, oldest first;
-    404 when the execution does not exist."""
+    404 when the execution does not exist. Paged as Mistral's collections are: ``limit`` entries
+    after the entry whose id is ``marker``, with ``next`` (the URL of the following page) when the
+    page is full; without ``limit``, every entry."""
 
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
-        resp.media = {"events": [event_view(row) for row in self.ctx.reads.history(execution_id)]}
+        unknown = sorted(set(req.params) - {"limit", "marker"})
+        if unknown:
+            raise InputError(f"Unknown query parameter(s): {', '.join(unknown)}.")
+        query = ListQuery()
+        limit, marker = req.get_param("limit"), req.get_param("marker")
+        if limit not in (None, ""):
+            query.limit = as_int(limit)
+            if query.limit <= 0:
+                raise InputError(f"Limit must be positive, not {query.limit}.")
+        after = None
+        if marker not in (None, ""):
+            after = as_int(marker)
+        events = self.ctx.reads.history(execution_id, after, query.limit)
+        resp.media = page(req, "events", [event_view(row) for row in events], query,
+                          str(events[-1].id) if events else None)

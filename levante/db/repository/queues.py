@@ -280,7 +280,13 @@ def append_events(session: Session, execution_id: str, entries: Iterable[tuple[s
 _APPEND = insert(EVENTS)
 
 
-def events_of(session: Session, execution_id: str) -> list[ExecutionEvent]:
-    """An execution's history, oldest first."""
+def events_of(session: Session, execution_id: str, after: int | None = None,
+              limit: int | None = None) -> list[ExecutionEvent]:
+    """An execution's history, oldest first: the entries after the one with id ``after``, at
+    most ``limit`` of them (through the index of the execution's entries)."""
     stmt = select(ExecutionEvent).where(EVENTS.c.execution_id == execution_id).order_by(EVENTS.c.id)
+    if after is not None:
+        stmt = stmt.where(EVENTS.c.id > after)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(session.scalars(stmt))

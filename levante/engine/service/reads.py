@@ -95,11 +95,12 @@ class Reads:
     def _oldest_first(session: Session, ids: Sequence[str]) -> list[WorkflowExecution]:
         return repo.list_executions(session, {"id": list(ids)}, sort_dirs=("asc",)) if ids else []
 
-    def history(self, execution_id: str) -> list[HistoryEvent]:
-        """The execution's history, oldest first (NotFoundError: no such execution)."""
+    def history(self, execution_id: str, after: int | None = None, limit: int | None = None) -> list[HistoryEvent]:
+        """The execution's history, oldest first: the entries after the one with id ``after``, at
+        most ``limit`` (NotFoundError: no such execution)."""
         with self._tx.read() as session:
             repo.get_execution(session, execution_id)
-            return [HistoryEvent.of(r) for r in repo.events_of(session, execution_id)]
+            return [HistoryEvent.of(r) for r in repo.events_of(session, execution_id, after, limit)]
 
     # --- tasks --------------------------------------------------------------------------------
 

@@ -112,6 +112,8 @@ def main() -> int:
             markers = []
             page = client.simulate_get(f"/v2/executions/{ex_id}/tasks", params={"limit": 100}).json
             for _ in range(n):
+                if not page["tasks"]:
+                    break
                 markers.append(page["tasks"][-1]["id"])
                 page = client.simulate_get(f"/v2/executions/{ex_id}/tasks",
                                            params={"limit": 100, "marker": markers[-1]}).json

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -59,3 +59,20 @@ def test_an_action_execution_shows_its_params_as_an_empty_object() -> None:
 
     view = views.action_execution_view(ActionExecution(id="a", name="std.noop", input=freeze({"x": (1,)})))
     assert view["params"] == "{}" and view["input"] == '{"x": [1]}' and view["output"] == "{}"
+
+
+OFFSETS = st.integers(min_value=-23 * 60, max_value=23 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+ZONES = st.none() | st.just(timezone.utc) | OFFSETS
+
+
+@given(st.datetimes(min_value=datetime(2, 1, 1), timezones=ZONES))
+def test_a_time_is_shown_as_strftime_shows_it_in_utc(value: datetime) -> None:
+    utc = value.astimezone(timezone.utc) if value.tzinfo is not None else value
+    assert views.timestamp(value) == utc.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_times_are_shown_to_the_second_in_utc() -> None:
+    assert views.timestamp(None) is None
+    assert views.timestamp(datetime(2026, 12, 7, 15, 4, 5, 999999)) == "2026-12-07 15:04:05"
+    later = datetime(2026, 12, 7, 23, 30, tzinfo=timezone(timedelta(hours=-2)))
+    assert views.timestamp(later) == "2026-12-08 01:30:00"

@@ -43,15 +43,18 @@ def loads(data: str | bytes, what: str) -> Any:
     Raises:
         ValueError: not JSON. InputError: nested too deep (``what`` names the value).
     """
-    problem = InputError(f"{what} nests arrays and objects deeper than the limit of {MAX_JSON_DEPTH} levels.")
     try:
         value = json.loads(data)
     except RecursionError:
-        raise problem from None
+        raise _too_deep(what) from None
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
-        raise problem
+        raise _too_deep(what)
     return value
+
+
+def _too_deep(what: str) -> InputError:
+    return InputError(f"{what} nests arrays and objects deeper than the limit of {MAX_JSON_DEPTH} levels.")
 
 
 def raw_body(req: falcon.Request, limit: int) -> bytes:

@@ -44,8 +44,9 @@ class Plan(NamedTuple):
     binds: Mapping[str, Processor]
     #: Result column names, in order.
     keys: tuple[str, ...]
-    #: Result processors, by column position (None: the value is used as the driver gives it).
-    results: tuple[Processor | None, ...]
+    #: Result processors with the position of their column (the other columns' values are used
+    #: as the driver gives them).
+    results: tuple[tuple[int, Processor], ...]
 
 
 #: Plans by (statement, dialect name); statements are long-lived (built once), and the cache is
@@ -91,16 +92,21 @@ def _compile(stmt: Any, dialect: Dialect, keys: tuple[str, ...] | None, many: bo
                 if value is not None}
     columns = compiled._result_columns
     names = tuple(column[0] for column in columns)
-    results = tuple(column[3]._cached_result_processor(dialect, None) for column in columns)
+    processors = (column[3]._cached_result_processor(dialect, None) for column in columns)
+    results = tuple((n, process) for n, process in enumerate(processors) if process is not None)
     positions = tuple(compiled.positiontup) if compiled.positional else None
     return Plan(compiled.string, positions, defaults, binds, names, results)
 
 
 def _parameters(plan: Plan, params: Mapping[str, Any] | None) -> Any:
-    values = {**plan.defaults, **params} if params else dict(plan.defaults)
+    if plan.defaults:
+        values = {**plan.defaults, **params} if params else dict(plan.defaults)
+    else:
+        values = dict(params) if params else {}
     for name, process in plan.binds.items():
-        if name in values:
-            values[name] = process(values[name])
+        value = values.get(name)
+        if value is not None or name in values:
+            values[name] = process(value)
     if plan.positions is not None:
         return tuple(values[name] for name in plan.positions)
     return values
@@ -168,11 +174,18 @@ def rows(session: Session, stmt: Any, params: Mapping[str, Any] | None = None
         result = session.execute(stmt, params)
         return tuple(result.keys()), list(result.all())
     found = _run(connection, plan, params)
-    processors = plan.results
-    if any(processors):
-        found = [tuple(value if process is None or value is None else process(value)
-                       for process, value in zip(processors, row, strict=True)) for row in found]
+    if plan.results and found:
+        found = [_processed(plan.results, row) for row in found]
     return plan.keys, found
+
+
+def _processed(processors: tuple[tuple[int, Processor], ...], row: Sequence[Any]) -> list[Any]:
+    values = list(row)
+    for n, process in processors:
+        value = values[n]
+        if value is not None:
+            values[n] = process(value)
+    return values
 
 
 def scalar(session: Session, stmt: Any, params: Mapping[str, Any] | None = None) -> Any:

@@ -214,7 +214,10 @@ def insert_action_executions(session: Session, records: Sequence[ActionExecution
         if token_hashes:
             for row in rows:
                 row["callback_token_hash"] = token_hashes.get(row["id"])
-        session.execute(insert(ACTION_TABLE), rows[0] if len(rows) == 1 else rows)
+        direct.execute(session, _INSERT_ACTIONS, rows[0] if len(rows) == 1 else rows)
+
+
+_INSERT_ACTIONS = insert(ACTION_TABLE)
 
 
 #: What the engine changes of a stored action execution (see :func:`update_action_results`).
@@ -230,7 +233,7 @@ def update_action_results(session: Session, records: Sequence[ActionExecution]) 
     params = [{"b_id": r.id, "b_state": plain(r.state), "b_state_info": r.state_info, "b_output": r.output,
                "b_accepted": r.accepted, "b_updated_at": r.updated_at} for r in records]
     if params:
-        session.connection().execute(_UPDATE_RESULTS, params[0] if len(params) == 1 else params)
+        direct.execute(session, _UPDATE_RESULTS, params[0] if len(params) == 1 else params)
 
 
 def _update_results_statement() -> Any:

@@ -202,6 +202,9 @@ class Registry:
         Raises:
             ActionError: ``name`` is declared by an entry point that cannot be loaded.
         """
+        info = self._infos.get(name)  # known: no lock (every executor thread asks, for every action)
+        if info is not None:
+            return info
         with self._lock:
             info = self._infos.get(name)
             if info is not None:

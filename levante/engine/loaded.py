@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from levante.engine.context import env_of
-from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
+from levante.engine.records import AcceptedResult, ActionExecution, TaskExecution, WorkflowExecution
 from levante.states import TASK_COMPLETED
 from levante.workflows.specs import ActionSpec, WorkflowSpec, thaw
 
@@ -63,6 +63,10 @@ class Store(Protocol):
 
     def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
         """Every action execution of a task, in creation order."""
+        ...
+
+    def accepted_results(self, task_execution_id: str) -> list[AcceptedResult]:
+        """The accepted action executions of a task, in creation order, as much as its result needs."""
         ...
 
     def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:

@@ -21,7 +21,14 @@ from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, R
 from levante.engine.conductor import Conductor
 from levante.engine.limits import EngineLimits
 from levante.engine.loaded import ExecutionState, SystemAction
-from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, new_id
+from levante.engine.records import (
+    AcceptedResult,
+    ActionExecution,
+    TaskExecution,
+    WorkflowExecution,
+    accepted_result,
+    new_id,
+)
 from levante.engine.starting import child_not_started, new_execution
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
@@ -78,6 +85,9 @@ class MemoryEngine:
 
     def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
         return [a for a in self.actions.values() if a.task_execution_id == task_execution_id]
+
+    def accepted_results(self, task_execution_id: str) -> list[AcceptedResult]:
+        return [accepted_result(a) for a in self.action_executions(task_execution_id) if a.accepted]
 
     def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
         return [e for e in self.executions.values() if e.task_execution_id == task_execution_id]
@@ -285,6 +295,9 @@ class _StoreView:
 
     def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
         return self.engine.action_executions(task_execution_id)
+
+    def accepted_results(self, task_execution_id: str) -> list[AcceptedResult]:
+        return self.engine.accepted_results(task_execution_id)
 
     def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
         return self.engine.sub_executions(task_execution_id)

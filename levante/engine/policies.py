@@ -63,7 +63,9 @@ def value(d: Decision, task_ex: TaskExecution, name: str, raw: Any, kind: str) -
     Raises:
         TaskFailure: the expression failed or the value has the wrong type.
     """
-    data = ctx.task_data(d.ex, task_ex)
+    # Only an expression (a string) reads the data: a plain value (a with-items task's
+    # safe-rerun, once per item) does not build it.
+    data = ctx.task_data(d.ex, task_ex) if isinstance(raw, str) else {}
     try:
         return value_of(name, raw, kind, data, d.runtime(task_ex))
     except (PolicyError, ExpressionError) as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from levante.states import State
 
@@ -95,7 +95,12 @@ class TaskExecution:
 
 @dataclass(slots=True, eq=False)
 class ActionExecution:
-    """One run of an action (for a task, or on its own)."""
+    """One run of an action (for a task, or on its own).
+
+    Once stored, only its result fields change (``state``, ``state_info``, ``output``,
+    ``accepted``, ``updated_at``): a step writes back no other field of a stored one
+    (:func:`levante.db.repository.update_action_results`).
+    """
 
     id: str
     name: str
@@ -115,3 +120,24 @@ class ActionExecution:
     description: str = ""
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime | None = None
+
+
+class AcceptedResult(NamedTuple):
+    """What a with-items task's result needs of one accepted action execution (read without the
+    rest of the record: 10,000 of them when the task completes)."""
+
+    id: str
+    created_at: datetime
+    #: The with-items index (``runtime_context["index"]``, 0 when absent).
+    item_index: int
+    #: The task attempt it ran for (``runtime_context["attempt"]``, 0 when absent).
+    attempt: int
+    #: ``output["result"]``.
+    result: Any
+
+
+def accepted_result(action_ex: ActionExecution) -> AcceptedResult:
+    """The :class:`AcceptedResult` of an action execution."""
+    rc = action_ex.runtime_context
+    return AcceptedResult(action_ex.id, action_ex.created_at, rc.get("index", 0), rc.get("attempt", 0),
+                          action_ex.output.get("result"))

@@ -16,7 +16,7 @@ from levante.engine import policies, work
 from levante.engine.decision import Decision, TaskFailure, attempt, generation
 from levante.engine.ending import force_fail
 from levante.engine.limits import json_size, result_too_large
-from levante.engine.records import TaskExecution, new_id
+from levante.engine.records import AcceptedResult, TaskExecution, accepted_result, new_id
 from levante.exceptions import ExpressionError
 from levante.states import TASK_COMPLETED, State
 from levante.workflows.specs import TaskSpec
@@ -183,10 +183,21 @@ def item_results(d: Decision, task_ex: TaskExecution) -> list[Any]:
                 by_index[int(sub.params.get("index", 0))] = sub.output
     else:
         current = attempt(task_ex)
-        for action_ex in d.task_actions(task_ex):
-            if action_ex.accepted and action_ex.runtime_context.get("attempt", 0) == current:
-                by_index[action_ex.runtime_context.get("index", 0)] = action_ex.output.get("result")
+        for found in _accepted_results(d, task_ex):
+            if found.attempt == current:
+                by_index[found.item_index] = found.result
     return [by_index[i] for i in sorted(by_index)]
+
+
+def _accepted_results(d: Decision, task_ex: TaskExecution) -> list[AcceptedResult]:
+    """The task's accepted action results in creation order: the stored ones (read without the
+    rest of their records), those this decision changed in their place."""
+    found: dict[str, AcceptedResult | None] = {r.id: r for r in (d.store.accepted_results(task_ex.id)
+                                                                 if d.store else [])}
+    for action_ex in d.state.actions.values():
+        if action_ex.task_execution_id == task_ex.id:
+            found[action_ex.id] = accepted_result(action_ex) if action_ex.accepted else None
+    return sorted((r for r in found.values() if r is not None), key=lambda r: r.created_at)
 
 
 # --- timers ---------------------------------------------------------------------------------

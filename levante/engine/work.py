@@ -8,6 +8,7 @@ safe-rerun).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from levante.engine import context as ctx
@@ -107,7 +108,7 @@ def _run_item(d: Decision, task_ex: TaskExecution, spec: TaskSpec, index: int,
     try:
         raw_input = expressions.evaluate(thaw(spec.input), data, runtime)
         name = spec.workflow or spec.action or "std.noop"
-        if expressions.has_expressions(name):
+        if _has_expressions(name):
             name = expressions.evaluate_string(name, data, runtime)
     except ExpressionError as exc:
         raise TaskFailure(str(exc)) from None
@@ -118,6 +119,13 @@ def _run_item(d: Decision, task_ex: TaskExecution, spec: TaskSpec, index: int,
         _start_subworkflow(d, task_ex, str(name), raw_input, index)
     else:
         _start_action(d, task_ex, spec, str(name), raw_input, index, data)
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_expressions(name: str) -> bool:
+    """Whether an action or workflow name holds an expression (asked once per item of a with-items
+    task, about the same few names)."""
+    return expressions.has_expressions(name)
 
 
 def _start_subworkflow(d: Decision, task_ex: TaskExecution, name: str, given: dict[str, Any], index: int) -> None:

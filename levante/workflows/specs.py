@@ -45,7 +45,9 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """Inverse of :func:`freeze`: plain dicts and lists (for JSON columns and mutation)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, str):  # the common leaf, before the costly abstract Mapping check
+        return value
+    if isinstance(value, (dict, Mapping)):  # a dict (FrozenDict) matches before the costly ABC check
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]

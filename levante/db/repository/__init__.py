@@ -29,6 +29,7 @@ from levante.db.repository.definitions import (
 )
 from levante.db.repository.executions import (
     ActionExtras,
+    accepted_results_of,
     action_executions_by_id,
     action_executions_of,
     callback_token_hash_of,
@@ -78,6 +79,7 @@ from levante.db.repository.records import (
     save_all,
     to_record,
     to_row,
+    update_action_results,
     update_action_states,
     values_of,
 )
@@ -126,6 +128,7 @@ from levante.db.session import lock_execution
 __all__ = [
     "Record",
     "action_executions_by_id",
+    "accepted_results_of",
     "action_executions_of",
     "append_entries",
     "append_event",
@@ -221,6 +224,7 @@ __all__ = [
     "to_record",
     "to_row",
     "update_action_definition",
+    "update_action_results",
     "update_action_states",
     "update_cron_trigger",
     "update_environment",

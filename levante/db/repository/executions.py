@@ -26,7 +26,7 @@ from levante.db.repository.records import (
     select_of,
 )
 from levante.db.session import ensure_write_lock, is_sqlite
-from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, utcnow
+from levante.engine.records import AcceptedResult, ActionExecution, TaskExecution, WorkflowExecution, utcnow
 from levante.exceptions import NotFoundError
 from levante.states import TASK_COMPLETED
 
@@ -157,6 +157,25 @@ def action_executions_of(session: Session, task_id: str) -> list[ActionExecution
     """Every action execution of a task, in creation order."""
     stmt = select_of(ActionExecution).where(ACTION_TABLE.c.task_execution_id == task_id)
     return read_records(session, ActionExecution, stmt.order_by(*in_creation_order(ACTION_TABLE)))
+
+
+def accepted_results_of(session: Session, task_id: str) -> list[AcceptedResult]:
+    """The accepted action executions of a task, in creation order: their id, creation time, index,
+    attempt and result only (a with-items task over 10,000 items reads them when it completes;
+    whole records cost four times as much)."""
+    found = []
+    for ae_id, created_at, rc, output in direct.rows(session, _ACCEPTED_RESULTS, {"b_task": task_id})[1]:
+        rc = rc or {}
+        found.append(AcceptedResult(ae_id, created_at, rc.get("index", 0), rc.get("attempt", 0),
+                                    (output or {}).get("result")))
+    return found
+
+
+_ACCEPTED_RESULTS = (
+    select(ACTION_TABLE.c.id, ACTION_TABLE.c.created_at, ACTION_TABLE.c.runtime_context, ACTION_TABLE.c.output)
+    .where(ACTION_TABLE.c.task_execution_id == bindparam("b_task"), ACTION_TABLE.c.accepted.is_(True))
+    .order_by(*in_creation_order(ACTION_TABLE))
+)
 
 
 def sub_executions_of(session: Session, task_id: str) -> list[WorkflowExecution]:

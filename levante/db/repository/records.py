@@ -214,7 +214,35 @@ def insert_action_executions(session: Session, records: Sequence[ActionExecution
         if token_hashes:
             for row in rows:
                 row["callback_token_hash"] = token_hashes.get(row["id"])
-        session.execute(insert(ACTION_TABLE), rows[0] if len(rows) == 1 else rows)
+        direct.execute(session, _INSERT_ACTIONS, rows[0] if len(rows) == 1 else rows)
+
+
+_INSERT_ACTIONS = insert(ACTION_TABLE)
+
+
+#: What the engine changes of a stored action execution (see :func:`update_action_results`).
+ACTION_RESULT_FIELDS = ("state", "state_info", "output", "accepted", "updated_at")
+
+
+def update_action_results(session: Session, records: Sequence[ActionExecution]) -> None:
+    """Write the result fields (:data:`ACTION_RESULT_FIELDS`) of stored action executions in one
+    executemany: what a step that records action results changes of them. The other fields of a
+    stored action execution (its input, name, runtime context...) are never changed by the engine,
+    so they are not encoded and written again, as an upsert of every field would (half the cost of
+    a batch of results)."""
+    params = [{"b_id": r.id, "b_state": plain(r.state), "b_state_info": r.state_info, "b_output": r.output,
+               "b_accepted": r.accepted, "b_updated_at": r.updated_at} for r in records]
+    if params:
+        direct.execute(session, _UPDATE_RESULTS, params[0] if len(params) == 1 else params)
+
+
+def _update_results_statement() -> Any:
+    t = ACTION_TABLE
+    return update(t).where(t.c.id == bindparam("b_id")).values(
+        {name: bindparam(f"b_{name}", type_=t.c[name].type) for name in ACTION_RESULT_FIELDS})
+
+
+_UPDATE_RESULTS = _update_results_statement()
 
 
 def update_action_states(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
 from levante.db.session import SessionFactory, transaction
-from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution, utcnow
+from levante.engine.records import AcceptedResult, ActionExecution, TaskExecution, WorkflowExecution, utcnow
 from levante.states import State
 
 
@@ -27,6 +27,9 @@ class DbStore:
 
     def action_executions(self, task_execution_id: str) -> list[ActionExecution]:
         return repo.action_executions_of(self.session, task_execution_id)
+
+    def accepted_results(self, task_execution_id: str) -> list[AcceptedResult]:
+        return repo.accepted_results_of(self.session, task_execution_id)
 
     def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
         return repo.sub_executions_of(self.session, task_execution_id)

@@ -122,9 +122,18 @@ class Steps:
         new_actions = [r for r in records if isinstance(r, ActionExecution) and r.id in state.new_actions]
         runs = [c for c in commands if isinstance(c, RunAction)]
         runs, token_hashes = _with_callback_tokens(runs, new_actions)
-        # New actions and changed ones in one executemany (the upsert inserts the new ones with
-        # their token hash; the hash of an existing row is not touched).
-        repo.save_all(session, records, token_hashes)
+        stored_actions = [r for r in records if isinstance(r, ActionExecution) and r.id not in state.new_actions]
+        if not (new_actions and stored_actions):
+            # Only new actions (a with-items task's start): a plain INSERT, a third cheaper per
+            # row than the upsert. Only stored ones (results): their result fields alone, half the
+            # cost. Still one statement for the actions; their task is written first.
+            repo.save_all(session, [r for r in records if not isinstance(r, ActionExecution)])
+            repo.insert_action_executions(session, new_actions, token_hashes)
+            repo.update_action_results(session, stored_actions)
+        else:
+            # New actions and changed ones in one executemany (the upsert inserts the new ones with
+            # their token hash; the hash of an existing row is not touched).
+            repo.save_all(session, records, token_hashes)
         if state.history:
             repo.append_events(session, state.execution.id, state.history)
         if runs:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import Engine, delete, event
+
 from levante.db import repository as repo
 from levante.db.models import OutboxMessage
 from levante.db.session import SessionFactory, transaction
@@ -160,6 +162,31 @@ def test_enqueue_many_returns_ids_in_order(session_factory: SessionFactory) -> N
     assert len(ids) == 250 and len(set(ids)) == 250
     with transaction(session_factory) as s:
         rows = {r.id: r for r in repo.pending(s, 1000)}
+    assert [(rows[i].topic, rows[i].payload) for i in ids] == messages
+
+
+def test_enqueue_many_of_thousands_of_rows_takes_a_few_statements_and_keeps_their_order(
+        db_engine: Engine, session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:  # rows before, the newest of them gone: ids leave gaps
+        old = repo.enqueue_many(s, [("executor", {"old": i}) for i in range(5)])
+        s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([old[1], old[4]])))
+    inserts: list[str] = []
+
+    def listener(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement)
+
+    event.listen(db_engine, "before_cursor_execute", listener)
+    messages = [("executor", {"n": i}) for i in range(2500)]
+    try:
+        with transaction(session_factory) as s:
+            ids = repo.enqueue_many(s, messages)
+    finally:
+        event.remove(db_engine, "before_cursor_execute", listener)
+    assert len(inserts) <= 5  # not one INSERT per row
+    assert ids == sorted(ids) and len(set(ids) | {old[0], old[2], old[3]}) == 2503
+    with transaction(session_factory) as s:
+        rows = {r.id: r for r in repo.pending(s, 5000)}
     assert [(rows[i].topic, rows[i].payload) for i in ids] == messages
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -166,6 +167,34 @@ def test_save_all_stores_the_token_hash_of_new_actions_and_keeps_that_of_others(
         assert repo.callback_token_hash_of(s, following.id) == "sha256:next"
         assert repo.callback_token_hash_of(s, sync.id) is None
         assert repo.get_action_execution(s, done.id).state == State.SUCCESS
+
+
+def test_update_action_results_writes_the_result_fields_of_each_action_and_nothing_else(
+        session_factory: SessionFactory) -> None:
+    wf_ex = wf()
+    task_ex = task(wf_ex)
+    first = action(task_ex, input={"a": 1}, runtime_context={"index": 0}, is_sync=False, created_at=at(1))
+    second = action(task_ex, input={"b": 2}, runtime_context={"index": 1}, created_at=at(2))
+    untouched = action(task_ex, created_at=at(3))
+    with transaction(session_factory) as s:
+        repo.save_all(s, [wf_ex, task_ex, first, second, untouched], {first.id: "sha256:first"})
+    first.state, first.output, first.accepted, first.updated_at = State.SUCCESS, {"result": [1]}, True, at(10)
+    second.state, second.state_info, second.output, second.updated_at = State.ERROR, "boom", {"result": "e"}, at(11)
+    stale = dataclasses.replace(first, input={"changed": 1}, runtime_context={"index": 99}, name="other")
+    with transaction(session_factory) as s:
+        repo.update_action_results(s, [stale, second])
+        repo.update_action_results(s, [])
+    with transaction(session_factory) as s:
+        got = {a.id: a for a in repo.action_executions_of(s, task_ex.id)}
+        assert same(got[first.id], first)  # the input, name and runtime context stored are kept
+        assert same(got[second.id], second)
+        assert same(got[untouched.id], untouched)
+        assert repo.callback_token_hash_of(s, first.id) == "sha256:first"
+    with transaction(session_factory) as s:  # one action alone: a plain execute
+        untouched.state, untouched.output = State.CANCELLED, {"result": None}
+        repo.update_action_results(s, [untouched])
+    with transaction(session_factory) as s:
+        assert same(repo.get_action_execution(s, untouched.id), untouched)
 
 
 def test_save_all_writes_parents_first(session_factory: SessionFactory) -> None:

@@ -21,7 +21,7 @@ from levante.api import listing
 from levante.api.context import ApiContext
 from levante.api.payloads import bool_param
 from levante.api.views import state_text, timestamp
-from levante.engine.service.trees import ActionLeaf, ExecutionBranch, TaskBranch
+from levante.engine.service.trees import ActionSummary, ExecutionBranch, TaskBranch
 from levante.states import State
 
 #: The states the statistics count, each under ``<state>_tasks_count``.
@@ -36,11 +36,11 @@ def statistics(counts: Counter[str]) -> dict[str, int]:
     return stats
 
 
-def _action_entry(leaf: ActionLeaf) -> dict[str, Any]:
-    action = leaf.action
+def _action_entry(action: ActionSummary) -> dict[str, Any]:
     return {
         "id": action.id, "name": action.name, "state": state_text(action.state), "state_info": action.state_info,
-        "accepted": action.accepted, "last_heartbeat": timestamp(leaf.last_heartbeat),
+        "accepted": action.accepted,
+        "last_heartbeat": None if action.is_sync else timestamp(action.last_heartbeat),
         "created_at": timestamp(action.created_at), "updated_at": timestamp(action.updated_at),
     }
 
@@ -74,9 +74,8 @@ class _Report:
             "state_info": task.state_info, "created_at": timestamp(task.created_at),
             "updated_at": timestamp(task.updated_at),
         }
-        retry = (task.runtime_context or {}).get("retry_task_policy")
-        if isinstance(retry, dict) and "retry_no" in retry:
-            entry["retry_count"] = retry["retry_no"]
+        if task.retry_no is not None:
+            entry["retry_count"] = task.retry_no
         entry["action_executions"] = [_action_entry(a) for a in branch.actions]
         entry["workflow_executions"] = executions
         return entry

@@ -1,42 +1,28 @@
 """Read side: an execution with its tasks, their action executions and sub-executions, as records.
 
 What ``GET /v2/executions/<id>/report`` shows. The tree is read level by level, a few queries per
-level of sub-workflows (not per task), in one read transaction so that it is consistent.
+level of sub-workflows (not per task), in one read transaction so that it is consistent, and only
+the columns a report shows (:mod:`levante.db.repository.summaries`): no input, context or result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from levante.db import repository as repo
+from levante.db.repository import summaries
+from levante.db.repository.summaries import ActionSummary, ExecutionSummary, TaskSummary
 from levante.db.session import SessionFactory, transaction
-from levante.engine.records import ActionExecution, TaskExecution, WorkflowExecution
-
-#: Ids per ``IN (...)`` query.
-_CHUNK = 500
-#: Creation order, the order Mistral's report lists things in.
-_OLDEST_FIRST: dict[str, Any] = {"sort_keys": ("created_at",), "sort_dirs": ("asc",)}
-
-
-@dataclass
-class ActionLeaf:
-    """An action execution of a task, with when it last reported being alive (async actions)."""
-
-    action: ActionExecution
-    last_heartbeat: datetime | None = None
+from levante.exceptions import NotFoundError
 
 
 @dataclass
 class TaskBranch:
     """A task execution with what it ran."""
 
-    task: TaskExecution
-    actions: list[ActionLeaf] = field(default_factory=list)
+    task: TaskSummary
+    actions: list[ActionSummary] = field(default_factory=list)
     executions: list[ExecutionBranch] = field(default_factory=list)
 
 
@@ -44,7 +30,7 @@ class TaskBranch:
 class ExecutionBranch:
     """A workflow execution; not ``expanded`` (no tasks read) when deeper than the depth asked for."""
 
-    execution: WorkflowExecution
+    execution: ExecutionSummary
     depth: int
     expanded: bool = False
     tasks: list[TaskBranch] = field(default_factory=list)
@@ -64,7 +50,10 @@ class ExecutionTrees:
             NotFoundError: no such execution.
         """
         with transaction(self.session_factory) as session:
-            root = ExecutionBranch(repo.get_execution(session, execution_id), 0)
+            found = summaries.execution_summary(session, execution_id)
+            if found is None:
+                raise NotFoundError("Workflow execution", execution_id)
+            root = ExecutionBranch(found, 0)
             level = [root]
             while level:
                 expanded = [b for b in level if max_depth < 0 or b.depth <= max_depth]
@@ -72,27 +61,18 @@ class ExecutionTrees:
         return root
 
 
-def _many(session: Session, lister: Any, column: str, ids: Sequence[str]) -> list[Any]:
-    found: list[Any] = []
-    for start in range(0, len(ids), _CHUNK):
-        found += lister(session, {column: list(ids[start:start + _CHUNK])}, **_OLDEST_FIRST)
-    return found
-
-
 def _expand(session: Session, branches: list[ExecutionBranch]) -> list[ExecutionBranch]:
     """Fill in the tasks of ``branches``; return the sub-executions found (the next level)."""
     by_id = {b.execution.id: b for b in branches}
     for b in branches:
         b.expanded = True
-    tasks = {t.id: TaskBranch(t) for t in _many(session, repo.list_tasks, "workflow_execution_id", list(by_id))}
+    tasks = {t.id: TaskBranch(t) for t in summaries.task_summaries(session, list(by_id))}
     for t in tasks.values():
         by_id[t.task.workflow_execution_id].tasks.append(t)
-    actions = _many(session, repo.list_action_executions, "task_execution_id", list(tasks))
-    beats = repo.heartbeats_of(session, [a.id for a in actions if not a.is_sync]) if actions else {}
-    for a in actions:
-        tasks[str(a.task_execution_id)].actions.append(ActionLeaf(a, beats.get(a.id, (None, None))[0]))
+    for a in summaries.action_summaries(session, list(tasks)):
+        tasks[str(a.task_execution_id)].actions.append(a)
     children = []
-    for ex in _many(session, repo.list_executions, "task_execution_id", list(tasks)):
+    for ex in summaries.execution_summaries_of_tasks(session, list(tasks)):
         parent = tasks[str(ex.task_execution_id)]
         child = ExecutionBranch(ex, by_id[parent.task.workflow_execution_id].depth + 1)
         parent.executions.append(child)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -25,15 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from falcon import testing  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
 
-from bench.cluster import PG_ADMIN  # noqa: E402
-from bench.listing import measure  # noqa: E402
+from bench.listing import measure, scratch_database  # noqa: E402
 from levante.api.app import create_app  # noqa: E402
 from levante.config import load  # noqa: E402
 from levante.db.models import ActionExecutionRow, ExecutionEvent, TaskExecutionRow, WorkflowExecutionRow  # noqa: E402
-from levante.db.session import make_engine  # noqa: E402
 from levante.node import Node  # noqa: E402
 
 CHUNK = 5000
@@ -91,57 +86,42 @@ def main() -> int:
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
-    db_name = f"levante_huge_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    tmp = tempfile.mkdtemp(prefix="levante-huge-")
-    if args.db == "postgres":
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-        url = make_url(PG_ADMIN).set(database=db_name).render_as_string(False)
-    else:
-        url = f"sqlite:///{tmp}/huge.db"
-    try:
-        with Node(load(env={}, db_url=url)) as node:
-            began = time.perf_counter()
-            ex_id, task_ids = fill(node, args.tasks)
-            print(json.dumps({"filled_tasks": args.tasks, "db": args.db,
-                              "seconds": round(time.perf_counter() - began, 1)}), flush=True)
-            client = testing.TestClient(create_app(node.config, node.services))
-            n = args.requests
-            # Walk pages of the execution's tasks with the marker, as a client does.
-            markers = []
-            page = client.simulate_get(f"/v2/executions/{ex_id}/tasks", params={"limit": 100}).json
-            for _ in range(n):
-                if not page["tasks"]:
-                    break
-                markers.append(page["tasks"][-1]["id"])
-                page = client.simulate_get(f"/v2/executions/{ex_id}/tasks",
-                                           params={"limit": 100, "marker": markers[-1]}).json
-            middle = task_ids[len(task_ids) // 2]
-            cases = [
-                ("execution", f"/v2/executions/{ex_id}", [{}] * n),
-                ("its tasks, first page", f"/v2/executions/{ex_id}/tasks", [{"limit": 100}] * n),
-                ("its tasks, page by marker", f"/v2/executions/{ex_id}/tasks",
-                 [{"limit": 100, "marker": m} for m in markers]),
-                ("tasks filtered by execution", "/v2/tasks", [{"workflow_execution_id": ex_id, "limit": 100}] * n),
-                ("tasks in ERROR (none)", "/v2/tasks",
-                 [{"workflow_execution_id": ex_id, "state": "ERROR", "limit": 100}] * n),
-                ("one task", f"/v2/tasks/{middle}", [{}] * n),
-                ("one task's actions", f"/v2/tasks/{middle}/action_executions", [{}] * n),
-                ("actions of the execution, first page", "/v2/action_executions",
-                 [{"workflow_execution_id": ex_id, "limit": 100}] * n),
-                ("history, first page", f"/v2/executions/{ex_id}/history", [{"limit": 100}] * n),
-                ("report", f"/v2/executions/{ex_id}/report", [{}] * max(1, n // 10)),
-            ]
-            for label, path, params_list in cases:
-                result = measure(client, label, path, params_list)
-                result["items"] = _count(client.simulate_get(path, params=params_list[0]).json)
-                print(json.dumps(result), flush=True)
-    finally:
-        if args.db == "postgres":
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(args.db, "levante_huge") as url, Node(load(env={}, db_url=url)) as node:
+        began = time.perf_counter()
+        ex_id, task_ids = fill(node, args.tasks)
+        print(json.dumps({"filled_tasks": args.tasks, "db": args.db,
+                          "seconds": round(time.perf_counter() - began, 1)}), flush=True)
+        client = testing.TestClient(create_app(node.config, node.services))
+        n = args.requests
+        # Walk pages of the execution's tasks with the marker, as a client does.
+        markers = []
+        page = client.simulate_get(f"/v2/executions/{ex_id}/tasks", params={"limit": 100}).json
+        for _ in range(n):
+            if not page["tasks"]:
+                break
+            markers.append(page["tasks"][-1]["id"])
+            page = client.simulate_get(f"/v2/executions/{ex_id}/tasks",
+                                       params={"limit": 100, "marker": markers[-1]}).json
+        middle = task_ids[len(task_ids) // 2]
+        cases = [
+            ("execution", f"/v2/executions/{ex_id}", [{}] * n),
+            ("its tasks, first page", f"/v2/executions/{ex_id}/tasks", [{"limit": 100}] * n),
+            ("its tasks, page by marker", f"/v2/executions/{ex_id}/tasks",
+             [{"limit": 100, "marker": m} for m in markers]),
+            ("tasks filtered by execution", "/v2/tasks", [{"workflow_execution_id": ex_id, "limit": 100}] * n),
+            ("tasks in ERROR (none)", "/v2/tasks",
+             [{"workflow_execution_id": ex_id, "state": "ERROR", "limit": 100}] * n),
+            ("one task", f"/v2/tasks/{middle}", [{}] * n),
+            ("one task's actions", f"/v2/tasks/{middle}/action_executions", [{}] * n),
+            ("actions of the execution, first page", "/v2/action_executions",
+             [{"workflow_execution_id": ex_id, "limit": 100}] * n),
+            ("history, first page", f"/v2/executions/{ex_id}/history", [{"limit": 100}] * n),
+            ("report", f"/v2/executions/{ex_id}/report", [{}] * max(1, n // 10)),
+        ]
+        for label, path, params_list in cases:
+            result = measure(client, label, path, params_list)
+            result["items"] = _count(client.simulate_get(path, params=params_list[0]).json)
+            print(json.dumps(result), flush=True)
     return 0
 
 

@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -69,51 +71,58 @@ def measure(client: testing.TestClient, label: str, path: str, params_list: list
             "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2), "max_ms": round(times[-1], 2)}
 
 
+@contextmanager
+def scratch_database(kind: str, prefix: str) -> Iterator[str]:
+    """The URL of a new database, dropped afterwards: on PostgreSQL (``kind`` ``postgres``) a
+    database named ``<prefix>_<random>``, else a SQLite file in a temporary folder."""
+    if kind != "postgres":
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as tmp:
+            yield f"sqlite:///{tmp}/{prefix}.db"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(PG_ADMIN).set(database=name).render_as_string(False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
-    db_name = f"levante_listing_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    tmp = tempfile.mkdtemp(prefix="levante-listing-")
-    if args.db == "postgres":
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-        url = make_url(PG_ADMIN).set(database=db_name).render_as_string(False)
-    else:
-        url = f"sqlite:///{tmp}/listing.db"
-    try:
-        with Node(load(env={}, db_url=url)) as node:
-            started = time.perf_counter()
-            fill(node, args.executions)
-            print(json.dumps({"filled": args.executions, "db": args.db,
-                              "seconds": round(time.perf_counter() - started, 1)}), flush=True)
-            client = testing.TestClient(create_app(node.config, node.services))
-            first = client.simulate_get("/v2/executions", params={"limit": 100}).json
-            markers = [first["executions"][-1]["id"]]
-            for _ in range(args.requests - 1):  # walk pages with the marker, as clients do
-                page = client.simulate_get("/v2/executions", params={"limit": 100, "marker": markers[-1]}).json
-                markers.append(page["executions"][-1]["id"])
-            n = args.requests
-            cases = [
-                ("first page", [{"limit": 100}] * n),
-                ("page by marker", [{"limit": 100, "marker": m} for m in markers]),
-                ("filter state", [{"limit": 100, "state": "ERROR"}] * n),
-                ("filter workflow_name", [{"limit": 100, "workflow_name": NAMES[i % 20]} for i in range(n)]),
-                ("filter created_at range", [{"limit": 100, "created_at": "gte:2026-10-15 00:00:00",
-                                              "updated_at": "lt:2026-10-20 00:00:00"}] * n),
-                ("sort by workflow_name", [{"limit": 100, "sort_keys": "workflow_name,created_at",
-                                            "sort_dirs": "asc,desc"}] * n),
-            ]
-            for label, params_list in cases:
-                print(json.dumps(measure(client, label, "/v2/executions", params_list)), flush=True)
-    finally:
-        if args.db == "postgres":
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(args.db, "levante_listing") as url, Node(load(env={}, db_url=url)) as node:
+        started = time.perf_counter()
+        fill(node, args.executions)
+        print(json.dumps({"filled": args.executions, "db": args.db,
+                          "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+        client = testing.TestClient(create_app(node.config, node.services))
+        first = client.simulate_get("/v2/executions", params={"limit": 100}).json
+        markers = [first["executions"][-1]["id"]]
+        for _ in range(args.requests - 1):  # walk pages with the marker, as clients do
+            page = client.simulate_get("/v2/executions", params={"limit": 100, "marker": markers[-1]}).json
+            markers.append(page["executions"][-1]["id"])
+        n = args.requests
+        cases = [
+            ("first page", [{"limit": 100}] * n),
+            ("page by marker", [{"limit": 100, "marker": m} for m in markers]),
+            ("filter state", [{"limit": 100, "state": "ERROR"}] * n),
+            ("filter workflow_name", [{"limit": 100, "workflow_name": NAMES[i % 20]} for i in range(n)]),
+            ("filter created_at range", [{"limit": 100, "created_at": "gte:2026-10-15 00:00:00",
+                                          "updated_at": "lt:2026-10-20 00:00:00"}] * n),
+            ("sort by workflow_name", [{"limit": 100, "sort_keys": "workflow_name,created_at",
+                                        "sort_dirs": "asc,desc"}] * n),
+        ]
+        for label, params_list in cases:
+            print(json.dumps(measure(client, label, "/v2/executions", params_list)), flush=True)
     return 0
 
 

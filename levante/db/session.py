@@ -54,6 +54,8 @@ _BEGUN_AS = "levante_sqlite_begun_as"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 #: Key of the PostgreSQL advisory lock serialising concurrent :func:`migrate` calls.
 _MIGRATION_LOCK_KEY = 0x4C45_5641  # "LEVA"
+#: Key of the PostgreSQL advisory lock an engine holds while it sweeps the outbox (:func:`exclusive`).
+SWEEP_LOCK_KEY = 0x4C45_5653  # "LEVS"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 #: A configured ``sessionmaker`` (see :func:`make_session_factory`).
@@ -295,6 +297,26 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
             command.upgrade(alembic_config(connection), revision)
+
+
+@contextmanager
+def exclusive(session_factory: SessionFactory, key: int) -> Iterator[bool]:
+    """Whether this process may do something only one process at a time should do, held for the
+    block: on PostgreSQL a session-level advisory lock tried (never waited for) on a connection of
+    its own, released at the end of the block or when the process dies; elsewhere (SQLite: one
+    process) always True."""
+    bind: Any = session_factory.kw.get("bind")
+    if bind is None or bind.dialect.name != "postgresql":
+        yield True
+        return
+    with bind.connect() as connection:
+        held = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+        try:
+            yield held
+        finally:
+            if held:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

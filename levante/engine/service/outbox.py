@@ -28,7 +28,7 @@ from typing import Any, cast
 from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
-from levante.db.session import SessionFactory, on_rollback, transaction
+from levante.db.session import SWEEP_LOCK_KEY, SessionFactory, exclusive, on_rollback, transaction
 from levante.engine.records import utcnow
 
 LOG = logging.getLogger(__name__)
@@ -138,8 +138,14 @@ class Sweeper:
         redelivered message (it runs the action again only if the task is ``safe-rerun``). Rows
         marked ``unpublished`` never reached the broker: this sweep takes the mark off (so that
         no other sweeper sends them too, and a copy that may reach the broker now is never sent
-        unflagged again) and sends them unflagged.
+        unflagged again) and sends them unflagged. One engine sweeps at a time (an advisory lock
+        on PostgreSQL): two sweeping at once would each send a copy of every row left over.
         """
+        with exclusive(self.read_factory, SWEEP_LOCK_KEY) as mine:
+            if mine:  # else another engine is sweeping: it sends what is left over
+                self._sweep(older_than)
+
+    def _sweep(self, older_than: float | None) -> None:
         cutoff = utcnow() - timedelta(seconds=older_than) if older_than else None
         with transaction(self.read_factory) as session:
             rows = [(r.id, r.topic, cast(dict[str, Any], r.payload), r.unpublished)

@@ -91,8 +91,9 @@ class ExecutionReport:
         listing.parse(req, {}, (), extra=("errors_only", "max_depth", "statistics_only"))
         max_depth = listing.as_int(req.get_param("max_depth") or "-1")
         report = _Report(bool_param(req, "errors_only"))
-        root = report.execution(self.ctx.trees.tree(execution_id, max_depth))
+        only_statistics = bool_param(req, "statistics_only")
+        root = report.execution(self.ctx.trees.tree(execution_id, max_depth, actions=not only_statistics))
         body: dict[str, Any] = {"statistics": statistics(report.counts)}
-        if not bool_param(req, "statistics_only"):
+        if not only_statistics:
             body["root_workflow_execution"] = root
         resp.media = body

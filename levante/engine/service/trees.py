@@ -42,9 +42,10 @@ class ExecutionTrees:
     def __init__(self, session_factory: SessionFactory) -> None:
         self.session_factory = session_factory
 
-    def tree(self, execution_id: str, max_depth: int = -1) -> ExecutionBranch:
+    def tree(self, execution_id: str, max_depth: int = -1, actions: bool = True) -> ExecutionBranch:
         """The tree below ``execution_id``: the tasks of executions down to ``max_depth`` (the root
         is at depth 0; negative: no limit); a sub-execution deeper than that is listed without them.
+        ``actions=False`` leaves the tasks' action executions out (statistics need none).
 
         Raises:
             NotFoundError: no such execution.
@@ -57,11 +58,11 @@ class ExecutionTrees:
             level = [root]
             while level:
                 expanded = [b for b in level if max_depth < 0 or b.depth <= max_depth]
-                level = _expand(session, expanded)
+                level = _expand(session, expanded, actions)
         return root
 
 
-def _expand(session: Session, branches: list[ExecutionBranch]) -> list[ExecutionBranch]:
+def _expand(session: Session, branches: list[ExecutionBranch], actions: bool) -> list[ExecutionBranch]:
     """Fill in the tasks of ``branches``; return the sub-executions found (the next level)."""
     by_id = {b.execution.id: b for b in branches}
     for b in branches:
@@ -69,7 +70,7 @@ def _expand(session: Session, branches: list[ExecutionBranch]) -> list[Execution
     tasks = {t.id: TaskBranch(t) for t in summaries.task_summaries(session, list(by_id))}
     for t in tasks.values():
         by_id[t.task.workflow_execution_id].tasks.append(t)
-    for a in summaries.action_summaries(session, list(tasks)):
+    for a in summaries.action_summaries(session, list(tasks)) if actions else ():
         tasks[str(a.task_execution_id)].actions.append(a)
     children = []
     for ex in summaries.execution_summaries_of_tasks(session, list(tasks)):

@@ -7,7 +7,9 @@ bookkeeping (issue 14). A statement built once (a module constant, or one of an 
 is compiled here once per dialect into a :class:`Plan`: its SQL text, the bind processors of its
 parameters and the result processors of its columns (SQLAlchemy's own, so that values are exactly
 what ``Session.execute`` would give: JSON, aware UTC datetimes, NUL-safe strings). Running it
-then costs the driver's call and those processors.
+then costs the driver's call and those processors. A statement is planned from its second run
+on: one built anew for each call (a listing's) keeps going through ``Session.execute``, whose cache
+finds its compiled form by structure.
 
 What stays as it was: the session's transaction (the statement runs on the connection the session
 holds, which :meth:`Session.connection` begins as usual), the engine's ``before_cursor_execute``
@@ -49,15 +51,20 @@ class Plan(NamedTuple):
     results: tuple[tuple[int, Processor], ...]
 
 
-#: Plans by (statement, dialect name); statements are long-lived (built once), and the cache is
-#: emptied if it ever grows past :data:`MAX_PLANS` (statements built per call).
+#: Plans by (statement, dialect name, keys, executemany); statements are long-lived (built once),
+#: and the cache is emptied if it ever grows past :data:`MAX_PLANS`.
 _PLANS: dict[tuple[Any, str, tuple[str, ...] | None, bool], Plan | None] = {}
+#: Statements run once: a statement is planned from its second run on, so that one built anew for
+#: each call (a listing's) keeps going through SQLAlchemy, whose cache of compiled forms finds it
+#: by its structure (compiling it here at every call would cost more than that).
+_SEEN: set[Any] = set()
 _PLANS_LOCK = threading.Lock()
 MAX_PLANS = 4096
 
 
 def plan_of(stmt: Any, dialect: Dialect, keys: tuple[str, ...] | None = None, many: bool = False) -> Plan | None:
-    """The plan of ``stmt`` for ``dialect`` (None: the statement must run through SQLAlchemy).
+    """The plan of ``stmt`` for ``dialect`` (None: the statement must run through SQLAlchemy, as
+    it does the first time it is seen).
 
     ``keys``: the parameter names of an INSERT or UPDATE, sorted (they name the columns it sets
     when it has no VALUES of its own); ``many``: for an executemany (no implicit RETURNING).
@@ -66,10 +73,16 @@ def plan_of(stmt: Any, dialect: Dialect, keys: tuple[str, ...] | None = None, ma
     plan = _PLANS.get(key, _PLANS)
     if plan is not _PLANS:
         return plan  # type: ignore[return-value]
+    base = stmt.stmt if isinstance(stmt, _Rows) else stmt
+    with _PLANS_LOCK:
+        if len(_PLANS) >= MAX_PLANS or len(_SEEN) >= MAX_PLANS:
+            _PLANS.clear()
+            _SEEN.clear()
+        if base not in _SEEN:
+            _SEEN.add(base)
+            return None
     plan = _compile(stmt, dialect, keys, many)
     with _PLANS_LOCK:
-        if len(_PLANS) >= MAX_PLANS:
-            _PLANS.clear()
         _PLANS[key] = plan
     return plan
 

@@ -7,7 +7,6 @@ task's result list is checked too)."""
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from levante.db.session import transaction
 from levante.engine import events as ev
 from levante.engine.service.definitions import store
 from levante.node import Node
+from tests.functional.settling import settled
 from tests.scenarios.harness import make_engine
 
 SEEDS = range(16)
@@ -66,31 +66,8 @@ def _in_memory(text: str, seed: int) -> tuple[str, dict[str, Any], list[tuple[Ke
     return str(engine.execution(ex.id).state), tasks, moves
 
 
-def _running(node: Node, ex_id: str) -> dict[Key, str]:
-    with transaction(node.read_factory) as session:
-        out = {}
-        for t in repo.tasks_of(session, ex_id):
-            for a in repo.action_executions_of(session, t.id):
-                if str(a.state) == "RUNNING":
-                    out[(t.name, a.runtime_context["index"], a.runtime_context["attempt"])] = a.id
-        return out
-
-
-def _settled(node: Node, ex_id: str) -> dict[Key, str]:
-    """The running actions once the execution stopped moving by itself (retries are timers)."""
-    last: Any = None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        node.wait_idle()
-        with transaction(node.read_factory) as session:
-            now = (str(repo.get_execution(session, ex_id).state),
-                   sorted((t.name, str(t.state), t.processed) for t in repo.tasks_of(session, ex_id)),
-                   sorted(_running(node, ex_id)))
-        if now == last:
-            return _running(node, ex_id)
-        last = now
-        time.sleep(0.05)
-    raise TimeoutError("the execution kept moving")
+def _key(t: Any, a: Any) -> Key:
+    return (t.name, a.runtime_context["index"], a.runtime_context["attempt"])
 
 
 @pytest.fixture(scope="module")
@@ -110,10 +87,10 @@ def test_the_service_ends_with_items_tasks_as_the_engine_holding_every_record_do
         store(session, "workflows", text)
     ex = node.service.start_execution(f"wf{seed}")
     for key, state, result in moves:
-        running = _settled(node, ex.id)
+        running = settled(node, ex.id, _key)
         assert key in running, (key, sorted(running), text)
         node.service.complete_action(running[key], state, result)
-    assert _settled(node, ex.id) == {}
+    assert settled(node, ex.id, _key) == {}
     with transaction(node.read_factory) as session:
         done = repo.get_execution(session, ex.id)
         tasks = {t.name: _outcomes(t) for t in repo.tasks_of(session, ex.id)}

@@ -7,7 +7,6 @@ random outcomes."""
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from levante.db.session import transaction
 from levante.engine import events as ev
 from levante.engine.service.definitions import store
 from levante.node import Node
+from tests.functional.settling import settled
 from tests.scenarios.harness import make_engine
 
 SEEDS = range(15)
@@ -80,30 +80,8 @@ def _in_memory(text: str, seed: int) -> tuple[str, dict[str, tuple[str, int]], l
     return str(engine.execution(ex.id).state), tasks, moves
 
 
-def _running(node: Node, ex_id: str) -> dict[str, str]:
-    with transaction(node.read_factory) as session:
-        out = {}
-        for t in repo.tasks_of(session, ex_id):
-            for a in repo.action_executions_of(session, t.id):
-                if str(a.state) == "RUNNING":
-                    out.setdefault(t.name, a.id)
-        return out
-
-
-def _settled(node: Node, ex_id: str) -> dict[str, str]:
-    """The running actions once the execution stopped moving by itself."""
-    last: Any = None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        node.wait_idle()
-        with transaction(node.read_factory) as session:
-            now = (str(repo.get_execution(session, ex_id).state),
-                   sorted((t.name, str(t.state), t.processed) for t in repo.tasks_of(session, ex_id)))
-        if now == last:
-            return _running(node, ex_id)
-        last = now
-        time.sleep(0.05)
-    raise TimeoutError("the execution kept moving")
+def _key(t: Any, a: Any) -> str:
+    return str(t.name)
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +101,10 @@ def test_the_service_decides_joins_as_the_engine_holding_every_task_does(node: N
         store(session, "workflows", text)
     ex = node.service.start_execution(f"wf{seed}")
     for name, state in moves:
-        running = _settled(node, ex.id)
+        running = settled(node, ex.id, _key)
         assert name in running, (name, sorted(running), text)
         node.service.complete_action(running[name], state, name)
-    assert _settled(node, ex.id) == {}
+    assert settled(node, ex.id, _key) == {}
     with transaction(node.read_factory) as session:  # ended as soon as it stopped moving: no join left waiting
         done = repo.get_execution(session, ex.id)
         tasks: dict[str, tuple[str, int]] = {}

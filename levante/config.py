@@ -58,7 +58,10 @@ class Config:
     #: How deep sub-workflows may nest.
     max_subworkflow_depth: int = 100
     #: Most items of one with-items task.
-    max_with_items: int = 20_000
+    max_with_items: int = 1_000_000
+    #: Most items of one with-items task running at once when its concurrency is not lower (the
+    #: others start as those end).
+    with_items_window: int = 10_000
     #: Largest action result, published value or workflow output stored, in bytes of JSON
     #: (Mistral's ``execution_field_size_limit_kb`` = 1024).
     max_result_size: int = 1024 * 1024
@@ -87,7 +90,7 @@ class Config:
         from levante.engine.limits import EngineLimits
 
         return EngineLimits(subworkflow_depth=self.max_subworkflow_depth, with_items=self.max_with_items,
-                            result_size=self.max_result_size)
+                            with_items_window=self.with_items_window, result_size=self.max_result_size)
 
     @property
     def auth_enabled(self) -> bool:
@@ -122,6 +125,7 @@ _ENV = {
     "LEVANTE_EXPRESSION_MEMORY": "expression_memory",
     "LEVANTE_MAX_SUBWORKFLOW_DEPTH": "max_subworkflow_depth",
     "LEVANTE_MAX_WITH_ITEMS": "max_with_items",
+    "LEVANTE_WITH_ITEMS_WINDOW": "with_items_window",
     "LEVANTE_MAX_RESULT_SIZE": "max_result_size",
     "LEVANTE_MAX_HTTP_RESPONSE_SIZE": "max_http_response_size",
     "LEVANTE_READ_TIMEOUT": "read_timeout",
@@ -227,6 +231,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "expression_memory": _integer(0),
     "max_subworkflow_depth": _integer(-(2**63)),  # its own message below: it cannot be turned off
     "max_with_items": _integer(0),
+    "with_items_window": _integer(0),
     "max_result_size": _integer(0),
     "max_http_response_size": _integer(0),
     "read_timeout": _seconds(),

@@ -160,7 +160,10 @@ def make_api_key(name: str, role: str, db_url: str | None) -> None:
 @click.option("--max-subworkflow-depth", type=int, default=None,
               help="How deep sub-workflows may nest (default 100; LEVANTE_MAX_SUBWORKFLOW_DEPTH).")
 @click.option("--max-with-items", type=int, default=None,
-              help="Most items of one with-items task (default 20000; LEVANTE_MAX_WITH_ITEMS).")
+              help="Most items of one with-items task (default 1000000; LEVANTE_MAX_WITH_ITEMS).")
+@click.option("--with-items-window", type=int, default=None,
+              help="Most items of one with-items task running at once when its concurrency is not lower "
+                   "(default 10000, 0 = all at once; LEVANTE_WITH_ITEMS_WINDOW).")
 @click.option("--max-result-size", type=int, default=None,
               help="Largest stored action result, publish or output in bytes (default 1 MiB; "
                    "LEVANTE_MAX_RESULT_SIZE).")

@@ -53,7 +53,7 @@ OPEN_TASKS_INDEX = "ix_task_executions_open"
 __all__ = [
     "ActionDefinition", "ActionExecutionRow", "ApiKey", "Base", "CronTrigger", "DefinitionSnapshot", "DelayedCall",
     "Environment", "ExecutionEvent", "OutboxMessage", "TaskExecutionRow", "WorkbookDefinition", "WorkflowDefinition",
-    "WorkflowExecutionRow",
+    "WithItemsChunk", "WorkflowExecutionRow",
 ]
 
 # --- definitions ----------------------------------------------------------------------------
@@ -249,6 +249,21 @@ class ActionExecutionRow(Base):
     callback_token_hash: Mapped[str | None] = mapped_column(NulSafeString(128))
     last_heartbeat: Mapped[datetime | None]
     progress: Mapped[Any | None]
+
+
+class WithItemsChunk(Base):
+    """Items of a with-items task kept for the items that start later (see
+    :class:`levante.engine.commands.StoreItems`): ``values`` is ``[[variable, values], ...]`` for
+    the chunk's items."""
+
+    __tablename__ = "with_items_chunks"
+
+    task_execution_id: Mapped[str] = mapped_column(
+        NulSafeString(ID_LENGTH), ForeignKey("task_executions.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    values: Mapped[list[Any]]
 
 
 # --- queues and history ---------------------------------------------------------------------

@@ -133,3 +133,23 @@ class AbandonWork(Command):
     def info(self) -> str:
         """The ``state_info`` of the tasks and action executions it ends."""
         return f"Cancelled: {self.reason}."
+
+
+@dataclass(frozen=True)
+class StoreItems(Command):
+    """Keep the items of a with-items task, evaluated once when it started, for the items that
+    start later (its concurrency, or the engine's window, lets only some run at once): they are
+    read back a chunk at a time (the Store port's ``item_chunks``), so that a step starting the
+    next items neither evaluates the whole list again nor holds it."""
+
+    kind: ClassVar[str] = "store_items"
+    task_execution_id: str
+    #: The attempt whose evaluation they are (a retry evaluates the items again).
+    attempt: int
+    #: Chunk number -> ``[[variable, values], ...]``; chunk ``n`` holds items
+    #: ``n * ITEMS_PER_CHUNK`` to ``(n + 1) * ITEMS_PER_CHUNK - 1``.
+    chunks: dict[int, list[list[Any]]]
+
+
+#: Items of a with-items task per stored chunk (:class:`StoreItems`).
+ITEMS_PER_CHUNK = 1000

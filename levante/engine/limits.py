@@ -25,7 +25,11 @@ class EngineLimits:
     #: How deep sub-workflows may nest (the root execution is depth 0).
     subworkflow_depth: int = 100
     #: Most items one with-items task may run.
-    with_items: int = 20_000
+    with_items: int = 1_000_000
+    #: Most items of one with-items task running at once when its ``concurrency`` is not lower:
+    #: the others start as those end, so that a task over a million items stores and sends a
+    #: window of them, not a million action executions in one step.
+    with_items_window: int = 10_000
     #: Largest action result, task publish or workflow output stored, in bytes of JSON.
     result_size: int = DEFAULT_RESULT_SIZE
 

@@ -73,6 +73,11 @@ class Store(Protocol):
         """Every sub-workflow execution started by a task, in creation order."""
         ...
 
+    def item_chunks(self, task_execution_id: str, attempt: int, numbers: list[int]) -> dict[int, list[list[Any]]]:
+        """The chunks of a with-items task's items stored for ``attempt``
+        (:class:`~levante.engine.commands.StoreItems`), by number; a missing one is left out."""
+        ...
+
     def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
         """Workflow executions matching ``filters`` (for the ``executions()`` function)."""
         ...

@@ -17,7 +17,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from levante.engine import events as ev
-from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.commands import (
+    AbandonWork,
+    Command,
+    Completed,
+    Dispatch,
+    RunAction,
+    Schedule,
+    StartWorkflow,
+    StoreItems,
+)
 from levante.engine.conductor import Conductor
 from levante.engine.limits import EngineLimits
 from levante.engine.loaded import ExecutionState, SystemAction
@@ -32,6 +41,7 @@ from levante.engine.records import (
 from levante.engine.starting import child_not_started, new_execution
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
+from levante.workflows.expressions import reused_conversions
 from levante.workflows.expressions.limits import step as expression_step
 from levante.workflows.specs import ActionSpec, DocumentSpec, WorkflowSpec
 
@@ -80,6 +90,8 @@ class MemoryEngine:
         self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
         self._seq = itertools.count()
         self.pending_actions: list[RunAction] = []
+        #: Stored with-items chunks: (task execution id, attempt) -> chunk number -> chunk.
+        self.item_store: dict[tuple[str, int], dict[int, list[list[Any]]]] = {}
 
     # --- the Store port -----------------------------------------------------------------------
 
@@ -91,6 +103,10 @@ class MemoryEngine:
 
     def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
         return [e for e in self.executions.values() if e.task_execution_id == task_execution_id]
+
+    def item_chunks(self, task_execution_id: str, attempt: int, numbers: list[int]) -> dict[int, list[list[Any]]]:
+        stored = self.item_store.get((task_execution_id, attempt), {})
+        return {n: stored[n] for n in numbers if n in stored}  # copied when stored, never changed
 
     def executions_matching(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
         return [e for e in self.executions.values()
@@ -172,7 +188,7 @@ class MemoryEngine:
         if isinstance(event, ev.ActionCompleted) and event.action_execution_id in self.actions:
             state.actions[event.action_execution_id] = self.actions[event.action_execution_id]
         conductor = Conductor(state, self.catalog, _StoreView(self), clock=self.clock, limits=self.limits)
-        with expression_step():
+        with expression_step(), reused_conversions():
             commands = conductor.start() if event is None else conductor.handle(event)
         for record in state.changed.values():
             if isinstance(record, ActionExecution):
@@ -193,6 +209,10 @@ class MemoryEngine:
             self._start_child(command)
         elif isinstance(command, AbandonWork):
             self._abandon(command)
+        elif isinstance(command, StoreItems):
+            # As a database would: a copy, as JSON keeps it.
+            self.item_store.setdefault((command.task_execution_id, command.attempt), {}).update(
+                copy.deepcopy(command.chunks))
         elif isinstance(command, Completed):
             pass
 
@@ -304,6 +324,9 @@ class _StoreView:
 
     def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
         return self.engine.executions_matching(filters)
+
+    def item_chunks(self, task_execution_id: str, attempt: int, numbers: list[int]) -> dict[int, list[list[Any]]]:
+        return self.engine.item_chunks(task_execution_id, attempt, numbers)
 
 
 STATE_DONE = (State.SUCCESS, State.ERROR, State.CANCELLED)

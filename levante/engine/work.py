@@ -13,7 +13,7 @@ from typing import Any
 
 from levante.engine import context as ctx
 from levante.engine import policies
-from levante.engine.commands import RunAction, StartWorkflow
+from levante.engine.commands import ITEMS_PER_CHUNK, RunAction, StartWorkflow, StoreItems
 from levante.engine.decision import Decision, TaskFailure, attempt
 from levante.engine.inputs import fill_input, prepare_input
 from levante.engine.records import ActionExecution, TaskExecution, new_id
@@ -37,9 +37,13 @@ def schedule(d: Decision, task_ex: TaskExecution) -> bool:
     return True
 
 
-def _items(d: Decision, task_ex: TaskExecution, spec: TaskSpec) -> list[dict[str, Any]]:
+ItemLists = list[tuple[str, list[Any]]]
+
+
+def _item_lists(d: Decision, task_ex: TaskExecution, spec: TaskSpec) -> tuple[ItemLists, int]:
+    """The values of each with-items variable, and how many items they make."""
     data = ctx.task_data(d.ex, task_ex)
-    lists: list[tuple[str, list[Any]]] = []
+    lists: ItemLists = []
     for item in spec.with_items:
         try:
             values = expressions.evaluate(thaw(item.source), data, d.runtime(task_ex))
@@ -58,47 +62,101 @@ def _items(d: Decision, task_ex: TaskExecution, spec: TaskSpec) -> list[dict[str
     if 0 < limit < count:
         raise TaskFailure(f"with-items: {count:,} items exceed the limit of {limit:,} items per task "
                           "(raise it with LEVANTE_MAX_WITH_ITEMS or --max-with-items)")
-    return [{var: values[i] for var, values in lists} for i in range(count)]
+    return lists, count
+
+
+class _Items:
+    """Items by index, from the variables' values (``first``: the index of their first value)."""
+
+    def __init__(self, lists: ItemLists, first: int = 0) -> None:
+        self.lists = lists
+        self.first = first
+
+    def item(self, index: int) -> dict[str, Any]:
+        return {var: values[index - self.first] for var, values in self.lists}
+
+
+class _StoredItems:
+    """Items by index, from the chunks a task stored when it started (:class:`StoreItems`)."""
+
+    def __init__(self, chunks: dict[int, list[list[Any]]]) -> None:
+        self.chunks = chunks
+
+    def item(self, index: int) -> dict[str, Any]:
+        chunk = self.chunks[index // ITEMS_PER_CHUNK]
+        return {var: values[index % ITEMS_PER_CHUNK] for var, values in chunk}
 
 
 def _start_items(d: Decision, task_ex: TaskExecution, spec: TaskSpec) -> bool:
     task_ex.result = []  # a with-items task's result is always a list, even when it fails here
-    items = _items(d, task_ex, spec)
+    lists, count = _item_lists(d, task_ex, spec)
     capacity = None
     if spec.policies.concurrency is not None:
         capacity = policies.value(d, task_ex, "concurrency", spec.policies.concurrency, "int") or None
-    task_ex.runtime_context["with_items"] = {
-        "count": len(items), "capacity": capacity, "next": 0, "running": 0, "done": 0,
+    wi = task_ex.runtime_context["with_items"] = {
+        "count": count, "capacity": capacity, "next": 0, "running": 0, "done": 0,
         "errors": 0, "cancelled": 0,
     }
     if capacity is not None:
         task_ex.runtime_context["concurrency"] = capacity
-    if not items:
+    if not count:
         return False
-    fill_items(d, task_ex, spec, items)
+    at_once = _at_once(d, wi)
+    if at_once is not None and at_once < count:
+        # Only some start now: keep the items for the steps that start the others.
+        wi["stored"] = attempt(task_ex)
+        d.emit(StoreItems(task_ex.id, wi["stored"], {
+            n: [[var, values[n * ITEMS_PER_CHUNK:(n + 1) * ITEMS_PER_CHUNK]] for var, values in lists]
+            for n in range((count + ITEMS_PER_CHUNK - 1) // ITEMS_PER_CHUNK)}))
+    fill_items(d, task_ex, spec, _Items(lists))
     return True
 
 
-def fill_items(d: Decision, task_ex: TaskExecution, spec: TaskSpec,
-               items: list[dict[str, Any]] | None = None) -> None:
-    """Run as many of a with-items task's remaining items as its concurrency allows."""
+def _at_once(d: Decision, wi: dict[str, Any]) -> int | None:
+    """Most items of the task running at once (None: no bound): its concurrency, or the window."""
+    window = d.limits.with_items_window
+    bounds = [b for b in (wi["capacity"], window if window > 0 else None) if b]
+    return min(bounds) if bounds else None
+
+
+def fill_items(d: Decision, task_ex: TaskExecution, spec: TaskSpec, items: Any = None) -> None:
+    """Run as many of a with-items task's remaining items as its concurrency (and the engine's
+    window) allows."""
     wi = task_ex.runtime_context["with_items"]
     queue = wi.setdefault("queue", [])  # items to run again (a rerun without reset)
     room = len(queue) + wi["count"] - wi["next"]
-    if wi["capacity"]:
-        room = min(room, wi["capacity"] - wi["running"])
+    at_once = _at_once(d, wi)
+    if at_once is not None:
+        room = min(room, at_once - wi["running"])
     if room <= 0:
         return
-    items = items if items is not None else _items(d, task_ex, spec)
-    for _ in range(room):
-        if queue:
-            index = queue.pop(0)
-        else:
-            index = wi["next"]
-            wi["next"] += 1
-        wi["running"] += 1
-        _run_item(d, task_ex, spec, index, items[index])
+    indexes = queue[:room]
+    del queue[:room]
+    fresh = room - len(indexes)
+    indexes += range(wi["next"], wi["next"] + fresh)
+    wi["next"] += fresh
+    if items is None:
+        items = _items_at(d, task_ex, spec, wi, indexes)
+    with expressions.reused_conversions():  # every item's context holds the same workflow data
+        for index in indexes:
+            wi["running"] += 1
+            _run_item(d, task_ex, spec, index, items.item(index))
     d.state.touch(task_ex)
+
+
+def _items_at(d: Decision, task_ex: TaskExecution, spec: TaskSpec, wi: dict[str, Any],
+              indexes: list[int]) -> Any:
+    """The items of ``indexes``: from the stored chunks, or evaluated again when the task stored
+    none (every item started at once, and some run again after a rerun)."""
+    if "stored" not in wi:
+        return _Items(_item_lists(d, task_ex, spec)[0])
+    numbers = sorted({i // ITEMS_PER_CHUNK for i in indexes})
+    chunks = d.store.item_chunks(task_ex.id, wi["stored"], numbers) if d.store is not None else {}
+    missing = [n for n in numbers if n not in chunks]
+    if missing:
+        raise TaskFailure(f"with-items: the stored items of task '{task_ex.name}' are missing "
+                          f"(chunk {missing[0]} of attempt {wi['stored']})")
+    return _StoredItems(chunks)
 
 
 def _run_item(d: Decision, task_ex: TaskExecution, spec: TaskSpec, index: int,

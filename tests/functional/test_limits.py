@@ -165,12 +165,15 @@ def test_a_callback_output_over_the_size_limit_is_recorded_as_an_error(node_fact
 def test_the_limits_come_from_settings() -> None:
     config = load(env={"LEVANTE_EXPRESSION_TIMEOUT": "1.5", "LEVANTE_EXPRESSION_MEMORY": "1000",
                        "LEVANTE_MAX_SUBWORKFLOW_DEPTH": "7", "LEVANTE_MAX_WITH_ITEMS": "50",
-                       "LEVANTE_MAX_RESULT_SIZE": "2048", "LEVANTE_MAX_HTTP_RESPONSE_SIZE": "4096"})
+                       "LEVANTE_WITH_ITEMS_WINDOW": "9", "LEVANTE_MAX_RESULT_SIZE": "2048",
+                       "LEVANTE_MAX_HTTP_RESPONSE_SIZE": "4096"})
     assert config.expression_limits() == expressions.ExpressionLimits(timeout=1.5, memory=1000)
     limits = config.engine_limits()
-    assert (limits.subworkflow_depth, limits.with_items, limits.result_size) == (7, 50, 2048)
+    assert (limits.subworkflow_depth, limits.with_items, limits.with_items_window, limits.result_size) == \
+        (7, 50, 9, 2048)
     assert config.max_http_response_size == 4096
     defaults = load(env={})
     assert defaults.max_result_size >= 1024 * 1024  # DESIGN.md: at least Mistral's 1 MiB
     assert (defaults.expression_timeout, defaults.max_subworkflow_depth, defaults.max_with_items,
-            defaults.max_http_response_size) == (3.0, 100, 20_000, 10 * 1024 * 1024)
+            defaults.with_items_window, defaults.max_http_response_size) == \
+        (3.0, 100, 1_000_000, 10_000, 10 * 1024 * 1024)

@@ -51,6 +51,7 @@ from levante.db.repository.executions import (
     task_progress,
     versioned_execution,
 )
+from levante.db.repository.items import item_chunks_of, store_item_chunks
 from levante.db.repository.queues import (
     append_entries,
     append_event,
@@ -191,6 +192,7 @@ __all__ = [
     "get_workbook_definition",
     "get_workflow_definition",
     "insert_action_executions",
+    "item_chunks_of",
     "list_action_definitions",
     "list_action_executions",
     "list_api_keys",
@@ -216,6 +218,7 @@ __all__ = [
     "save_definition_snapshot",
     "schedule",
     "set_callback_token_hash",
+    "store_item_chunks",
     "sub_executions_of",
     "task_of",
     "task_progress",

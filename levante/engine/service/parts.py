@@ -34,6 +34,9 @@ class DbStore:
     def sub_executions(self, task_execution_id: str) -> list[WorkflowExecution]:
         return repo.sub_executions_of(self.session, task_execution_id)
 
+    def item_chunks(self, task_execution_id: str, attempt: int, numbers: list[int]) -> dict[int, list[list[Any]]]:
+        return repo.item_chunks_of(self.session, task_execution_id, attempt, numbers)
+
     def executions(self, filters: dict[str, Any]) -> list[WorkflowExecution]:
         return repo.list_executions(self.session, {k: v for k, v in filters.items()
                                                    if k in ("id", "root_execution_id", "state")}, limit=1000)

@@ -25,6 +25,7 @@ from levante.engine.service.parts import DbStore, Outcome
 from levante.engine.starting import child_not_started, new_execution
 from levante.exceptions import InputError, NotFoundError
 from levante.states import State
+from levante.workflows.expressions import reused_conversions
 from levante.workflows.expressions.limits import SliceExpired
 from levante.workflows.expressions.limits import step as expression_step
 
@@ -150,7 +151,7 @@ class Starts:
         state = ExecutionState(execution=ex, spec=pinned.spec)
         conductor = Conductor(state, service.catalog.bound(session, pinned), DbStore(session), clock=service.clock,
                               limits=service.limits)
-        with expression_step(lock_slice):
+        with expression_step(lock_slice), reused_conversions():
             commands = conductor.start()
         return state, commands
 

@@ -3,7 +3,8 @@
 
 Commands become rows in the same transaction: RunAction -> outbox rows, Schedule and Dispatch ->
 delayed calls, StartWorkflow -> a child execution started right there (:mod:`.starts`),
-AbandonWork -> the tree ended in bulk (:mod:`.control`), Completed -> waiters told after commit.
+AbandonWork -> the tree ended in bulk (:mod:`.control`), StoreItems -> with-items chunk rows,
+Completed -> waiters told after commit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from sqlalchemy.orm import Session
 
 from levante.db import repository as repo
 from levante.engine import events as ev
-from levante.engine.commands import AbandonWork, Command, Completed, Dispatch, RunAction, Schedule, StartWorkflow
+from levante.engine.commands import (
+    AbandonWork,
+    Command,
+    Completed,
+    Dispatch,
+    RunAction,
+    Schedule,
+    StartWorkflow,
+    StoreItems,
+)
 from levante.engine.conductor import Conductor
 from levante.engine.loaded import ExecutionState
 from levante.engine.records import ActionExecution, WorkflowExecution
@@ -23,6 +33,7 @@ from levante.engine.service.credentials import _with_callback_tokens
 from levante.engine.service.parts import DbStore, DbTasks, Outcome
 from levante.engine.transitions import join_key
 from levante.messaging.topics import executor_topic
+from levante.workflows.expressions import reused_conversions
 from levante.workflows.expressions.limits import step as expression_step
 
 if TYPE_CHECKING:
@@ -91,7 +102,7 @@ class Steps:
         conductor = Conductor(state, catalog.bound(session, pinned), DbStore(session), clock=self.service.clock,
                               limits=self.service.limits)
         commands: list[Command] = []
-        with expression_step(lock_slice):
+        with expression_step(lock_slice), reused_conversions():
             for event in events:
                 conductor.commands = []
                 commands += conductor.handle(event)
@@ -161,5 +172,7 @@ class Steps:
             self.service.starts.start_child(session, command, outcome, deciding)
         elif isinstance(command, AbandonWork):
             self.service.control.abandon(session, command, outcome)
+        elif isinstance(command, StoreItems):
+            repo.store_item_chunks(session, command.task_execution_id, command.attempt, command.chunks)
         elif isinstance(command, Completed):
             outcome.completed.append((command.execution_id, command.state))

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from levante.workflows.expressions.core import evaluate, evaluate_string, has_expressions, validate
 from levante.workflows.expressions.limits import ExpressionLimits, configure, current
-from levante.workflows.expressions.runtime import DataRuntime, ExpressionRuntime
+from levante.workflows.expressions.runtime import DataRuntime, ExpressionRuntime, reused_conversions
 
 __all__ = [
+    "reused_conversions",
     "DataRuntime",
     "ExpressionLimits",
     "ExpressionRuntime",

@@ -1,14 +1,41 @@
 """What expression functions such as ``task()`` and ``env()`` read at run time.
 
 The engine passes an :class:`ExpressionRuntime` to every evaluation; without one the evaluator
-falls back to :class:`DataRuntime`, which answers from reserved keys of the data context. There is
-no global state: each evaluation carries its own :class:`Scope`.
+falls back to :class:`DataRuntime`, which answers from reserved keys of the data context. Each
+evaluation carries its own :class:`Scope`; the only state beyond it is the conversion cache of
+:func:`reused_conversions`, which a caller opens around evaluations over the same data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol, cast, runtime_checkable
+
+#: Values of data contexts converted for YAQL, by identity (the value is kept with its conversion,
+#: so that its id is not reused while the cache lives); None outside :func:`reused_conversions`.
+_CONVERTED: ContextVar[dict[int, tuple[Any, Any]] | None] = ContextVar("levante_yaql_converted", default=None)
+
+
+@contextmanager
+def reused_conversions() -> Iterator[None]:
+    """Within it, the top-level values of the data contexts YAQL evaluates over are converted once
+    for all the evaluations that share them (the same objects), instead of once per evaluation.
+
+    For evaluations over data that is not changed in place while it is open (the engine's
+    decisions make new contexts, never change one): one step of the engine, whose evaluations
+    all see the same workflow input and context. A with-items task over a list of a million
+    items in the workflow input converted the list again for every item it started.
+    """
+    if _CONVERTED.get() is not None:  # within another: share its cache
+        yield
+        return
+    token = _CONVERTED.set({})
+    try:
+        yield
+    finally:
+        _CONVERTED.reset(token)
 
 
 @runtime_checkable
@@ -143,8 +170,27 @@ class Scope:
             convert: The conversion function (yaql's ``convert_input_data``).
         """
         if self._yaql_data is None:
-            self._yaql_data = convert(self.data)
+            cache = _CONVERTED.get()
+            if cache is None or not isinstance(self.data, Mapping):
+                self._yaql_data = convert(self.data)
+            else:
+                self._yaql_data = _converted_map(self.data, convert, cache)
         return self._yaql_data
+
+
+def _converted_map(data: Mapping[str, Any], convert: Any, cache: dict[int, tuple[Any, Any]]) -> Any:
+    """``convert(data)`` for a mapping, its container values taken from ``cache`` when converted
+    before (as ``convert`` does it: the mapping's type is that of the conversion of an empty one)."""
+    pairs = []
+    for key, value in data.items():
+        if isinstance(value, (list, tuple, dict)):
+            known = cache.get(id(value))
+            if known is None or known[0] is not value:
+                known = cache[id(value)] = (value, convert(value))
+            pairs.append((convert(key), known[1]))
+        else:
+            pairs.append((convert(key), convert(value)))
+    return type(convert({}))(pairs)
 
 
 def make_scope(data: Mapping[str, Any], runtime: ExpressionRuntime | None) -> Scope:

@@ -117,6 +117,7 @@ def main() -> int:
              [{"workflow_execution_id": ex_id, "limit": 100}] * n),
             ("history, first page", f"/v2/executions/{ex_id}/history", [{"limit": 100}] * n),
             ("report", f"/v2/executions/{ex_id}/report", [{}] * max(1, n // 10)),
+            ("report, statistics only", f"/v2/executions/{ex_id}/report", [{"statistics_only": "true"}] * n),
         ]
         for label, path, params_list in cases:
             result = measure(client, label, path, params_list)

@@ -90,10 +90,9 @@ class ExecutionReport:
     def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
         listing.parse(req, {}, (), extra=("errors_only", "max_depth", "statistics_only"))
         max_depth = listing.as_int(req.get_param("max_depth") or "-1")
+        if bool_param(req, "statistics_only"):
+            resp.media = {"statistics": statistics(self.ctx.trees.task_counts(execution_id, max_depth))}
+            return
         report = _Report(bool_param(req, "errors_only"))
-        only_statistics = bool_param(req, "statistics_only")
-        root = report.execution(self.ctx.trees.tree(execution_id, max_depth, actions=not only_statistics))
-        body: dict[str, Any] = {"statistics": statistics(report.counts)}
-        if not only_statistics:
-            body["root_workflow_execution"] = root
-        resp.media = body
+        root = report.execution(self.ctx.trees.tree(execution_id, max_depth))
+        resp.media = {"statistics": statistics(report.counts), "root_workflow_execution": root}

@@ -4,12 +4,13 @@ cost of a report (a 100,000-task execution: 11 s, 160,000 JSON values decoded)."
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, cast, select
+from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 
 from levante.db.repository._query import chunks, one_of
@@ -109,3 +110,25 @@ def execution_summaries_of_tasks(session: Session, task_ids: Sequence[str]) -> l
         stmt = select(*_EXECUTION_COLUMNS).where(one_of(_W.task_execution_id, part)).order_by(_W.created_at, _W.id)
         found += [_execution(r) for r in session.execute(stmt)]
     return found
+
+
+def tree_links(session: Session, execution_id: str) -> list[tuple[str, str | None]] | None:
+    """(id, parent id) of every execution of the tree ``execution_id`` belongs to (the root's tree,
+    by ``root_execution_id``: one indexed read, the ids only); None when there is no such execution."""
+    row = session.execute(select(_W.id, _W.root_execution_id).where(_W.id == execution_id)).first()
+    if row is None:
+        return None
+    root = row[1] or row[0]
+    stmt = select(_W.id, _W.parent_id).where(_W.root_execution_id == root)
+    links = [(str(r[0]), r[1]) for r in session.execute(stmt)]
+    return [(root, None), *links]
+
+
+def task_state_counts(session: Session, execution_ids: Sequence[str]) -> Counter[str]:
+    """How many tasks of these executions are in each state (counted by the database)."""
+    counts: Counter[str] = Counter()
+    for part in chunks(list(execution_ids)):
+        stmt = select(_T.state, func.count()).where(one_of(_T.workflow_execution_id, part)).group_by(_T.state)
+        for state, count in session.execute(stmt):
+            counts[_state(state).value] += int(count)
+    return counts

@@ -100,12 +100,21 @@ def test_max_depth_lists_deeper_executions_without_their_tasks(api: Api, name: s
     assert level == (3 if depth < 0 else min(depth + 2, 3))
 
 
-def test_statistics_only(api: Api, failed: dict[str, Any]) -> None:
-    report = api.get(f"/v2/executions/{failed['id']}/report", statistics_only="true")
-    assert set(report) == {"statistics"}
-    assert report["statistics"]["error_tasks_count"] == 3
-    # Read without the action executions, counted the same as the whole report counts.
-    assert report["statistics"] == api.get(f"/v2/executions/{failed['id']}/report")["statistics"]
+@pytest.mark.parametrize("depth", [None, "0", "1", "2", "-1"])
+def test_statistics_only(api: Api, failed: dict[str, Any], depth: str | None) -> None:
+    params = {"max_depth": depth} if depth is not None else {}
+    middle = api.get(f"/v2/executions/{failed['id']}/executions")["executions"][0]
+    for execution_id in (failed["id"], middle["id"]):  # the root's tree, and a sub-tree of it
+        report = api.get(f"/v2/executions/{execution_id}/report", statistics_only="true", **params)
+        assert set(report) == {"statistics"}
+        # Counted by the database without reading the tree: the same as the whole report counts.
+        assert report["statistics"] == api.get(f"/v2/executions/{execution_id}/report", **params)["statistics"]
+    whole = api.get(f"/v2/executions/{failed['id']}/report", statistics_only="true", **params)["statistics"]
+    assert whole["total_tasks_count"] == {None: 5, "0": 2, "1": 4, "2": 5, "-1": 5}[depth]
+    assert whole["error_tasks_count"] == {None: 3, "0": 1, "1": 2, "2": 3, "-1": 3}[depth]
+    unknown = api.client.simulate_get("/v2/executions/00000000-0000-4000-8000-000000000000/report",
+                                      params={"statistics_only": "true"})
+    assert unknown.status_code == 404
 
 
 def test_report_errors(api: Api, failed: dict[str, Any]) -> None:

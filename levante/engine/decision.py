@@ -61,6 +61,9 @@ class Decision:
         #: completion). While it is False, a join with fewer arrivals than it needs cannot be
         #: decided, so it is not looked at: a step of an N-way join costs O(1), not O(N).
         self.reach_changed = True
+        #: With-items chunks read during this decision, by (task execution id, attempt, number):
+        #: a step applying 256 results of one task starts 256 items from the same chunk or two.
+        self.item_chunks: dict[tuple[str, int, int], list[list[Any]]] = {}
 
     @property
     def ex(self) -> WorkflowExecution:

@@ -150,13 +150,17 @@ def _items_at(d: Decision, task_ex: TaskExecution, spec: TaskSpec, wi: dict[str,
     none (every item started at once, and some run again after a rerun)."""
     if "stored" not in wi:
         return _Items(_item_lists(d, task_ex, spec)[0])
+    key, known = wi["stored"], d.item_chunks
     numbers = sorted({i // ITEMS_PER_CHUNK for i in indexes})
-    chunks = d.store.item_chunks(task_ex.id, wi["stored"], numbers) if d.store is not None else {}
-    missing = [n for n in numbers if n not in chunks]
+    unread = [n for n in numbers if (task_ex.id, key, n) not in known]
+    if unread and d.store is not None:
+        for n, chunk in d.store.item_chunks(task_ex.id, key, unread).items():
+            known[(task_ex.id, key, n)] = chunk
+    missing = [n for n in numbers if (task_ex.id, key, n) not in known]
     if missing:
         raise TaskFailure(f"with-items: the stored items of task '{task_ex.name}' are missing "
-                          f"(chunk {missing[0]} of attempt {wi['stored']})")
-    return _StoredItems(chunks)
+                          f"(chunk {missing[0]} of attempt {key})")
+    return _StoredItems({n: known[(task_ex.id, key, n)] for n in numbers})
 
 
 def _run_item(d: Decision, task_ex: TaskExecution, spec: TaskSpec, index: int,

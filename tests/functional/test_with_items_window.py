@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from levante.config import load
 from levante.db import repository as repo
@@ -130,3 +130,21 @@ def test_a_rerun_of_the_failed_items_takes_them_from_the_stored_rows(node: Node)
     with transaction(node.read_factory) as session:
         [task] = repo.tasks_of(session, ex.id)
     assert task.result == list(range(9))
+
+
+def test_a_step_applying_many_results_reads_each_chunk_once(node: Node) -> None:
+    ex = node.service.start_execution("wait_all", {"count": 12})
+    running = _actions(node, ex.id)
+    reads: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "with_items_chunks" in statement:
+            reads.append(statement)
+
+    event.listen(node.db, "before_cursor_execute", count)
+    try:
+        node.service.handle([ev.ActionCompleted(ex.id, a.id, "SUCCESS", 1) for a in running])  # type: ignore[attr-defined]
+    finally:
+        event.remove(node.db, "before_cursor_execute", count)
+    assert len(_actions(node, ex.id)) == 10  # five results started five more items...
+    assert len(reads) == 1  # ...from one read of their chunk

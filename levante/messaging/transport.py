@@ -252,8 +252,9 @@ class Publisher:
         Returns, for each item in order, None when the broker confirmed it (without confirms:
         when it was handed to the broker), or why it is not known published: a ValueError
         (unknown topic: it was not sent), or a :class:`~levante.exceptions.TransportError` as
-        :meth:`publish` raises it (``recoverable=False``: refused, e.g. not JSON or nacked;
-        ``unsent``: it certainly did not reach the broker). When the connection is lost midway,
+        :meth:`publish` raises it (``recoverable=False``: refused, e.g. not JSON; ``unsent``: it
+        certainly did not reach the broker; a message the broker nacked is ``recoverable``, not
+        ``unsent``). When the connection is lost midway,
         the messages not confirmed yet are published again on a new connection, within the
         retry policy (a broker may then hold two copies: delivery is at-least-once).
 
@@ -297,7 +298,7 @@ class Publisher:
     def close(self) -> None:
         """Close the connection (a later publish opens a new one)."""
         with self._lock:
-            self._reset()
+            self._reset(graceful=True)
 
     def __enter__(self) -> Publisher:
         return self
@@ -346,8 +347,10 @@ class Publisher:
     def _record(self, settled: dict[int, bool], failures: list[Exception | None]) -> None:
         for index, acked in settled.items():
             if not acked:
-                failures[index] = TransportError(f"Message broker at {self.url} refused the message "
-                                                 "(basic.nack)", recoverable=False)
+                # A nack: a queue the message goes to is full (and rejects publishes), or the broker
+                # failed to store it. It may still have reached other queues.
+                failures[index] = TransportError(f"Message broker at {self.url} did not take the message "
+                                                 "(basic.nack)", recoverable=True)
 
     def _publish_on(self, producer: Producer, outgoing: list[_Outgoing | None], pending: list[int],
                     failures: list[Exception | None], written: set[int], settled: dict[int, bool]) -> None:
@@ -443,11 +446,16 @@ class Publisher:
         self._producer = Producer(self._connection, auto_declare=False)
         return self._producer
 
-    def _reset(self) -> None:
+    def _reset(self, graceful: bool = False) -> None:
+        """Drop the connection: closed with the broker's handshake when ``graceful``, else (a broken
+        connection, or a broker that stopped answering) only its socket, without waiting."""
         connection, self._connection, self._producer, self._confirms = self._connection, None, None, None
         if connection is not None:
             try:
-                connection.close()
+                if graceful:
+                    connection.close()
+                else:
+                    connection.collect()
             except Exception:  # noqa: BLE001 - it is broken already; nothing more to do with it
                 LOG.debug("transport: closing a broken connection to %s failed", self.url, exc_info=True)
 

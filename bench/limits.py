@@ -18,6 +18,9 @@ Figures (each a rate per second of wall time, or null with the reason under ``no
   published by Levante's :class:`~levante.messaging.transport.Publisher` (one connection, one thread,
   publisher confirms on, as the outbox relay publishes) in a private namespace whose exchange and
   queues are deleted at the end.
+- ``rabbitmq_publish_many_per_s``, ``rabbitmq_publish_many_cpu_ms_per_message``: the same messages
+  published by ``Publisher.publish_many`` in batches of 100, one wait for the confirms of each batch
+  (as the outbox relay and the executor's results publish).
 - ``rabbitmq_consume_ack_per_s``: the same messages consumed and acked one by one from one kombu
   connection and thread, with the engine consumer's prefetch (256); and
   ``rabbitmq_consume_ack_per_s_prefetch_1``, with prefetch 1 (an executor with one thread).
@@ -54,9 +57,12 @@ FIGURES = {
     "sqlite": ("sqlite_commits_per_s_wal", "sqlite_cpu_ms_per_commit"),
     "postgresql": ("pg_commits_per_s_1_client", "pg_commits_per_s_8_clients", "psycopg_commits_per_s_1_client",
                    "psycopg_cpu_ms_per_commit"),
-    "rabbitmq": ("rabbitmq_publish_per_s", "rabbitmq_publish_cpu_ms_per_message", "rabbitmq_consume_ack_per_s",
+    "rabbitmq": ("rabbitmq_publish_per_s", "rabbitmq_publish_cpu_ms_per_message", "rabbitmq_publish_many_per_s",
+                 "rabbitmq_publish_many_cpu_ms_per_message", "rabbitmq_consume_ack_per_s",
                  "rabbitmq_consume_ack_per_s_prefetch_1"),
 }
+#: Messages per ``publish_many`` (one wait for the confirms of all of them).
+PUBLISH_BATCH = 100
 #: The engine consumer's prefetch (``EngineConsumer``'s default batch).
 ENGINE_PREFETCH = 256
 MESSAGE_BYTES = 500
@@ -251,6 +257,13 @@ def rabbitmq_limits(seconds: float, amqp_url: str, settings: dict[str, Any],
         with unavailable_on(TransportError, "RabbitMQ failed during the measurement: "):
             rate, cpu_ms, sent = rate_of(seconds, lambda: publisher.publish("engine", env.encode(env.EVENT, payload)))
         figures: dict[str, Any] = {"rabbitmq_publish_per_s": rate, "rabbitmq_publish_cpu_ms_per_message": cpu_ms}
+        if hasattr(publisher, "publish_many"):
+            batch = [("engine", env.encode(env.EVENT, payload)) for _ in range(PUBLISH_BATCH)]
+            with unavailable_on(TransportError, "RabbitMQ failed during the measurement: "):
+                rate, cpu_ms, calls = rate_of(seconds, lambda: publisher.publish_many(batch))
+            figures["rabbitmq_publish_many_per_s"] = round(rate * PUBLISH_BATCH, 1)
+            figures["rabbitmq_publish_many_cpu_ms_per_message"] = round(cpu_ms / PUBLISH_BATCH, 4)
+            sent += calls * PUBLISH_BATCH
         queue = publisher.topology.engine_queue
         half = sent // 2
         for key, prefetch, wanted in (("rabbitmq_consume_ack_per_s_prefetch_1", 1, half),

@@ -2,11 +2,13 @@
 
 ``ExecutorWorker`` consumes its group's queue (``<ns>.executor`` or ``<ns>.executor.<target>``),
 runs each action on a thread pool with :class:`~levante.executor.runner.ActionRunner`, publishes the
-resulting event to the engine's queue and only then acks the request (at-least-once: a worker that
-dies mid-action leaves the request to be redelivered, and the runner fails a redelivered request
-that is not ``safe_rerun``). An asynchronous action (the runner returns None) is acked as soon as it
-started: its result comes later through the API. A request this worker already reported that comes
-back redelivered (the ack was lost with the connection) is acked without being run again.
+resulting event to the engine's queue and only once the broker confirmed it acks the request
+(at-least-once: a worker that dies mid-action leaves the request to be redelivered, and the runner
+fails a redelivered request that is not ``safe_rerun``). The action threads hand their results to one
+publishing thread, which publishes all those waiting at once and waits once for their confirms. An
+asynchronous action (the runner returns None) is acked as soon as it started: its result comes later
+through the API. A request this worker already reported that comes back redelivered (the ack was
+lost with the connection) is acked without being run again.
 
 The broker is reached only through :mod:`levante.messaging` (no kombu here).
 """
@@ -14,9 +16,11 @@ The broker is reached only through :mod:`levante.messaging` (no kombu here).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from levante.engine.commands import RunAction
 from levante.executor.runner import ActionRequest, ActionRunner
@@ -32,6 +36,8 @@ LOG = logging.getLogger(__name__)
 
 #: Action executions whose outcome this worker reported, remembered to recognise their redelivery.
 _MAX_REPORTED = 10_000
+#: Most results published in one batch (one wait for the broker's confirms).
+PUBLISH_BATCH = 100
 
 
 class ExecutorWorker(Consumer):
@@ -69,6 +75,9 @@ class ExecutorWorker(Consumer):
         self._closed = False
         self._reported: OrderedDict[str, None] = OrderedDict()
         self._reported_lock = threading.Lock()
+        #: Results to publish: (delivery, action execution id, envelope); None stops the thread.
+        self._results: queue.SimpleQueue[tuple[Delivery, str, dict[str, Any]] | None] = queue.SimpleQueue()
+        self._publishing = threading.Thread(target=self._publish_results, name=f"{name}-results", daemon=True)
         #: Receives the cancel broadcasts: queued requests of cancelled actions are skipped and
         #: running ones told to stop (on a connection of its own, see levante.messaging.cancel).
         self.cancel_listener = CancelListener(transport_url, runner.cancellations.cancel, namespace,
@@ -77,18 +86,23 @@ class ExecutorWorker(Consumer):
     def start(self) -> "ExecutorWorker":
         """Start listening for cancels, then consuming requests."""
         self.cancel_listener.start()
+        self._publishing.start()
         super().start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking requests, wait up to ``timeout`` for those running, then disconnect.
 
-        Requests still running then are not acked: the broker redelivers them.
+        Requests still running then, or whose result is not confirmed yet, are not acked: the broker
+        redelivers them.
         """
-        super().stop(timeout)
+        super().stop(timeout)  # the publishing thread keeps publishing meanwhile
         self.cancel_listener.stop(timeout=1.0)
         self._closed = True
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self._results.put(None)
+        if self._publishing.is_alive():
+            self._publishing.join(timeout=2.0)
         self.transport.close()
 
     def dispatch(self, delivery: Delivery) -> None:
@@ -112,20 +126,59 @@ class ExecutorWorker(Consumer):
         self.pool.submit(self._execute, delivery, command)
 
     def _execute(self, delivery: Delivery, command: RunAction) -> None:
-        ok = False
+        """Run one request (on an action thread); hand its result to the publishing thread."""
         try:
             event = self.runner.run_safely(ActionRequest(command, delivery.redelivered))
-            if event is not None:
-                self.transport.publish(ENGINE_TOPIC, env.encode(env.EVENT, event.to_dict()))
-            self._remember(command.action_execution_id)
-            ok = True
+            if event is None:  # an asynchronous action: its result comes through the API
+                self._remember(command.action_execution_id)
+                self.settle(delivery, True)
+                return
+            envelope = env.encode(env.EVENT, event.to_dict())
         except Exception:  # noqa: BLE001 - the request goes back to the queue
             LOG.exception("%s: could not report the result of action execution %s", self.name,
                           command.action_execution_id)
-        finally:
-            self.settle(delivery, ok)
-            if self._closed:  # a late result after stop(): do not leave a connection open
-                self.transport.close()
+            self.settle(delivery, False)
+            return
+        if self._closed:  # a late result after stop(): left unacked, the broker redelivers the request
+            return
+        self._results.put((delivery, command.action_execution_id, envelope))
+
+    def _publish_results(self) -> None:
+        """The publishing thread: publish every result waiting (up to :data:`PUBLISH_BATCH`), then
+        ack the requests whose result the broker confirmed, and requeue the others."""
+        while True:
+            first = self._results.get()
+            if first is None:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < PUBLISH_BATCH:
+                try:
+                    item = self._results.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._publish_batch(batch)
+            if stopping:
+                return
+
+    def _publish_batch(self, batch: list[tuple[Delivery, str, dict[str, Any]]]) -> None:
+        failures: list[Exception | None]
+        try:
+            failures = self.transport.publish_many([(ENGINE_TOPIC, envelope) for _, _, envelope in batch])
+        except Exception as exc:  # noqa: BLE001 - not known published: the requests go back to the queue
+            failures = [exc] * len(batch)
+        for (delivery, action_execution_id, _), failure in zip(batch, failures, strict=True):
+            if failure is None:
+                self._remember(action_execution_id)
+                self.settle(delivery, True)
+                continue
+            LOG.error("%s: could not report the result of action execution %s: %s", self.name,
+                      action_execution_id, failure)
+            self.settle(delivery, False)
 
     def _remember(self, action_execution_id: str) -> None:
         with self._reported_lock:

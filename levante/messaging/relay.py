@@ -42,32 +42,63 @@ class Relay:
         self.transport = transport
 
     def send(self, rows: Iterable[OutboxRow]) -> Sent:
-        """Publish rows in order; return the ids of those published, and of those known unsent.
+        """Publish rows in order, waiting once for the broker's confirms of all of them; return the
+        ids of those confirmed, and of those known unsent.
 
         A row that can never be published (a topic that is not an executor's, a payload that is not
-        JSON) is logged and skipped. When the broker is unreachable the remaining rows are left for
-        the sweeper, since each of them would wait through the whole retry policy again.
+        JSON, a message the broker refuses) is logged and skipped. A row the broker did not confirm
+        (it became unreachable) stays pending for the sweeper.
         """
-        sent: list[int] = []
         rows = list(rows)
-        for position, (row_id, topic, payload) in enumerate(rows):
+        items: list[tuple[str, Mapping[str, Any]]] = []
+        tried: list[int] = []  # the rows in items
+        for row_id, topic, payload in rows:
             try:
                 if not is_executor_topic(topic):
                     raise ValueError(f'outbox topic "{topic}" is not an executor topic')
-                self.transport.publish(topic, env.encode(env.RUN_ACTION, payload))
+                items.append((topic, env.encode(env.RUN_ACTION, payload)))
             except ValueError as exc:
                 LOG.error("relay: cannot send outbox row %s: %s", row_id, exc)
                 continue
-            except TransportError as exc:
-                if not exc.recoverable:
-                    LOG.error("relay: the broker refused outbox row %s: %s", row_id, exc)
-                    continue
-                LOG.warning("relay: %d outbox row(s) left unsent for the sweeper: %s",
-                            len(rows) - position, exc)
-                untried = [row[0] for row in rows[position + 1:]]
-                return Sent(sent, [row_id, *untried] if exc.unsent else untried)
-            sent.append(row_id)
-        return Sent(sent, [])
+            tried.append(row_id)
+        if not items:
+            return Sent([], [])
+        publish_many = getattr(self.transport, "publish_many", None)
+        failures = publish_many(items) if publish_many is not None else self._one_by_one(items)
+        sent: list[int] = []
+        unsent: list[int] = []
+        lost: list[tuple[int, TransportError]] = []
+        for row_id, failure in zip(tried, failures, strict=True):
+            if failure is None:
+                sent.append(row_id)
+            elif isinstance(failure, TransportError) and failure.recoverable:
+                lost.append((row_id, failure))
+                if failure.unsent:
+                    unsent.append(row_id)
+            elif isinstance(failure, TransportError):
+                LOG.error("relay: the broker refused outbox row %s: %s", row_id, failure)
+            else:
+                LOG.error("relay: cannot send outbox row %s: %s", row_id, failure)
+        if lost:
+            LOG.warning("relay: %d outbox row(s) left unsent for the sweeper: %s", len(lost), lost[0][1])
+        return Sent(sent, unsent)
+
+    def _one_by_one(self, items: list[tuple[str, Mapping[str, Any]]]) -> list[Exception | None]:
+        """For a transport that publishes one message at a time: the outcome of each, as
+        ``publish_many`` gives them; once the broker is unreachable the rest are not tried (each would
+        wait through the whole retry policy again) and are known unsent."""
+        failures: list[Exception | None] = []
+        for position, (topic, envelope) in enumerate(items):
+            try:
+                self.transport.publish(topic, envelope)
+            except (ValueError, TransportError) as exc:
+                failures.append(exc)
+                if isinstance(exc, TransportError) and exc.recoverable:
+                    untried = TransportError(f"not tried: {exc}", recoverable=True, unsent=True)
+                    return failures + [untried] * (len(items) - position - 1)
+                continue
+            failures.append(None)
+        return failures
 
 
 class BrokerOutbox:

@@ -19,6 +19,8 @@ class CuttableLink:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._up = True
+        self._flowing = threading.Event()  # what the broker sends reaches the clients
+        self._flowing.set()
         #: Connections accepted while the link was cut (each closed at once).
         self.refused = 0
         threading.Thread(target=self._accept, daemon=True).start()
@@ -42,10 +44,21 @@ class CuttableLink:
             sockets, self._open = self._open, []
         for sock in sockets:
             _close(sock)
+        self._flowing.set()  # the held data goes nowhere: its connections are closed
+
+    def hold(self) -> None:
+        """Keep what the broker sends (publisher confirms, deliveries) from the clients until
+        :meth:`release` or :meth:`cut`; what the clients send still reaches the broker."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
 
     def restore(self) -> None:
         with self._lock:
             self._up = True
+        self._flowing = threading.Event()  # what the broker sends reaches the clients
+        self._flowing.set()
 
     def close(self) -> None:
         self.cut()
@@ -72,13 +85,15 @@ class CuttableLink:
             server.settimeout(None)
             with self._lock:
                 self._open += [client, server]
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            for source, sink, flowing in ((client, server, None), (server, client, self._flowing)):
+                threading.Thread(target=_pump, args=(source, sink, flowing), daemon=True).start()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket, flowing: threading.Event | None) -> None:
     try:
         while data := source.recv(65536):
+            if flowing is not None:
+                flowing.wait()
             sink.sendall(data)
     except OSError:
         pass

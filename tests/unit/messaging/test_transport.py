@@ -78,3 +78,15 @@ def test_retry_policy_maps_to_kombu() -> None:
     assert connection.transport_options["max_retries"] == 1
     assert connection.transport_options["confirm_publish"] is True
     assert connection.connect_timeout == 2
+
+
+def test_publish_many_on_memory_publishes_each_and_reports_each(transport: Publisher, namespace: str) -> None:
+    items = [("engine", env.encode(env.EVENT, {"n": 1})), ("elsewhere", env.encode(env.EVENT, {})),
+             ("engine", env.encode(env.EVENT, {"when": object()})), ("executor", env.encode(env.EVENT, {"n": 2}))]
+    first, unknown, not_json, last = transport.publish_many(items)
+    assert first is None and last is None
+    assert isinstance(unknown, ValueError)
+    assert isinstance(not_json, TransportError) and not not_json.recoverable and not_json.unsent
+    assert queue_size(f"{namespace}.engine") == 1
+    assert queue_size(f"{namespace}.executor") == 1
+    assert transport.publish_many([]) == []

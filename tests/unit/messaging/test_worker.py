@@ -147,16 +147,17 @@ def test_the_request_is_acked_only_after_the_result_is_published(
         transport: Publisher, namespace: str, results: Collector,
         workers: Callable[..., ExecutorWorker]) -> None:
     worker = workers(retry_delay=0)
-    publish = worker.transport.publish
+    publish_many = worker.transport.publish_many
     attempts: list[str] = []
 
-    def broker_down_once(topic: str, envelope: Any) -> None:
+    def broker_down_once(items: list[tuple[str, Any]]) -> list[Exception | None]:
+        [(topic, envelope)] = items
         attempts.append(envelope["payload"]["state"])
         if len(attempts) == 1:
-            raise TransportError("Message broker at memory:// is unreachable after 4 attempt(s)")
-        publish(topic, envelope)
+            return [TransportError("Message broker at memory:// is unreachable after 4 attempt(s)")]
+        return publish_many(items)
 
-    worker.transport.publish = broker_down_once  # type: ignore[method-assign]
+    worker.transport.publish_many = broker_down_once  # type: ignore[method-assign]
     _send(transport, run_action("ae-1"))
     [event] = results.wait_for(1)
     # the result was lost, so the request came back, redelivered: it is not safe to re-run

@@ -25,6 +25,7 @@ committed since the transaction's first read, so writers should use the default 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import uuid
@@ -44,6 +45,7 @@ from sqlalchemy.pool import QueuePool
 
 from levante.db import nulsafe
 from levante.db.models import WorkflowExecutionRow
+from levante.db.sqlite_writers import Gate, WriterConnection, gate_for
 from levante.exceptions import NotFoundError, TransportError
 
 #: Connection execution option choosing how SQLite transactions begin: IMMEDIATE (default),
@@ -149,15 +151,21 @@ def _sqlite_engine(url: str, kwargs: dict[str, Any]) -> Engine:
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", SQLITE_BUSY_TIMEOUT_S)
+    path = None if _is_memory(url) else make_url(url).database
+    if path:
+        connect_args.setdefault("factory", WriterConnection)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
-    event.listen(engine, "connect", _sqlite_on_connect)
+    gate = gate_for(os.path.realpath(path)) if path else None
+    event.listen(engine, "connect", lambda dbapi_connection, record: _sqlite_on_connect(dbapi_connection, gate))
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
 
 
-def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, gate: Gate | None) -> None:
     # Stop pysqlite's own transaction handling: SQLAlchemy's "begin" hook emits BEGIN.
     dbapi_connection.isolation_level = None
+    if isinstance(dbapi_connection, WriterConnection):
+        dbapi_connection.levante_gate = gate
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -172,7 +180,16 @@ def _sqlite_on_begin(conn: Connection) -> None:
     mode = str(conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")).upper()
     if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
         raise ValueError(f"{SQLITE_BEGIN_OPTION} must be IMMEDIATE, DEFERRED or EXCLUSIVE, not {mode!r}")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    raw = conn.connection.dbapi_connection
+    writer = raw if mode != "DEFERRED" and isinstance(raw, WriterConnection) else None
+    if writer is not None:
+        writer.begin_writing(SQLITE_BUSY_TIMEOUT_S)  # this process's writers queue here, not in SQLite
+    try:
+        conn.exec_driver_sql(f"BEGIN {mode}")
+    except BaseException:
+        if writer is not None:
+            writer.end_writing()
+        raise
     conn.info[_BEGUN_AS] = mode
 
 

@@ -98,7 +98,7 @@ def _surely_valid(kind: str, data: Any) -> bool:
 
 def check(kind: str, data: Any, source: SourceMap) -> list[SpecError]:
     """Validate a whole document against the schema of its kind."""
-    if len(source.keys) > FAST_FROM_KEYS and _surely_valid(kind, data):
+    if source.size > FAST_FROM_KEYS and _surely_valid(kind, data):
         return []
     out: list[SpecError] = []
     for error in _validator(kind).iter_errors(data):

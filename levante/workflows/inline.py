@@ -68,6 +68,12 @@ def parse(text: str) -> InlineCall:
     Raises:
         InlineSyntaxError: the text has no name.
     """
+    if _NAME.fullmatch(text) and not text.startswith(("<%", "{{")):  # a bare name: the usual case
+        return InlineCall(text, {})
+    return _parse(text)
+
+
+def _parse(text: str) -> InlineCall:
     stripped = text.strip()
     name, rest = _name(stripped)
     base = len(text) - len(text.lstrip()) + len(name)

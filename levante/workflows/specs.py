@@ -137,10 +137,17 @@ class PoliciesSpec:
 
     def merged_over(self, defaults: "PoliciesSpec") -> "PoliciesSpec":
         """This task's policies, each taken from ``defaults`` where the task does not set it."""
+        if defaults == _UNSET_POLICIES:
+            return self
+        if self == _UNSET_POLICIES:
+            return defaults
         names = ("pause_before", "wait_before", "wait_after", "fail_on", "timeout", "retry", "concurrency")
         return PoliciesSpec(
             **{n: getattr(self, n) if getattr(self, n) is not None else getattr(defaults, n) for n in names}
         )
+
+
+_UNSET_POLICIES = PoliciesSpec()
 
 
 @dataclass(frozen=True, slots=True)

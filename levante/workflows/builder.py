@@ -186,7 +186,7 @@ class Builder:
             on_skip=clauses["on-skip"],
             join=_join(raw.get("join")),
             requires=requires,
-            with_items=self.with_items(raw.get("with-items"), path + ("with-items",)),
+            with_items=self.with_items(raw["with-items"], path + ("with-items",)) if "with-items" in raw else (),
             keep_result=_pick(raw, defaults, "keep-result", True),
             target=_pick(raw, defaults, "target", None),
             safe_rerun=_pick(raw, defaults, "safe-rerun", False),

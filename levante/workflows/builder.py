@@ -201,6 +201,8 @@ class Builder:
         text = raw.get(key)
         if not isinstance(text, str):
             return ("std.noop" if key == "action" else None), None, {}
+        if inline.is_bare(text):
+            return (None, text, {}) if key == "workflow" else (text, None, {})
         call = self.inline(text, path + (key,))
         if call is None:
             return ("std.noop" if key == "action" else None), (text if key == "workflow" else None), {}
@@ -244,6 +246,9 @@ class Builder:
             (raw, condition), = raw.items()
         if not isinstance(raw, str):
             return None
+        if inline.is_bare(raw):
+            return TransitionSpec(raw, freeze(condition), _NO_PARAMS,
+                                  raw in ENGINE_COMMANDS and raw not in self.task_names)
         call = self.inline(raw, path)
         if call is None:
             return None

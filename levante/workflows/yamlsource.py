@@ -330,6 +330,10 @@ class _PlainReader:
         self.nodes = 0
         self.entries = 0
         self.root: Any = _PENDING
+        # The resolver gives a plain scalar a type only by the implicit resolvers of its first
+        # character (and of any character, and by path): one starting otherwise is a string.
+        resolvers = loader.yaml_implicit_resolvers
+        self.typed_first = None if None in resolvers or loader.yaml_path_resolvers else frozenset(resolvers)
 
     def read(self, text: str) -> LoadedYAML:
         get = self.loader.get_event
@@ -366,7 +370,11 @@ class _PlainReader:
         self._add(found[1], event.start_mark.index, event.end_mark)
 
     def _typed(self, event: Any) -> tuple[bool, Any]:
-        tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        value = event.value
+        if self.typed_first is not None and event.implicit == (True, False) and value and \
+                value[0] not in self.typed_first:
+            return (True, value)
+        tag = self.loader.resolve(yaml.ScalarNode, value, event.implicit)
         if tag == _STR:
             return (True, event.value)
         if tag not in _PLAIN_TAGS:

@@ -104,5 +104,8 @@ def test_the_bare_name_shortcut_reads_as_the_full_reader(text):
     except inline.InlineSyntaxError:
         with pytest.raises(inline.InlineSyntaxError):
             inline.parse(text)
+        assert not inline.is_bare(text)
         return
     assert inline.parse(text) == expected
+    if inline.is_bare(text):  # what the builder takes without reading further
+        assert expected == inline.InlineCall(text, {})

@@ -190,7 +190,7 @@ class Builder:
             keep_result=_pick(raw, defaults, "keep-result", True),
             target=_pick(raw, defaults, "target", None),
             safe_rerun=_pick(raw, defaults, "safe-rerun", False),
-            policies=own.merged_over(default_policies),
+            policies=own if default_policies is _NO_POLICIES else own.merged_over(default_policies),
         )
 
     def _runnable(self, raw: dict[str, Any], path: Path) -> tuple[str | None, str | None, dict[str, Any]]:
@@ -247,7 +247,7 @@ class Builder:
         if not isinstance(raw, str):
             return None
         if inline.is_bare(raw):
-            return TransitionSpec(raw, freeze(condition), _NO_PARAMS,
+            return TransitionSpec(raw, None if condition is None else freeze(condition), _NO_PARAMS,
                                   raw in ENGINE_COMMANDS and raw not in self.task_names)
         call = self.inline(raw, path)
         if call is None:

@@ -424,6 +424,7 @@ class _PlainReader:
             frame[0][frame[1]] = item
             frame[1] = _PENDING
 
+
 def _check_depth(text: str) -> None:
     """Refuse a document whose collections nest deeper than the walker allows, reading only its
     parser's events (the parser keeps a stack of states; it does not recurse).

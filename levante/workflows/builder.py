@@ -43,6 +43,12 @@ _POLICY_KEYS = {
     "concurrency": "concurrency",
 }
 _RETRY_KEYS = {"count", "delay", "break-on", "continue-on", "backoff", "max-delay", "jitter"}
+#: Keys that set a policy (those of _POLICY_KEYS, and retry).
+_POLICY_NAMES = frozenset(_POLICY_KEYS) | {"retry"}
+# Specs are immutable: the empty ones are shared by every task that sets nothing there.
+_NO_PUBLISH = PublishSpec()
+_NO_POLICIES = PoliciesSpec()
+_NO_PARAMS = FrozenDict()
 
 
 @dataclass
@@ -95,9 +101,11 @@ class Builder:
         tasks_raw: dict[str, Any] = typed(raw, "tasks", dict, {})
         # A task named like an engine command (fail, succeed, pause, noop) is used instead of it.
         self.task_names = set(tasks_raw)
+        defaults_path = path + ("task-defaults",)
+        default_policies = self.policies(defaults, defaults_path)
         tasks = {
             tname: self.task(name, tname, traw if isinstance(traw, dict) else {},
-                             path + ("tasks", tname), defaults, path + ("task-defaults",), wf_type)
+                             path + ("tasks", tname), defaults, defaults_path, wf_type, default_policies)
             for tname, traw in tasks_raw.items()
         }
         return WorkflowSpec(
@@ -135,8 +143,9 @@ class Builder:
     # --- tasks -------------------------------------------------------------------------------
 
     def task(self, wf: str, name: str, raw: dict[str, Any], path: Path, defaults: dict[str, Any],
-             defaults_path: Path, wf_type: str) -> TaskSpec:
-        """Build one task with task-defaults applied."""
+             defaults_path: Path, wf_type: str, default_policies: PoliciesSpec | None = None) -> TaskSpec:
+        """Build one task with task-defaults applied (``default_policies``: those of ``defaults``,
+        when the caller has built them once for every task)."""
         action, workflow, inline_input = self._runnable(raw, path)
         task_input: Any = raw.get("input", {})
         if isinstance(task_input, dict):
@@ -159,11 +168,13 @@ class Builder:
             requires = requires + tuple(r for r in _names(defaults.get("requires")) if r != name
                                         and r not in requires)
         own = self.policies(raw, path)
+        if default_policies is None:
+            default_policies = self.policies(defaults, defaults_path)
         return TaskSpec(
             name=name,
             action=action,
             workflow=workflow,
-            input=freeze(task_input),
+            input=_NO_PARAMS if task_input == {} else freeze(task_input),
             description=_str(raw.get("description")),
             tags=_tags(raw.get("tags")),
             publish=_publish(raw.get("publish")),
@@ -175,11 +186,11 @@ class Builder:
             on_skip=clauses["on-skip"],
             join=_join(raw.get("join")),
             requires=requires,
-            with_items=self.with_items(raw.get("with-items"), path + ("with-items",)),
+            with_items=self.with_items(raw["with-items"], path + ("with-items",)) if "with-items" in raw else (),
             keep_result=_pick(raw, defaults, "keep-result", True),
             target=_pick(raw, defaults, "target", None),
             safe_rerun=_pick(raw, defaults, "safe-rerun", False),
-            policies=own.merged_over(self.policies(defaults, defaults_path)),
+            policies=own if default_policies is _NO_POLICIES else own.merged_over(default_policies),
         )
 
     def _runnable(self, raw: dict[str, Any], path: Path) -> tuple[str | None, str | None, dict[str, Any]]:
@@ -190,6 +201,8 @@ class Builder:
         text = raw.get(key)
         if not isinstance(text, str):
             return ("std.noop" if key == "action" else None), None, {}
+        if inline.is_bare(text):
+            return (None, text, {}) if key == "workflow" else (text, None, {})
         call = self.inline(text, path + (key,))
         if call is None:
             return ("std.noop" if key == "action" else None), (text if key == "workflow" else None), {}
@@ -211,7 +224,7 @@ class Builder:
 
     def clause(self, wf: str, task: str, event: str, raw: Any, path: Path) -> OnClauseSpec:
         """Normalise the three shapes of an ``on-*`` clause."""
-        publish = PublishSpec()
+        publish = _NO_PUBLISH
         items: list[tuple[Any, Path]]
         if isinstance(raw, dict) and ("next" in raw or "publish" in raw):
             publish = _publish(raw.get("publish"), advanced=True)
@@ -233,14 +246,20 @@ class Builder:
             (raw, condition), = raw.items()
         if not isinstance(raw, str):
             return None
+        if inline.is_bare(raw):
+            return TransitionSpec(raw, None if condition is None else freeze(condition), _NO_PARAMS,
+                                  raw in ENGINE_COMMANDS and raw not in self.task_names)
         call = self.inline(raw, path)
         if call is None:
             return None
         is_command = call.name in ENGINE_COMMANDS and call.name not in self.task_names
-        return TransitionSpec(call.name, freeze(condition), freeze(call.params), is_command)
+        return TransitionSpec(call.name, freeze(condition), freeze(call.params) if call.params else _NO_PARAMS,
+                              is_command)
 
     def with_items(self, raw: Any, path: Path) -> tuple[WithItemsSpec, ...]:
         """``var in <expr>`` strings (one, or a list) into specs."""
+        if raw is None:
+            return ()
         entries = [(raw, path)] if isinstance(raw, str) else [
             (item, path + (i,)) for i, item in enumerate(raw if isinstance(raw, list) else [])
         ]
@@ -273,6 +292,8 @@ class Builder:
 
     def policies(self, raw: dict[str, Any], path: Path) -> PoliciesSpec:
         """Policies set in a task or in task-defaults (unset ones stay None)."""
+        if _POLICY_NAMES.isdisjoint(raw):
+            return _NO_POLICIES
         values = {attr: freeze(raw[key]) for key, attr in _POLICY_KEYS.items() if key in raw}
         retry = self.retry(raw["retry"], path + ("retry",)) if "retry" in raw else None
         return PoliciesSpec(retry=retry, **values)
@@ -372,7 +393,7 @@ def _pick(raw: dict[str, Any], defaults: dict[str, Any], key: str, fallback: Any
 
 def _publish(raw: Any, advanced: bool = False) -> PublishSpec:
     if not isinstance(raw, dict):
-        return PublishSpec()
+        return _NO_PUBLISH
     if advanced:
         parts = {k: raw[k] if isinstance(raw.get(k), dict) else {} for k in ("branch", "global", "atomic")}
         return PublishSpec(freeze(parts["branch"]), freeze(parts["global"]), freeze(parts["atomic"]))

@@ -68,6 +68,18 @@ def parse(text: str) -> InlineCall:
     Raises:
         InlineSyntaxError: the text has no name.
     """
+    if is_bare(text):  # the usual case
+        return InlineCall(text, {})
+    return _parse(text)
+
+
+def is_bare(text: str) -> bool:
+    """Whether ``text`` is a name alone (``std.noop``, ``task2``): :func:`parse` reads it as that
+    name without parameters or notes."""
+    return _NAME.fullmatch(text) is not None and not text.startswith(("<%", "{{"))
+
+
+def _parse(text: str) -> InlineCall:
     stripped = text.strip()
     name, rest = _name(stripped)
     base = len(text) - len(text.lstrip()) + len(name)

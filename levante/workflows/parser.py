@@ -10,13 +10,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from levante.exceptions import ParseError, SpecError, ValidationError
-from levante.workflows import schemacheck, yamlsource
+from levante.workflows import gcpause, schemacheck, yamlsource
 from levante.workflows.builder import Builder, BuildResult
 from levante.workflows.semantics import Checker, name_problem
 from levante.workflows.specs import ActionSpec, DocumentSpec, FrozenDict, WorkflowSpec
 
 #: The document kinds, named after the API collections they are uploaded to.
 KINDS = ("workflows", "workbook", "actions")
+#: Texts at least this long are read with the cyclic garbage collector paused (see gcpause): a
+#: shorter one is read in a few milliseconds, collections or not.
+PAUSE_GC_FROM = 64 * 1024
 
 
 def detect_kind(data: Any) -> str:
@@ -55,6 +58,13 @@ def check(text: str, kind: str | None = None) -> Validation:
         The document (None when there are errors), the sorted errors and the sorted warnings.
         The document carries the warnings too (``DocumentSpec.warnings``).
     """
+    if not isinstance(text, str) or len(text) < PAUSE_GC_FROM:
+        return _check(text, kind)
+    with gcpause.paused():
+        return _check(text, kind)
+
+
+def _check(text: str, kind: str | None) -> Validation:
     try:
         loaded = yamlsource.load(text)
     except ParseError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from typing import Any, Iterator
+from typing import Any, Container, Iterable, Iterator
 
 from levante.workflows import expressions
 from levante.workflows.builder import BuildResult
@@ -22,6 +22,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _COMMAND_PARAMS = {"fail": {"msg"}, "succeed": {"msg"}, "pause": {"msg"}, "noop": set()}
 MAX_TASK_NAME = 255
 MAX_JOIN_TASK_NAME = 208
+_NOTHING: frozenset[str] = frozenset()
 
 
 def name_problem(kind: str, name: str) -> str | None:
@@ -110,21 +111,26 @@ class Checker:
     def _transitions(self, wf: WorkflowSpec, task: TaskSpec) -> None:
         for event, clause in task.clauses():
             for index, transition in enumerate(clause.transitions):
-                key = (wf.name, task.name, event, index)
-                tpath = self.result.transition_paths.get(key, self.result.workflow_paths[wf.name])
                 if transition.target in wf.tasks:
                     if transition.params:
-                        self.report(tpath, f'transition to task "{transition.target}" takes no parameters')
+                        self.report(self._where(wf, task, event, index),
+                                    f'transition to task "{transition.target}" takes no parameters')
                     continue
                 if not transition.is_command:
-                    self.report(tpath, f'transition to task "{transition.target}", which does not exist'
-                                       f"{_suggest(transition.target, wf.tasks)}")
+                    self.report(self._where(wf, task, event, index),
+                                f'transition to task "{transition.target}", which does not exist'
+                                f"{_suggest(transition.target, wf.tasks)}")
                     continue
                 extra = sorted(set(transition.params) - _COMMAND_PARAMS[transition.target])
                 if extra:
                     allowed = ", ".join(sorted(_COMMAND_PARAMS[transition.target])) or "none"
-                    self.report(tpath, f'engine command "{transition.target}" does not take '
-                                       f"{', '.join(extra)} (parameters: {allowed})")
+                    self.report(self._where(wf, task, event, index), f'engine command "{transition.target}" '
+                                f"does not take {', '.join(extra)} (parameters: {allowed})")
+
+    def _where(self, wf: WorkflowSpec, task: TaskSpec, event: str, index: int) -> Path:
+        """Path of a task's transition in the document."""
+        key = (wf.name, task.name, event, index)
+        return self.result.transition_paths.get(key, self.result.workflow_paths[wf.name])
 
     def _join(self, wf: WorkflowSpec, task: TaskSpec, path: Path) -> None:
         if task.join is None or wf.type != "direct":
@@ -190,24 +196,34 @@ class Checker:
         if cycle:
             self.report(paths[cycle[0]] + ("base",), f"ad-hoc actions form a cycle: {' -> '.join(cycle)}")
 
-    def expressions(self, raw: Any, path: Path, skip: set[str]) -> None:
+    def expressions(self, raw: Any, path: Path, skip: Container[str]) -> None:
         """Compile every expression under ``raw`` (map values and list items, never keys)."""
         for vpath, text in _strings(raw, path, skip):
             for _suffix, message in expressions.validate(text):
                 self.report(vpath, message, "expression", at_key=False)
 
 
-def _strings(value: Any, path: Path, skip: set[str]) -> Iterator[tuple[Path, str]]:
+def _strings(value: Any, path: Path, skip: Container[str]) -> Iterator[tuple[Path, str]]:
     if isinstance(value, str):
-        if "<%" in value or "{{" in value or "{%" in value:
+        if _is_expression(value):
             yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key not in skip:
-                yield from _strings(item, path + (key,), set())
+        return
+    if isinstance(value, dict):
+        items: Iterable[tuple[str | int, Any]] = ((k, v) for k, v in value.items() if k not in skip)
     elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _strings(item, path + (i,), set())
+        items = enumerate(value)
+    else:
+        return
+    for key, item in items:  # strings are looked at here: no path is built for the others
+        if isinstance(item, str):
+            if _is_expression(item):
+                yield path + (key,), item
+        elif isinstance(item, (dict, list)):
+            yield from _strings(item, path + (key,), _NOTHING)
+
+
+def _is_expression(text: str) -> bool:
+    return "<%" in text or "{{" in text or "{%" in text
 
 
 def _entry(raw: Any, name: str, path: Path) -> Path | None:

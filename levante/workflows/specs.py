@@ -137,10 +137,17 @@ class PoliciesSpec:
 
     def merged_over(self, defaults: "PoliciesSpec") -> "PoliciesSpec":
         """This task's policies, each taken from ``defaults`` where the task does not set it."""
+        if defaults == _UNSET_POLICIES:
+            return self
+        if self == _UNSET_POLICIES:
+            return defaults
         names = ("pause_before", "wait_before", "wait_after", "fail_on", "timeout", "retry", "concurrency")
         return PoliciesSpec(
             **{n: getattr(self, n) if getattr(self, n) is not None else getattr(defaults, n) for n in names}
         )
+
+
+_UNSET_POLICIES = PoliciesSpec()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +178,8 @@ class TaskSpec:
     target: str | None = None
     safe_rerun: Any = False
     policies: PoliciesSpec = field(default_factory=PoliciesSpec)
+    #: The tasks named in the ``on-*`` clauses, built on first use (the checks and the engine ask often).
+    _next: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_workflow(self) -> bool:
@@ -188,9 +197,14 @@ class TaskSpec:
             if clause is not None:
                 yield event, clause
 
-    def next_task_names(self) -> set[str]:
+    def next_task_names(self) -> frozenset[str]:
         """Every task named in any ``on-*`` clause, whatever the guard."""
-        return {t.target for _, c in self.clauses() for t in c.transitions if not t.is_command}
+        if self._next is None:
+            names = {t.target for clause in (self.on_success, self.on_error, self.on_complete, self.on_skip)
+                     if clause is not None for t in clause.transitions if not t.is_command}
+            object.__setattr__(self, "_next", frozenset(names))
+        assert self._next is not None
+        return self._next
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,3 +74,22 @@ def test_every_warning_fixture_validates_with_its_warnings():
                      if line.startswith("# warn: ")]
     assert lines == expected
     assert _run("--strict", *map(str, files))[0] == 1
+
+
+def test_a_large_file_has_its_errors_and_warnings_placed_as_a_small_one(tmp_path):
+    """Positions of a large document are read only when a problem asks for them: they are those
+    the same problems have in a small document, shifted by the lines put before them."""
+    filler = "".join(f"    t{i}:\n      action: std.noop\n" for i in range(3000))
+    big = IGNORING.replace("  tasks:\n", "  tasks:\n" + filler) + "      on-success:\n        - missing\n"
+    assert len(big) > 64 * 1024
+    path = tmp_path / "big.yaml"
+    path.write_text(big)
+    code, lines, summary = _run(str(path))
+    shift = filler.count("\n")
+    assert code == 1
+    assert lines == [
+        f"{path}:{5 + shift}:40: {WARNING}",
+        f"{path}:{9 + shift}:11: maintenance.tasks.reboot.on-success[0]: transition to task \"missing\", "
+        "which does not exist",
+    ]
+    assert summary == f"{path}: 1 error, 1 warning\n"

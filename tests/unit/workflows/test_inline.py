@@ -3,6 +3,8 @@
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from levante.workflows import inline
 
@@ -92,3 +94,18 @@ def test_what_mistral_drops_is_noted(text, params, notes):
 def test_no_name_is_an_error():
     with pytest.raises(inline.InlineSyntaxError, match="no name given"):
         inline.parse("   ")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab.x_-1 \t\n(),=\"'<%>{}[]$é", max_size=14))
+def test_the_bare_name_shortcut_reads_as_the_full_reader(text):
+    try:
+        expected = inline._parse(text)
+    except inline.InlineSyntaxError:
+        with pytest.raises(inline.InlineSyntaxError):
+            inline.parse(text)
+        assert not inline.is_bare(text)
+        return
+    assert inline.parse(text) == expected
+    if inline.is_bare(text):  # what the builder takes without reading further
+        assert expected == inline.InlineCall(text, {})

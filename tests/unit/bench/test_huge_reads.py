@@ -35,4 +35,4 @@ def test_the_bench_prints_a_line_per_request(monkeypatch: object, capsys: object
     monkeypatch.setattr(sys, "argv", argv)  # type: ignore[attr-defined]
     assert main() == 0
     lines = capsys.readouterr().out.strip().splitlines()  # type: ignore[attr-defined]
-    assert len(lines) == 11 and all('"median_ms"' in line for line in lines[1:])
+    assert len(lines) == 12 and all('"median_ms"' in line for line in lines[1:])

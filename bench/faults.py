@@ -470,20 +470,8 @@ class Campaign:
 
     # --- the verdict --------------------------------------------------------------------
 
-    def _verdict(self, unfinished: dict[str, str]) -> dict[str, Any]:
-        expected_ok = 0
-        unexpected: list[dict[str, Any]] = []
-        for ex_id, (kind, v, _tag, victim) in self.executions.items():
-            ex = self.apis[victim].call("GET", f"/executions/{ex_id}")
-            want = mix.expected(kind, v)
-            got = _json(ex.get("output"))
-            if ex["state"] == "SUCCESS" and got == want:
-                expected_ok += 1
-                self.as_expected.add(ex_id)
-            else:
-                unexpected.append({"id": ex_id, "kind": kind, "victim": victim, "state": ex["state"],
-                                   "state_info": (ex.get("state_info") or "")[:300], "output": got,
-                                   "expected": want})
+    def _reruns(self) -> list[dict[str, Any]]:
+        """Actions that were not safe to re-run and ran more than once."""
         # Runs per action execution: std.mistral_http by its id; std.http by task (calls vs actions).
         reruns: list[dict[str, Any]] = []
         for ae_id, count in self.third.async_calls.items():
@@ -502,6 +490,10 @@ class Campaign:
             actions = api.call("GET", f"/tasks/{task_ids[ex_id][task]}/action_executions")["action_executions"]
             if calls > len(actions):
                 reruns.append({"execution": ex_id, "task": task, "calls": calls, "action_executions": len(actions)})
+        return reruns
+
+    def _lost(self) -> list[dict[str, Any]]:
+        """Callbacks the API accepted that are not their action's output."""
         # Callbacks the API accepted (2xx) must be their action's output.
         lost: list[dict[str, Any]] = []
         for ae_id, output in self.third.delivered.items():
@@ -513,6 +505,24 @@ class Campaign:
             if ae.get("state") != "SUCCESS" or got != output:
                 lost.append({"action_execution": ae_id, "state": ae.get("state"), "output": got, "sent": output,
                              **self.third.async_meta.get(ae_id, {})})
+        return lost
+
+    def _verdict(self, unfinished: dict[str, str]) -> dict[str, Any]:
+        expected_ok = 0
+        unexpected: list[dict[str, Any]] = []
+        for ex_id, (kind, v, _tag, victim) in self.executions.items():
+            ex = self.apis[victim].call("GET", f"/executions/{ex_id}")
+            want = mix.expected(kind, v)
+            got = _json(ex.get("output"))
+            if ex["state"] == "SUCCESS" and got == want:
+                expected_ok += 1
+                self.as_expected.add(ex_id)
+            else:
+                unexpected.append({"id": ex_id, "kind": kind, "victim": victim, "state": ex["state"],
+                                   "state_info": (ex.get("state_info") or "")[:300], "output": got,
+                                   "expected": want})
+        reruns = self._reruns()
+        lost = self._lost()
         stuck = []
         for ex_id, state in unfinished.items():
             stuck.append({"id": ex_id, "kind": self.executions[ex_id][0], "victim": self.executions[ex_id][3],

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, NamedTuple
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from levante.db import direct
@@ -131,16 +131,27 @@ def _actions_by_ids(count: int) -> Any:
 def task_progress(session: Session, execution_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
     """``{execution id: (tasks done, tasks created)}`` for many executions in one grouped query
     (executions without tasks are left out)."""
-    done_states = [str(s) for s in TASK_COMPLETED]
-    done = func.sum(case((TASK_TABLE.c.state.in_(done_states), 1), else_=0))
     out: dict[str, tuple[int, int]] = {}
-    for part in chunks(list(execution_ids)):
-        stmt = (select(TASK_TABLE.c.workflow_execution_id, done, func.count())
-                .where(one_of(TASK_TABLE.c.workflow_execution_id, part))
-                .group_by(TASK_TABLE.c.workflow_execution_id))
-        for ex_id, finished, total in session.execute(stmt):
-            out[ex_id] = (int(finished or 0), int(total))
+    if len(execution_ids) == 1:  # GET of one execution, polled by clients: a statement built once
+        found: Any = direct.rows(session, _PROGRESS_ONE, {"b_ex": execution_ids[0]})[1]
+    else:
+        found = []
+        for part in chunks(list(execution_ids)):
+            found += session.execute(_PROGRESS.where(one_of(TASK_TABLE.c.workflow_execution_id, part))
+                                     .group_by(TASK_TABLE.c.workflow_execution_id)).all()
+    for ex_id, finished, total in found:
+        out[ex_id] = (int(finished or 0), int(total))
     return out
+
+
+#: (tasks ended, tasks in all) per execution; the ended states as plain comparisons, not an IN list,
+#: which would be expanded again at each execution.
+_PROGRESS = select(TASK_TABLE.c.workflow_execution_id,
+                   func.sum(case((or_(*(TASK_TABLE.c.state == str(s) for s in sorted(TASK_COMPLETED))), 1),
+                                 else_=0)),
+                   func.count())
+_PROGRESS_ONE = (_PROGRESS.where(TASK_TABLE.c.workflow_execution_id == bindparam("b_ex"))
+                 .group_by(TASK_TABLE.c.workflow_execution_id))
 
 
 def get_task(session: Session, task_id: str) -> TaskExecution:

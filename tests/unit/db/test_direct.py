@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from levante.db import direct
 from levante.db import repository as repo
 from levante.db.models import ActionExecutionRow, ExecutionEvent, OutboxMessage
-from levante.db.repository.executions import _BUMP_BY_ID
+from levante.db.repository.executions import _BUMP_BY_ID, _PROGRESS_ONE
 from levante.db.repository.executions import _BY_ID as BY_ID
 from levante.db.repository.records import COLUMNS, FIELDS, TASK_TABLE, WF_TABLE, record_from_mapping, select_of
 from levante.db.repository.records import _upsert_statement as upsert_statement
@@ -203,3 +203,18 @@ def test_rows_of_an_insert_go_in_one_statement(db_engine: Engine, session_factor
     assert sorted((t.name, t.published) for t in stored if t.id != "same") == \
         sorted((f"t{n}", {"n": n, "s": "\x00"}) for n in range(direct.MULTI_VALUES_ROWS + 4))
     assert [t.name for t in stored if t.id == "same"] == ["dup2"]
+
+
+def test_the_progress_of_one_execution_on_the_cursor_is_the_grouped_querys(session_factory: SessionFactory) -> None:
+    first, second = wf(), wf()
+    states = ["SUCCESS", "ERROR", "RUNNING", "SKIPPED", "CANCELLED", "WAITING", "SUCCESS"]
+    tasks = [task(first, f"t{n}", state=state) for n, state in enumerate(states)]
+    with transaction(session_factory) as s:
+        repo.save_all(s, [first, second, *tasks, task(second, "x", state="RUNNING")])
+    with transaction(session_factory) as s:
+        _warm(s, _PROGRESS_ONE)
+        both = repo.task_progress(s, [first.id, second.id])  # the grouped query, built per call
+        assert both == {first.id: (5, 7), second.id: (0, 1)}
+        assert repo.task_progress(s, [first.id]) == {first.id: both[first.id]}
+        assert repo.task_progress(s, [second.id]) == {second.id: (0, 1)}
+        assert repo.task_progress(s, [wf().id]) == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ from levante.db import repository as repo
 from levante.db.session import (
     SQLITE_BEGIN_OPTION,
     SessionFactory,
+    json_dumps,
+    json_loads,
     make_engine,
     make_session_factory,
     migrate,
@@ -174,3 +177,23 @@ def test_postgres_urls_use_psycopg() -> None:
         engine = make_engine(url)  # no connection is made
         assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         engine.dispose()
+
+
+@pytest.mark.parametrize("text", [
+    "{}", "null", "[]", '{"a": [1, 2.5, true, null], "b": "\\u00e9\\u0000"}', '{"result":null}', "1e400", "NaN",
+    "123456789012345678901234567890", '"\\ud800"', '{"a":1,"a":2}', " {} ", "{}\n", "\ufeff{}", "", "[1,2]x", "{",
+    b'{"x": 1}',
+])
+def test_json_loads_reads_every_text_as_json_loads_does(text: str | bytes) -> None:
+    try:
+        expected: object = json.loads(text)
+    except ValueError as exc:
+        with pytest.raises(type(exc)):
+            json_loads(text)
+        return
+    assert repr(json_loads(text)) == repr(expected)
+
+
+@pytest.mark.parametrize("value", [None, {}, [], "", 0, {"a": None}, {"k": {}}, [{}]])
+def test_json_dumps_writes_the_text_of_the_standard_encoder(value: object) -> None:
+    assert json_dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -166,8 +166,8 @@ _ENQUEUE = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
 _ENQUEUE_ONE = insert(OUTBOX).returning(OUTBOX.c.id)
 _ENQUEUE_WITH_IDS = insert(OUTBOX)
 _LARGEST_ID = select(func.max(OUTBOX.c.id))
-_MARK_ONE_SENT = (update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id"))
-                  .values(sent_at=bindparam("b_at", type_=OUTBOX.c.sent_at.type)))
+_MARK_SENT = (update(OUTBOX).where(OUTBOX.c.id.between(bindparam("b_first"), bindparam("b_last")))
+              .values(sent_at=bindparam("b_at", type_=OUTBOX.c.sent_at.type)))
 
 
 def pending(
@@ -189,13 +189,29 @@ def pending(
 
 
 def mark_sent(session: Session, ids: Iterable[int], at: datetime | None = None) -> None:
-    """Mark messages as published."""
+    """Mark messages as published: one executemany over the runs of consecutive ids (rows handed
+    over together have consecutive ids mostly: the 256 results of a batch of a with-items task
+    make a few runs, where an ``IN`` of their 256 ids was rendered anew at every call)."""
     when = at or utcnow()
-    for part in chunks(list(ids)):
-        if len(part) == 1:
-            direct.execute(session, _MARK_ONE_SENT, {"b_id": part[0], "b_at": when})
-        else:
-            session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(part)).values(sent_at=when))
+    runs = _runs(sorted(set(ids)))
+    if runs:
+        params = [{"b_first": first, "b_last": last, "b_at": when} for first, last in runs]
+        direct.execute(session, _MARK_SENT, params[0] if len(params) == 1 else params)
+
+
+def _runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted distinct ids as runs of consecutive ids: ``(first, last)`` each."""
+    runs: list[tuple[int, int]] = []
+    if not ids:
+        return runs
+    first = last = ids[0]
+    for row_id in ids[1:]:
+        if row_id != last + 1:
+            runs.append((first, last))
+            first = row_id
+        last = row_id
+    runs.append((first, last))
+    return runs
 
 
 def mark_unpublished(session: Session, ids: Iterable[int]) -> None:

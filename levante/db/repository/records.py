@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -95,9 +96,14 @@ def to_record(row: Any) -> Record:
 
 def values_of(record: Record) -> dict[str, Any]:
     """Column values of a record (every dataclass field; the state as its string)."""
-    values = {name: getattr(record, name) for name in FIELDS[type(record)]}
+    cls = type(record)
+    values = dict(zip(FIELDS[cls], _FIELD_GETTERS[cls](record), strict=True))
     values["state"] = plain(values["state"])
     return values
+
+
+#: The fields of each record type, read in one call.
+_FIELD_GETTERS: dict[type, Any] = {cls: operator.attrgetter(*FIELDS[cls]) for cls in TABLE_OF}
 
 
 def select_of(cls: type) -> Any:

@@ -57,6 +57,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        utc = timezone.utc
+
+        def to_text(value: datetime | None) -> str | None:
+            # What process_bind_param and SQLite's DATETIME processor give (its storage format
+            # is ISO text with a space and always six digits of microseconds), in one call: a
+            # with-items task over 10,000 items writes 30,000 of them in its start.
+            if value is None:
+                return None
+            value = value.replace(tzinfo=utc) if value.tzinfo is None else value.astimezone(utc)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_text
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

@@ -21,6 +21,7 @@ run through ``Session.execute``.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
@@ -49,6 +50,11 @@ class Plan(NamedTuple):
     #: Result processors with the position of their column (the other columns' values are used
     #: as the driver gives them).
     results: tuple[tuple[int, Processor], ...]
+    #: Positional paramstyles: the parameters' values in order, taken from a dict at once (a
+    #: row of a 10,000-row executemany is then one C call and its few processors).
+    take: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+    #: Positional paramstyles: the bind processors with the position of their parameter.
+    converts: tuple[tuple[int, Processor], ...] = ()
 
 
 #: Plans by (statement, dialect name, keys, executemany); statements are long-lived (built once),
@@ -108,10 +114,24 @@ def _compile(stmt: Any, dialect: Dialect, keys: tuple[str, ...] | None, many: bo
     processors = (column[3]._cached_result_processor(dialect, None) for column in columns)
     results = tuple((n, process) for n, process in enumerate(processors) if process is not None)
     positions = tuple(compiled.positiontup) if compiled.positional else None
-    return Plan(compiled.string, positions, defaults, binds, names, results)
+    take = converts = None
+    if positions:
+        getter = operator.itemgetter(*positions)
+        take = getter if len(positions) > 1 else (lambda values: (getter(values),))
+        converts = tuple((n, binds[name]) for n, name in enumerate(positions) if name in binds)
+    return Plan(compiled.string, positions, defaults, binds, names, results, take, converts or ())
 
 
 def _parameters(plan: Plan, params: Mapping[str, Any] | None) -> Any:
+    if plan.take is not None:  # positional: the values in order, each through its processor
+        values: Any = ({**plan.defaults, **params} if params else plan.defaults) if plan.defaults else (params or {})
+        row = plan.take(values)
+        if not plan.converts:
+            return row
+        converted = list(row)
+        for n, process in plan.converts:
+            converted[n] = process(converted[n])
+        return tuple(converted)
     if plan.defaults:
         values = {**plan.defaults, **params} if params else dict(plan.defaults)
     else:

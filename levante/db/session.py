@@ -85,7 +85,27 @@ _ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"), ensure
 
 def json_dumps(value: Any) -> str:
     """The JSON serializer of every engine (dates as ISO text, sets and tuples as lists)."""
+    if not value and (value is None or type(value) is dict):
+        return "null" if value is None else "{}"  # most action inputs and outputs: the same text, at once
     return _ENCODER.encode(value)
+
+
+#: The standard library's scanner of JSON values (what ``json.loads`` runs after skipping whitespace).
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def json_loads(text: str | bytes) -> Any:
+    """The JSON deserializer of SQLite engines: ``json.loads``, through its scanner straight away
+    when the text is a value without surrounding whitespace (as :func:`json_dumps` writes it; the
+    whitespace checks and the wrapping of ``json.loads`` cost as much as reading a small value)."""
+    if type(text) is str:
+        try:
+            value, end = _SCAN(text, 0)
+        except (StopIteration, ValueError):
+            return json.loads(text)  # whitespace first, or not JSON: json.loads reads it or says why
+        if end == len(text):
+            return value
+    return json.loads(text)
 
 
 def pg_json_dumps(value: Any) -> str:
@@ -131,6 +151,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         kwargs.setdefault("json_serializer", json_dumps)
+        kwargs.setdefault("json_deserializer", json_loads)
         return _sqlite_engine(url, kwargs)
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)

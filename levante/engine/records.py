@@ -7,17 +7,23 @@ follow Mistral's resources so that the API can expose them as they are.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from levante.states import State
 
+#: The version (4) and variant (RFC 4122) bits of a random UUID, as ``uuid.uuid4`` sets them.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+
 
 def new_id() -> str:
-    """A new execution id (UUID4 text, as Mistral uses)."""
-    return str(uuid.uuid4())
+    """A new execution id (UUID4 text, as Mistral uses): ``str(uuid.uuid4())`` without building
+    the UUID object (a third of the cost; a with-items task makes one per item)."""
+    text = "%032x" % ((int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR) | _UUID4_SET)
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def utcnow() -> datetime:

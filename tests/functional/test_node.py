@@ -194,3 +194,22 @@ def test_sent_outbox_rows_are_purged_and_unsent_ones_kept(tmp_path: Path) -> Non
         while rows() != [unsent] and time.monotonic() < deadline:
             time.sleep(0.1)
         assert rows() == [unsent]
+
+
+def test_running_nodes_keep_the_objects_of_the_process_out_of_full_collections(tmp_path: Path) -> None:
+    import gc
+
+    frozen_before = gc.get_freeze_count()
+    if frozen_before:  # a node of another test is running: this one adds nothing to check
+        return
+    first = Node(load(env={}, db_url=f"sqlite:///{tmp_path / 'a.db'}")).start()
+    try:
+        assert gc.get_freeze_count() > 0
+        with Node(load(env={}, db_url=f"sqlite:///{tmp_path / 'b.db'}")):
+            assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > 0  # the first one still runs
+    finally:
+        first.stop()
+    assert gc.get_freeze_count() == 0  # handed back to the collector: garbage of that time is collected
+    first.stop()  # a second stop changes nothing
+    assert gc.get_freeze_count() == 0

@@ -230,6 +230,7 @@ class EngineService:
             return repo.stalled_executions(session)
 
     def get_execution(self, execution_id: str) -> WorkflowExecution:
-        """Read an execution."""
-        with transaction(self.session_factory) as session:
+        """Read an execution (in a read-only transaction: on SQLite it does not wait for, nor
+        hold up, the writers, e.g. the engine applying the results :meth:`wait` waits for)."""
+        with transaction(self.read_factory) as session:
             return repo.get_execution(session, execution_id)

@@ -231,13 +231,13 @@ def test_queued_requests_are_not_run_and_a_running_sleep_is_told_to_stop(api, na
     threads = api.node.config.executor_threads
     api.upload("workflows", SLEEPS.format(name=name))
     ex = api.start(name)
-    # Every executor thread sleeps; the other requests wait in the pool's queue.
+    # Every executor thread sleeps; the other requests wait in the executor's queue.
     api.wait_for(lambda: len(runner.cancellations.running()) == threads)
     assert threads < 8
     ids = {a["id"] for a in _actions(api, ex["id"])}
     api.put(f"/v2/executions/{ex['id']}", {"state": "CANCELLED"})
     # The sleeps (60 s each) end at once, and the queued ones never start.
-    api.wait_for(lambda: not (set(runner.cancellations.running()) & ids) and api.node.executor.pool._work_queue.empty(),
+    api.wait_for(lambda: not (set(runner.cancellations.running()) & ids) and api.node.executor.queued() == 0,
                  timeout=20)
     assert not set(runner.cancellations.running()) & ids
     assert {a["state"] for a in _actions(api, ex["id"])} == {"CANCELLED"}

@@ -203,3 +203,15 @@ def test_purge_sent_in_batches_keeps_unsent_and_recent_rows(session_factory: Ses
     with transaction(session_factory) as s:
         left = sorted(m.id for m in s.query(OutboxMessage))
     assert left == ids[5:]  # the recent one and the unsent one
+
+
+def test_mark_sent_marks_exactly_the_ids_given_in_runs_or_alone(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as s:
+        ids = repo.enqueue_many(s, [("executor", {"n": n}) for n in range(20)])
+    chosen = [ids[i] for i in (7, 0, 1, 2, 5, 6, 12, 19, 18, 2)]  # runs, lone ids, a repeat, any order
+    with transaction(session_factory) as s:
+        repo.mark_sent(s, chosen, at=at(100))
+        repo.mark_sent(s, [])
+    with transaction(session_factory) as s:
+        left = [m.id for m in repo.pending(s, limit=100)]
+    assert left == [i for i in ids if i not in set(chosen)]

@@ -273,3 +273,21 @@ def test_records_are_plain_dataclasses() -> None:
     # The repository converts; the engine's classes stay free of any database behaviour.
     for cls in (WorkflowExecution, TaskExecution, ActionExecution):
         assert not hasattr(cls, "__table__")
+
+
+@pytest.mark.parametrize("cls", [WorkflowExecution, TaskExecution, ActionExecution])
+def test_a_row_of_the_fields_in_order_reads_as_its_mapping_does(cls: type) -> None:
+    from levante.db.repository.records import FIELDS, _record_from_row, record_from_mapping
+
+    names = FIELDS[cls]
+    empty_row = tuple("RUNNING" if n == "state" else "x1" if n in ("id", "name", "workflow_name",
+                                                                  "workflow_execution_id") else None
+                      for n in names)
+    full_row = tuple(State.SUCCESS if n == "state" else {"k": [n]} if n in ("input", "output") else
+                     f"v-{n}" if n in ("description", "workflow_namespace", "state_info") else None
+                     for n in names)
+    for row in (empty_row, full_row):
+        fast = _record_from_row(cls, row)
+        slow = record_from_mapping(cls, dict(zip(names, row, strict=True)))
+        assert dataclasses.astuple(fast) == dataclasses.astuple(slow)
+        assert type(fast.state) is State and type(fast) is cls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ from levante.db import repository as repo
 from levante.db.session import (
     SQLITE_BEGIN_OPTION,
     SessionFactory,
+    json_dumps,
+    json_loads,
     make_engine,
     make_session_factory,
     migrate,
@@ -174,3 +177,48 @@ def test_postgres_urls_use_psycopg() -> None:
         engine = make_engine(url)  # no connection is made
         assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         engine.dispose()
+
+
+@pytest.mark.parametrize("text", [
+    "{}", "null", "[]", '{"a": [1, 2.5, true, null], "b": "\\u00e9\\u0000"}', '{"result":null}', "1e400", "NaN",
+    "123456789012345678901234567890", '"\\ud800"', '{"a":1,"a":2}', " {} ", "{}\n", "\ufeff{}", "", "[1,2]x", "{",
+    b'{"x": 1}',
+])
+def test_json_loads_reads_every_text_as_json_loads_does(text: str | bytes) -> None:
+    try:
+        expected: object = json.loads(text)
+    except ValueError as exc:
+        with pytest.raises(type(exc)):
+            json_loads(text)
+        return
+    assert repr(json_loads(text)) == repr(expected)
+
+
+@pytest.mark.parametrize("value", [None, {}, [], "", 0, {"a": None}, {"k": {}}, [{}]])
+def test_json_dumps_writes_the_text_of_the_standard_encoder(value: object) -> None:
+    assert json_dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_timestamps_are_written_as_the_sqlite_datetime_type_writes_them() -> None:
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.types import TypeDecorator
+
+    from levante.db.columns import UTCDateTime
+
+    dialect = sqlite.dialect()
+    column = UTCDateTime().dialect_impl(dialect)
+    fast, composed = column.bind_processor(dialect), TypeDecorator.bind_processor(column, dialect)
+    rng = random.Random(14)
+    values = [None, datetime(1, 1, 1), datetime(2024, 1, 2, 3, 4, 5),
+              datetime(999, 5, 5, tzinfo=timezone(timedelta(hours=-3))),
+              datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
+    zones = [None, timezone.utc, *(timezone(timedelta(minutes=rng.randint(-900, 900))) for _ in range(20))]
+    values += [datetime(rng.randint(2, 9998), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                        rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, rng.randint(0, 999_999)]),
+                        tzinfo=rng.choice(zones))
+               for _ in range(2000)]
+    assert [fast(v) for v in values] == [composed(v) for v in values]
+    assert fast(datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02 03:04:05.000000"

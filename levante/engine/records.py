@@ -130,10 +130,9 @@ class ActionExecution:
 
 class AcceptedResult(NamedTuple):
     """What a with-items task's result needs of one accepted action execution (read without the
-    rest of the record: 10,000 of them when the task completes)."""
+    rest of the record, in creation order: a million of them when the task completes)."""
 
     id: str
-    created_at: datetime
     #: The with-items index (``runtime_context["index"]``, 0 when absent).
     item_index: int
     #: The task attempt it ran for (``runtime_context["attempt"]``, 0 when absent).
@@ -145,5 +144,5 @@ class AcceptedResult(NamedTuple):
 def accepted_result(action_ex: ActionExecution) -> AcceptedResult:
     """The :class:`AcceptedResult` of an action execution."""
     rc = action_ex.runtime_context
-    return AcceptedResult(action_ex.id, action_ex.created_at, rc.get("index", 0), rc.get("attempt", 0),
+    return AcceptedResult(action_ex.id, rc.get("index", 0), rc.get("attempt", 0),
                           action_ex.output.get("result"))

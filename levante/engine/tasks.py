@@ -191,13 +191,18 @@ def item_results(d: Decision, task_ex: TaskExecution) -> list[Any]:
 
 def _accepted_results(d: Decision, task_ex: TaskExecution) -> list[AcceptedResult]:
     """The task's accepted action results in creation order: the stored ones (read without the
-    rest of their records), those this decision changed in their place."""
-    found: dict[str, AcceptedResult | None] = {r.id: r for r in (d.store.accepted_results(task_ex.id)
-                                                                 if d.store else [])}
-    for action_ex in d.state.actions.values():
-        if action_ex.task_execution_id == task_ex.id:
-            found[action_ex.id] = accepted_result(action_ex) if action_ex.accepted else None
-    return sorted((r for r in found.values() if r is not None), key=lambda r: r.created_at)
+    rest of their records), those this decision changed in their place, and those it accepted
+    that were not accepted as stored, after them (by creation)."""
+    changed = {a.id: a for a in d.state.actions.values() if a.task_execution_id == task_ex.id}
+    found: list[AcceptedResult] = []
+    for stored in (d.store.accepted_results(task_ex.id) if d.store else []):
+        action_ex = changed.pop(stored.id, None)
+        if action_ex is None:
+            found.append(stored)
+        elif action_ex.accepted:
+            found.append(accepted_result(action_ex))
+    rest = sorted((a for a in changed.values() if a.accepted), key=lambda a: a.created_at)
+    return found + [accepted_result(a) for a in rest]
 
 
 # --- timers ---------------------------------------------------------------------------------

@@ -171,21 +171,21 @@ def action_executions_of(session: Session, task_id: str) -> list[ActionExecution
 
 
 def accepted_results_of(session: Session, task_id: str) -> list[AcceptedResult]:
-    """The accepted action executions of a task, in creation order: their id, creation time, index,
-    attempt and result only (a with-items task over 10,000 items reads them when it completes;
-    whole records cost four times as much)."""
-    found = []
-    for ae_id, created_at, rc, output in direct.rows(session, _ACCEPTED_RESULTS, {"b_task": task_id})[1]:
-        rc = rc or {}
-        found.append(AcceptedResult(ae_id, created_at, rc.get("index", 0), rc.get("attempt", 0),
-                                    (output or {}).get("result")))
-    return found
+    """The accepted action executions of a task, in creation order: their id, index, attempt and
+    result only (a with-items task over a million items reads them when it completes). The index
+    and attempt are taken out of the runtime context by the database, and the rows are decoded a
+    few thousand at a time, so that what is held is the results, not a million decoded rows."""
+    rows = session.execute(_ACCEPTED_RESULTS, {"b_task": task_id})
+    return [AcceptedResult(ae_id, index or 0, attempt or 0, (output or {}).get("result"))
+            for ae_id, index, attempt, output in rows]
 
 
+_RC = ACTION_TABLE.c.runtime_context
 _ACCEPTED_RESULTS = (
-    select(ACTION_TABLE.c.id, ACTION_TABLE.c.created_at, ACTION_TABLE.c.runtime_context, ACTION_TABLE.c.output)
+    select(ACTION_TABLE.c.id, _RC["index"].as_integer(), _RC["attempt"].as_integer(), ACTION_TABLE.c.output)
     .where(ACTION_TABLE.c.task_execution_id == bindparam("b_task"), ACTION_TABLE.c.accepted.is_(True))
     .order_by(*in_creation_order(ACTION_TABLE))
+    .execution_options(yield_per=2000)
 )
 
 

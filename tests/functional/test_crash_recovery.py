@@ -45,6 +45,13 @@ items:
       action: std.sleep seconds=2
       safe-rerun: true
       publish: {count: <% task().result.len() %>}
+windowed:
+  tasks:
+    each:
+      with-items: i in <% range(12) %>
+      action: std.echo output=<% $.i * 10 %> delay=0.4
+      safe-rerun: true
+      publish: {results: <% task().result %>}
 """
 
 
@@ -140,6 +147,30 @@ def test_actions_in_flight_at_a_kill_are_rerun_or_failed_after_the_restart(serve
     assert json.loads(done[ids["safe"]]["output"]) == {"napped": True}
     assert json.loads(done[ids["items"]]["output"]) == {"count": 4}
     # Nothing is left running anywhere.
+    assert _call("GET", f"{url}/action_executions?state=RUNNING")["action_executions"] == []
+
+
+def test_a_with_items_task_over_more_items_than_its_window_ends_after_a_kill(server: Server) -> None:
+    """Killed after some items ran and while a window of others runs (their items kept in chunks):
+    after the restart the running ones run again and the rest start from the kept chunks."""
+    server.env["LEVANTE_WITH_ITEMS_WINDOW"] = "3"
+    url = server.start()
+    _call("POST", f"{url}/workflows", WORKFLOWS, text=True)
+    ex_id = _call("POST", f"{url}/executions", {"workflow_name": "windowed"})["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        actions = _call("GET", f"{url}/action_executions?workflow_execution_id={ex_id}")["action_executions"]
+        if sum(a["state"] == "SUCCESS" for a in actions) >= 3 and any(a["state"] == "RUNNING" for a in actions):
+            break
+        time.sleep(0.05)
+    assert sum(a["state"] == "RUNNING" for a in actions) <= 3
+    assert len(actions) < 12  # some items had not started when it was killed
+    server.kill()
+
+    url = server.start()
+    done = _wait_done(url, [ex_id])[ex_id]
+    assert done["state"] == "SUCCESS", done
+    assert json.loads(done["output"]) == {"results": [i * 10 for i in range(12)]}
     assert _call("GET", f"{url}/action_executions?state=RUNNING")["action_executions"] == []
 
 

@@ -148,3 +148,29 @@ def test_a_step_applying_many_results_reads_each_chunk_once(node: Node) -> None:
         event.remove(node.db, "before_cursor_execute", count)
     assert len(_actions(node, ex.id)) == 10  # five results started five more items...
     assert len(reads) == 1  # ...from one read of their chunk
+
+
+RETRIED = """
+version: '2.0'
+retried:
+  tasks:
+    many:
+      with-items: i in <% range(8) %>
+      action: std.fail
+      retry: {count: 2, delay: 0}
+"""
+
+
+def test_a_retry_evaluates_the_items_again_and_keeps_only_its_own_chunks(node: Node) -> None:
+    with transaction(node.session_factory) as session:
+        store(session, "workflows", RETRIED)
+    ex = node.service.start_execution("retried")
+    done = node.service.wait(ex.id, 60)
+    assert done.state == State.ERROR
+    with transaction(node.read_factory) as session:
+        [task] = repo.tasks_of(session, ex.id)
+        attempts = session.execute(select(WithItemsChunk.attempt)
+                                   .where(WithItemsChunk.task_execution_id == task.id)).scalars().all()
+    assert task.runtime_context["retry_task_policy"] == {"retry_no": 2}
+    assert len(_actions(node, ex.id)) == 24  # 8 items, 3 attempts
+    assert attempts == [task.runtime_context["attempt"]]  # the last attempt's chunk only

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from levante.db import direct
@@ -16,7 +16,9 @@ CHUNKS: Table = WithItemsChunk.__table__  # type: ignore[assignment]
 
 def store_item_chunks(session: Session, task_execution_id: str, attempt: int,
                       chunks: Mapping[int, list[list[Any]]]) -> None:
-    """Store a task's item chunks (by number) for ``attempt``."""
+    """Store a task's item chunks (by number) for ``attempt``, in place of those of its earlier
+    attempts (a retry or a rerun evaluates the items again: the earlier ones are never read)."""
+    direct.execute(session, _DELETE_EARLIER, {"b_task": task_execution_id, "b_attempt": attempt})
     rows = [{"task_execution_id": task_execution_id, "attempt": attempt, "chunk": n, "values": values}
             for n, values in chunks.items()]
     if rows:
@@ -39,6 +41,8 @@ def item_chunks_of(session: Session, task_execution_id: str, attempt: int,
 
 
 _INSERT = insert(CHUNKS)
+_DELETE_EARLIER = delete(CHUNKS).where(CHUNKS.c.task_execution_id == bindparam("b_task"),
+                                       CHUNKS.c.attempt < bindparam("b_attempt"))
 _SELECT = select(CHUNKS.c.chunk, CHUNKS.c["values"]).where(
     CHUNKS.c.task_execution_id == bindparam("b_task"), CHUNKS.c.attempt == bindparam("b_attempt"))
 _RANGE = _SELECT.where(CHUNKS.c.chunk.between(bindparam("b_low"), bindparam("b_high")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import text
@@ -45,6 +46,22 @@ def pg_url() -> Iterator[str]:
         _unreachable(str(exc).splitlines()[0])
     try:
         yield make_url(make_engine(ADMIN_URL).url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def extra_database(pg_url: str, prefix: str) -> Iterator[str]:
+    """URL of a database created beside the run's (on the same server), dropped at the end: for
+    tests whose rows or names must not meet other tests' (``prefix`` names it)."""
+    admin = make_engine(pg_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -67,7 +67,13 @@ class EmbeddedExecutor:
             start = min(self.threads - self._draining, len(self._queued))
             self._draining += max(start, 0)
         for _ in range(start):
-            self.pool.submit(self._drain)
+            try:
+                self.pool.submit(self._drain)
+            except RuntimeError:  # shut down since the check above: the rows stay unsent, as at a stop
+                with self._lock:
+                    self._draining -= 1
+                if not self._stopped:
+                    raise
 
     def queued(self) -> int:
         """How many requests handed over no thread has taken yet."""

@@ -102,3 +102,19 @@ def test_rows_not_started_at_shutdown_are_dropped() -> None:
     _wait(lambda: len(done) == 2)
     time.sleep(0.05)
     assert sorted(done) == [0, 1] and executor.queued() == 0
+
+
+def test_a_shutdown_between_the_check_and_the_hand_over_leaves_the_rows_unsent_without_an_error() -> None:
+    runner = _CountingRunner()
+    done: list[int] = []
+    executor = EmbeddedExecutor(runner, 2, queue.Queue(), done.append)
+    submit = executor.pool.submit
+
+    def shut_first(*args: Any) -> Any:  # the node stops just as a step hands its rows over
+        executor.shutdown()
+        return submit(*args)
+
+    executor.pool.submit = shut_first  # type: ignore[method-assign]
+    executor.send(_rows(0, 3))  # before: RuntimeError out of the engine's after-commit
+    time.sleep(0.05)
+    assert done == [] and executor.queued() == 0

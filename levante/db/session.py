@@ -326,14 +326,31 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` (the latest by default); a no-op when it is there.
 
     Runs in one transaction. Concurrent callers are serialised (an advisory lock on PostgreSQL,
-    the write lock on SQLite), so several processes may call it at start-up.
+    the write lock on SQLite), so several processes may call it at start-up. To the newest
+    revision, a database already there, or a new SQLite file, needs no Alembic
+    (:mod:`levante.db.fresh_schema`).
     """
-    from alembic import command
+    _migrate(engine, revision, shortcuts=revision == "head")
+
+
+def migrate_with_alembic(engine: Engine, revision: str = "head") -> None:
+    """:func:`migrate` through Alembic's migrations whatever the database holds."""
+    _migrate(engine, revision, shortcuts=False)
+
+
+def _migrate(engine: Engine, revision: str, shortcuts: bool) -> None:
+    from levante.db import fresh_schema
 
     with _migrate_lock, engine.connect() as connection:
         with connection.begin():
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            if shortcuts and fresh_schema.at_head(connection):
+                return
+            if shortcuts and connection.dialect.name == "sqlite" and fresh_schema.create_sqlite(connection):
+                return
+            from alembic import command
+
             command.upgrade(alembic_config(connection), revision)
 
 

@@ -89,3 +89,47 @@ def test_start_up_on_a_new_or_current_file_does_not_load_alembic(tmp_path: Path)
     for _ in range(2):  # a new file, then the same file at head
         shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
         assert shown.stdout.strip() == "False", shown.stderr
+
+
+def test_processes_starting_together_on_a_new_file_make_one_schema(tmp_path: Path) -> None:
+    """Each process takes SQLite's write lock before it looks: one creates, the others find it
+    at head (none fails on a table that already exists)."""
+    script = (
+        "import sys\n"
+        "from levante.db.session import make_engine, migrate\n"
+        f"engine = make_engine('sqlite:///{tmp_path / 'shared.db'}')\n"
+        "migrate(engine)\n"
+        "print('ok')\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in outs]
+    engine = _engine(tmp_path, "shared.db")
+    revision, statements = _dump(engine)
+    engine.dispose()
+    assert revision == data.REVISION
+    assert sorted(statements) == sorted(data.STATEMENTS)
+
+
+def test_a_process_killed_while_creating_leaves_a_file_the_next_start_completes(tmp_path: Path) -> None:
+    """The schema is made in one transaction: kill -9 before its commit leaves nothing half made."""
+    script = (
+        "import os, signal\n"
+        "from levante.db import fresh_schema\n"
+        "from levante.db.session import make_engine\n"
+        f"engine = make_engine('sqlite:///{tmp_path / 'killed.db'}')\n"
+        "with engine.connect() as connection:\n"
+        "    connection.begin()\n"
+        "    assert fresh_schema.create_sqlite(connection)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    engine = _engine(tmp_path, "killed.db")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
+    migrate(engine)
+    revision, statements = _dump(engine)
+    engine.dispose()
+    assert (revision, sorted(statements)) == (data.REVISION, sorted(data.STATEMENTS))

@@ -28,6 +28,8 @@ from sqlalchemy import String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from levante.db import jsoncodec
+
 #: The escape character (a private-use code point; doubled it stands for itself).
 ESC = "\U0010fffd"
 _ESC_BYTES = ESC.encode("utf-8")
@@ -94,8 +96,10 @@ def json_needs_escape(text: str) -> bool:
 
 def pg_json_loads(data: bytes | str) -> Any:
     """The JSON deserializer of a PostgreSQL engine (psycopg gives it the bytes of the value)."""
-    # PostgreSQL sends JSON as UTF-8 text: decoded as such, not sniffed as json.loads does.
-    value = _DECODER.decode(data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data)
+    value = jsoncodec.fast_loads(data)
+    if value is jsoncodec.UNREAD:
+        # PostgreSQL sends JSON as UTF-8 text: decoded as such, not sniffed as json.loads does.
+        value = _DECODER.decode(data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data)
     if isinstance(data, bytes):
         # The escape's first byte (F4, which starts only code points from U+100000 on) is found
         # by memchr, four times faster than the four-byte sequence.

@@ -37,13 +37,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from levante.db import nulsafe
+from levante.db import jsoncodec, nulsafe
 from levante.db.models import WorkflowExecutionRow
 from levante.db.sqlite_writers import Gate, WriterConnection, gate_for
 from levante.exceptions import NotFoundError, TransportError
@@ -83,11 +84,30 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"), ensure_ascii=False)
 
 
+#: orjson as the standard encoder above writes: dates, times and dataclasses through
+#: ``_json_default`` (not orjson's own forms); keys must be strings (others raise, so the
+#: standard encoder writes them, as ``"1"``, ``"true"``...).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def json_dumps(value: Any) -> str:
-    """The JSON serializer of every engine (dates as ISO text, sets and tuples as lists)."""
+    """The JSON serializer of every engine (dates as ISO text, sets and tuples as lists).
+
+    orjson writes it (issue 14: 5-10x faster than the standard library on an engine step's
+    values), except where its text would say something else than the standard encoder's: an
+    integer beyond 64 bits, a key that is not a string, a lone surrogate (orjson raises), and NaN
+    or infinity (orjson writes ``null``, the standard encoder ``NaN``, which SQLite keeps and
+    PostgreSQL refuses: a text with a ``null`` in it is written again by the standard encoder,
+    which costs what it cost before)."""
     if not value and (value is None or type(value) is dict):
         return "null" if value is None else "{}"  # most action inputs and outputs: the same text, at once
-    return _ENCODER.encode(value)
+    try:
+        data = orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(value)  # it writes the value, or raises what it always raised
+    if b"null" in data:
+        return _ENCODER.encode(value)
+    return data.decode()
 
 
 #: The standard library's scanner of JSON values (what ``json.loads`` runs after skipping whitespace).
@@ -95,10 +115,15 @@ _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def json_loads(text: str | bytes) -> Any:
-    """The JSON deserializer of SQLite engines: ``json.loads``, through its scanner straight away
-    when the text is a value without surrounding whitespace (as :func:`json_dumps` writes it; the
-    whitespace checks and the wrapping of ``json.loads`` cost as much as reading a small value)."""
+    """The JSON deserializer of SQLite engines: what ``json.loads`` reads, through orjson where
+    both read the same (:func:`levante.db.jsoncodec.fast_loads`), else through the standard library's scanner
+    straight away when the text is a value without surrounding whitespace (as :func:`json_dumps`
+    writes it; the whitespace checks and the wrapping of ``json.loads`` cost as much as reading a
+    small value)."""
     if type(text) is str:
+        value = jsoncodec.fast_loads(text)
+        if value is not jsoncodec.UNREAD:
+            return value
         try:
             value, end = _SCAN(text, 0)
         except (StopIteration, ValueError):

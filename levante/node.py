@@ -214,10 +214,10 @@ class Node:
             thread.join(timeout=5)
         if self.config.role == "executor":
             return
+        if self.relay is not None:
+            self.relay.close()  # publishes the rows handed over (their ids go to the marks)
         # Handed over but not marked yet: mark them, or a restart re-sends them.
         self.marks.mark_now()
-        if self.relay is not None:
-            self.relay.close()
         self.db.dispose()
 
     def __enter__(self) -> "Node":

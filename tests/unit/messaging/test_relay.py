@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from kombu import Connection
 
 from levante.exceptions import TransportError
@@ -84,6 +87,7 @@ def test_only_first_sends_are_reported_never_published() -> None:
     first, again, fresh = (run_action(f"ae-{n}").to_dict() for n in range(3))
     again["info"] = {**again.get("info", {}), "resent": True}
     outbox.send([(0, "executor", first), (1, "executor", again), (2, "executor", fresh)])
+    assert outbox.flush(10)  # send() hands the rows to the publishing thread
     assert (outbox.sent, outbox.unpublished) == ([0], [2])
 
 
@@ -91,4 +95,87 @@ def test_a_relay_that_is_not_open_reports_every_row_never_published() -> None:
     outbox = _Outbox(_BrokerGoesDown(after=0))
     outbox.relay = None
     outbox.send([(5, "executor", run_action("ae-5").to_dict())])
+    assert outbox.flush(10)
     assert (outbox.sent, outbox.unpublished) == ([], [5])
+
+
+class _Gated:
+    """A transport whose ``publish_many`` waits for ``go`` and records each batch it was given."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.batches: list[int] = []
+        self.threads: set[str] = set()
+
+    def publish_many(self, items: list[Any]) -> list[None]:
+        self.go.wait(10)
+        self.batches.append(len(items))
+        self.threads.add(threading.current_thread().name)
+        return [None] * len(items)
+
+
+def _rows(first: int, count: int) -> list[tuple[int, str, dict[str, Any]]]:
+    return [(n, "executor", run_action(f"ae-{n}").to_dict()) for n in range(first, first + count)]
+
+
+def test_send_does_not_wait_for_the_broker_and_rows_waiting_go_out_together() -> None:
+    transport = _Gated()
+    outbox = _Outbox(transport)
+    outbox.send(_rows(0, 1))  # returns at once: the thread is held in publish_many
+    deadline = time.monotonic() + 10
+    while outbox._waiting and time.monotonic() < deadline:  # noqa: SLF001 - wait for the thread to take it
+        time.sleep(0.001)
+    for n in range(1, 40):  # meanwhile 39 more commits hand over their rows
+        outbox.send(_rows(n, 1))
+    assert outbox.sent == []
+    transport.go.set()
+    assert outbox.flush(10)
+    assert sorted(outbox.sent) == list(range(40))
+    assert transport.batches == [1, 39]  # one confirm wait for the 39 rows that waited
+    assert transport.threads == {"levante-relay"}
+
+
+def test_close_publishes_what_waits() -> None:
+    transport = _Gated()
+    outbox = _Outbox(transport)
+    outbox.send(_rows(0, 3))
+    transport.go.set()
+    outbox.close()
+    assert sorted(outbox.sent) == [0, 1, 2]
+    outbox.send(_rows(3, 1))  # after the close: left to the sweeper, as a first delivery
+    assert outbox.unpublished == [3]
+
+
+def test_rows_past_the_limit_are_left_to_the_sweeper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(BrokerOutbox, "MAX_WAITING", 5)
+    transport = _Gated()
+    outbox = _Outbox(transport)
+    outbox.send(_rows(0, 1))  # taken by the thread, held
+    deadline = time.monotonic() + 10
+    while outbox._waiting and time.monotonic() < deadline:  # noqa: SLF001 - the hand-over is the point
+        time.sleep(0.001)
+    outbox.send(_rows(1, 5))  # waits
+    outbox.send(_rows(6, 1))  # one too many
+    assert outbox.unpublished == [6]
+    transport.go.set()
+    assert outbox.flush(10)
+    assert sorted(outbox.sent) == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_failing_on_sent_does_not_stop_the_thread() -> None:
+    transport = _Gated()
+    transport.go.set()
+    calls: list[list[int]] = []
+
+    def on_sent(ids: list[int]) -> None:
+        calls.append(ids)
+        if len(calls) == 1:
+            raise RuntimeError("the marks' database is away")
+
+    outbox = BrokerOutbox("amqp://x", "ns", on_sent)
+    outbox.relay = Relay(transport)  # type: ignore[arg-type]
+    outbox.send(_rows(0, 1))
+    assert outbox.flush(10)
+    outbox.send(_rows(1, 1))
+    assert outbox.flush(10)
+    assert calls == [[0], [1]]

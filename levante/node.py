@@ -25,7 +25,7 @@ import queue
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from levante.actions.registry import Registry
 from levante.config import Config
@@ -38,11 +38,13 @@ from levante.engine.service.scheduler import Scheduler
 from levante.engine.service.services import Services
 from levante.executor.embedded import EmbeddedExecutor, EngineInbox
 from levante.executor.runner import ActionRunner
-from levante.executor.worker import ExecutorWorker
-from levante.messaging.engine_consumer import EngineConsumer
-from levante.messaging.relay import BrokerOutbox
-from levante.messaging.transport import check_broker
 from levante.workflows import expressions
+
+if TYPE_CHECKING:
+    from levante.messaging.relay import BrokerOutbox
+
+# What talks to a broker (kombu: 40 ms of imports) is imported by the roles that use one, when
+# they start: an embedded node (``levante run``, ``levante server``) never loads it.
 
 LOG = logging.getLogger(__name__)
 
@@ -117,6 +119,8 @@ class Node:
             self.executor = EmbeddedExecutor(self.runner, config.executor_threads, results, self.marks.add)
             send, cancelled = self.executor.send, self.runner.cancellations.cancel
         else:
+            from levante.messaging.relay import BrokerOutbox
+
             self.relay = BrokerOutbox(config.transport_url, config.namespace, self.marks.add_all,
                                       on_unpublished=self.marks.unpublished)
             send, cancelled = self.relay.send, self.relay.broadcast_cancel
@@ -155,11 +159,15 @@ class Node:
         role = self.config.role
         if not self.embedded:
             try:
+                from levante.messaging.transport import check_broker
+
                 check_broker(self.config.transport_url)
             except BaseException:
                 self.stop()  # releases the database
                 raise
         if role == "executor" or (role == "all" and not self.embedded):
+            from levante.executor.worker import ExecutorWorker
+
             worker = ExecutorWorker(self.config.transport_url, self.runner, namespace=self.config.namespace,
                                     target=self.config.executor_target, threads=self.config.executor_threads)
             worker.start()
@@ -176,6 +184,8 @@ class Node:
             if self.embedded:
                 loops.append(("engine", self.inbox.run, self.config.engine_threads))
             else:
+                from levante.messaging.engine_consumer import EngineConsumer
+
                 consumer = EngineConsumer(self.config.transport_url, self.service.handle,
                                           namespace=self.config.namespace)
                 consumer.start()

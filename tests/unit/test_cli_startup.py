@@ -47,3 +47,29 @@ def test_help_imports_nothing_heavy() -> None:
 def test_the_check_sees_a_heavy_import() -> None:
     assert _loaded(["click", "sqlalchemy.orm", "levante.dbx", "levante.db", "richer"]) == ["sqlalchemy.orm",
                                                                                            "levante.db"]
+
+
+#: What ``levante run`` on the embedded defaults must not import: the broker's client (an
+#: embedded node has no broker), Alembic (a new SQLite file gets its schema without it: see
+#: levante/db/fresh_schema.py), the API and the HTTP client.
+NOT_FOR_RUN = ("kombu", "amqp", "alembic", "mako", "falcon", "httpx", "levante.messaging.transport", "levante.api")
+
+RUN_PROBE = """
+import contextlib, json, os, sys
+from levante.cli.main import cli
+with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    try:
+        cli.main(["run", "examples/hello.yaml"], prog_name="levante")
+    except SystemExit as exc:
+        assert exc.code == 0, exc.code
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_run_on_the_embedded_defaults_loads_no_broker_client_and_no_alembic() -> None:
+    done = subprocess.run([sys.executable, "-c", RUN_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    modules = json.loads(done.stdout)
+    assert "levante.node" in modules and "levante.db.fresh_schema" in modules  # it did run a node
+    assert [n for n in modules if any(n == h or n.startswith(h + ".") for h in NOT_FOR_RUN)] == []

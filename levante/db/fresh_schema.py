@@ -19,6 +19,7 @@ migration without a new data file fails there.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from sqlalchemy import Connection, text
 __all__ = ["at_head", "create_sqlite", "dump_sqlite", "write"]
 
 DATA_FILE = Path(__file__).with_name("_sqlite_schema_data.py")
+
+LOG = logging.getLogger(__name__)
 
 
 def _data() -> tuple[str, tuple[str, ...]]:
@@ -60,6 +63,7 @@ def create_sqlite(connection: Connection) -> bool:
         driver.execute(statement)
     connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:revision)"),
                        {"revision": revision})
+    LOG.info("a new SQLite database: its schema made at revision %s", revision)
     return True
 
 

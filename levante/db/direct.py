@@ -21,16 +21,19 @@ run through ``Session.execute``.
 
 from __future__ import annotations
 
+import functools
 import operator
+import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
-__all__ = ["Plan", "execute", "first", "plan_of", "rows", "scalar"]
+__all__ = ["Plan", "combined_writes", "execute", "first", "flush_writes", "plan_of", "rows", "scalar"]
 
 Processor = Callable[[Any], Any]
 
@@ -168,8 +171,12 @@ def _run(connection: Connection, plan: Plan, params: Mapping[str, Any] | Sequenc
         parameters = [_parameters(plan, one) for one in cast(Sequence[Mapping[str, Any]], params)]
     else:
         parameters = _parameters(plan, cast(Mapping[str, Any] | None, params))
+    return _run_sql(connection, plan.sql, parameters, bool(plan.keys), many)
+
+
+def _run_sql(connection: Connection, sql: str, parameters: Any, want_rows: bool, many: bool = False) -> list[Any]:
+    """Execute SQL with the driver's parameters on the driver's cursor (see :func:`_run`)."""
     cursor = _cursor(connection)
-    sql = plan.sql
     events = connection._has_events or connection.engine._has_events
     if events:
         connection.dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
@@ -179,7 +186,7 @@ def _run(connection: Connection, plan: Plan, params: Mapping[str, Any] | Sequenc
             found: list[Any] = []
         else:
             cursor.execute(sql, parameters)
-            found = cursor.fetchall() if plan.keys else []
+            found = cursor.fetchall() if want_rows else []
     except Exception as exc:  # noqa: BLE001 - classified and raised by SQLAlchemy
         connection.connection.info.pop(_CURSOR, None)
         try:
@@ -203,10 +210,19 @@ def rows(session: Session, stmt: Any, params: Mapping[str, Any] | None = None
     session.flush()  # returns at once when nothing is pending
     connection = session.connection()
     plan = plan_of(stmt, connection.dialect, _keys(stmt, params))
-    if plan is None:
-        result = session.execute(stmt, params)
-        return tuple(result.keys()), list(result.all())
-    found = _run(connection, plan, params)
+    pending = session.info.get(_PENDING)
+    if pending and plan is not None and _combinable(plan) and _target(plan.sql) not in {
+            _target(p.sql) for p, _ in pending}:
+        # An INSERT ... RETURNING after the writes: all of them in one statement.
+        pending.append((plan, _parameters(plan, params)))
+        found = _flush(session, connection)
+    else:
+        if pending:
+            _flush(session, connection)
+        if plan is None:
+            result = session.execute(stmt, params)
+            return tuple(result.keys()), list(result.all())
+        found = _run(connection, plan, params)
     if plan.results and found:
         found = [_processed(plan.results, row) for row in found]
     return plan.keys, found
@@ -246,7 +262,11 @@ def execute(session: Session, stmt: Any, params: Mapping[str, Any] | Sequence[Ma
     connection = session.connection()
     if isinstance(params, Mapping):
         plan = plan_of(stmt, connection.dialect, _keys(stmt, params))
+        if plan is not None and _defer(session, connection, plan, params):
+            return
         if plan is None:
+            if session.info.get(_PENDING):
+                _flush(session, connection)  # the writes before it go first
             session.execute(stmt, params)
         else:
             _run(connection, plan, params)
@@ -257,14 +277,104 @@ def execute(session: Session, stmt: Any, params: Mapping[str, Any] | Sequence[Ma
     if 1 < len(params) <= MULTI_VALUES_ROWS and keys is not None and _distinct_ids(params):
         multi = plan_of(_Rows(stmt, keys, len(params)), connection.dialect)
         if multi is not None:
-            _run(connection, multi, {f"{key}__{n}": value for n, row in enumerate(params)
-                                     for key, value in row.items()})
+            values = {f"{key}__{n}": value for n, row in enumerate(params) for key, value in row.items()}
+            if not _defer(session, connection, multi, values):
+                _run(connection, multi, values)
             return
+    if session.info.get(_PENDING):
+        _flush(session, connection)
     plan = plan_of(stmt, connection.dialect, keys, many=True)
     if plan is None:
         session.execute(stmt, params)
         return
     _run(connection, plan, params, many=True)
+
+
+# --- writes sent together ----------------------------------------------------------------------
+
+#: Key of the writes waiting in ``session.info`` while :func:`combined_writes` is open.
+_PENDING = "levante.direct.pending"
+_PLACEHOLDER = re.compile(r"(?<!%)%\((\w+)\)s")
+_TARGET = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\"[^\"]+\"|\S+)", re.IGNORECASE)
+
+
+@contextmanager
+def combined_writes(session: Session) -> Iterator[None]:
+    """On PostgreSQL, the writes :func:`execute` is given in the block (each an INSERT, UPDATE or
+    DELETE of one statement, on a table no other of them writes) wait, and go to the database as
+    one statement of data-modifying ``WITH`` clauses: with the INSERT ... RETURNING that
+    :func:`rows` runs next, or at the end of the block, or before any other statement. Four
+    statements of an engine step (its tasks, its actions, its history and its outbox row) cost
+    0.40 ms of client CPU and 1.1 ms of wall time together against 0.73-0.80 ms and 1.7-1.8 ms one by
+    one (issue 14). All of them see the database as it was before the statement, which is what
+    each saw alone: none reads what another writes (foreign keys are checked at the end of the
+    statement, with every row in). Elsewhere the block changes nothing.
+    """
+    if session.info.get(_PENDING) is not None:
+        yield  # already open: the outer block sends them
+        return
+    session.info[_PENDING] = []
+    try:
+        yield
+        if session.info[_PENDING]:
+            _flush(session, session.connection())
+    finally:
+        session.info.pop(_PENDING, None)
+
+
+def flush_writes(session: Session) -> None:
+    """Send the writes waiting in an open :func:`combined_writes` block now (before a statement
+    that does not go through this module)."""
+    if session.info.get(_PENDING):
+        _flush(session, session.connection())
+
+
+def _combinable(plan: Plan) -> bool:
+    """A statement with named parameters that a ``WITH`` clause can hold."""
+    return plan.positions is None and _TARGET.match(plan.sql) is not None
+
+
+def _target(sql: str) -> str:
+    found = _TARGET.match(sql)
+    return found.group(1).strip('"').lower() if found else sql
+
+
+def _defer(session: Session, connection: Connection, plan: Plan, params: Mapping[str, Any]) -> bool:
+    """Keep the write for the combined statement (True), or send what waits and leave it to the
+    caller (False: no open block, another database, or a statement that cannot join)."""
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        return False
+    if connection.dialect.name != "postgresql" or not _combinable(plan) or plan.keys:
+        _flush(session, connection)
+        return False
+    if _target(plan.sql) in {_target(p.sql) for p, _ in pending}:
+        _flush(session, connection)  # two writes of one table: never in one statement
+    pending.append((plan, _parameters(plan, params)))
+    return True
+
+
+def _flush(session: Session, connection: Connection) -> list[Any]:
+    """Send the writes waiting as one statement; the rows of the last one (its RETURNING)."""
+    pending: list[tuple[Plan, Any]] = session.info[_PENDING]
+    if not pending:
+        return []
+    waiting = list(pending)
+    pending.clear()
+    if len(waiting) == 1:
+        plan, parameters = waiting[0]
+        return _run_sql(connection, plan.sql, parameters, bool(plan.keys))
+    sql = _combined_sql(tuple(plan.sql for plan, _ in waiting))
+    parameters = {f"w{n}_{key}": value for n, (_, values) in enumerate(waiting) for key, value in values.items()}
+    return _run_sql(connection, sql, parameters, bool(waiting[-1][0].keys))
+
+
+@functools.lru_cache(maxsize=512)
+def _combined_sql(statements: tuple[str, ...]) -> str:
+    """``WITH w0 AS (first), w1 AS (second) last``, each statement's parameters renamed ``w<n>_``."""
+    renamed = [_PLACEHOLDER.sub(f"%(w{n}_\\1)s", sql) for n, sql in enumerate(statements)]
+    clauses = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(renamed[:-1]))
+    return f"WITH {clauses} {renamed[-1]}"
 
 
 def _distinct_ids(rows: Sequence[Mapping[str, Any]]) -> bool:

@@ -158,6 +158,7 @@ def enqueue_many(session: Session, messages: Sequence[tuple[str, dict[str, Any]]
             row["id"] = first + n
         direct.execute(session, _ENQUEUE_WITH_IDS, rows)
         return list(range(first, first + len(rows)))
+    direct.flush_writes(session)  # the writes waiting go first (see direct.combined_writes)
     return [row[0] for row in session.execute(_ENQUEUE, rows)]
 
 
